@@ -1,0 +1,62 @@
+#include "log.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_ident[32] = "aidata"; /* protected by log_lock */
+static enum log_level log_threshold = LOG_LEVEL_INFO;
+static bool log_to_syslog;
+
+void log_init(const char *ident, enum log_level level, bool use_syslog)
+{
+	pthread_mutex_lock(&log_lock);
+	snprintf(log_ident, sizeof(log_ident), "%s", ident);
+	log_threshold = level;
+	if (log_to_syslog && !use_syslog)
+		closelog();
+	log_to_syslog = use_syslog;
+	if (use_syslog)
+		openlog(log_ident, LOG_PID, LOG_DAEMON);
+	pthread_mutex_unlock(&log_lock);
+}
+
+enum log_level log_get_level(void)
+{
+	return log_threshold;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+	static const int priorities[] = {LOG_ERR, LOG_WARNING, LOG_INFO,
+					 LOG_DEBUG};
+	char line[2048];
+	va_list ap;
+
+	if (level > log_threshold)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+
+	pthread_mutex_lock(&log_lock);
+	if (log_to_syslog) {
+		syslog(priorities[level], "%s", line);
+	} else {
+		struct timespec ts;
+		struct tm tm;
+		char stamp[32];
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+		fprintf(stderr, "%s.%03ldZ %s: %s: %s\n", stamp,
+			ts.tv_nsec / 1000000, log_ident, names[level], line);
+	}
+	pthread_mutex_unlock(&log_lock);
+}

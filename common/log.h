@@ -1,0 +1,35 @@
+/* One logger for every module: levels, stderr or syslog, printf format. */
+#ifndef AIDATA_LOG_H
+#define AIDATA_LOG_H
+
+#include <stdbool.h>
+
+enum log_level {
+	LOG_LEVEL_ERROR = 0,
+	LOG_LEVEL_WARN = 1,
+	LOG_LEVEL_INFO = 2,
+	LOG_LEVEL_DEBUG = 3,
+};
+
+/*
+ * Configure the logger. ident prefixes every stderr line and names the
+ * syslog identity. May be called again (e.g. after daemonizing).
+ */
+void log_init(const char *ident, enum log_level level, bool use_syslog);
+
+/* Current threshold; messages above it are dropped. */
+enum log_level log_get_level(void);
+
+/*
+ * Log one line. Messages are lowercase and quote the object they are about;
+ * they never contain a token or a key. Thread-safe.
+ */
+void log_msg(enum log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,29 @@
+/* FUSE low-level glue (ll.c) and what main.c needs of it. */
+#ifndef AIDATA_LL_H
+#define AIDATA_LL_H
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "ns.h"
+
+/* The session's userdata. */
+struct ll_ctx {
+	ns_t *ns;
+	struct fuse_session *se;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	pthread_t refresher;
+	bool refresher_started;
+	bool stop; /* protected by lock */
+};
+
+extern const struct fuse_lowlevel_ops ll_ops;
+
+/* Start/stop the thread that follows new revisions. */
+int ll_background_start(struct ll_ctx *c);
+void ll_background_stop(struct ll_ctx *c);
+
+#endif

@@ -1,0 +1,303 @@
+/* aidatafs: mount an aidata platform repository read-only. */
+#define _GNU_SOURCE
+#include "ll.h"
+#include "cache.h"
+#include "log.h"
+#include "ns.h"
+#include "xalloc.h"
+#include "fsutil.h"
+
+#include <inttypes.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <fuse_opt.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#define DEFAULT_CACHE_DIR "/var/cache/aidatafs"
+
+struct options {
+	char *origin;
+	char *pubkey;
+	char *cache_dir;
+	char *cache_size;
+	char *ca;
+	unsigned timeout;
+	unsigned retries;
+	int help;
+	int version;
+};
+
+enum { KEY_HELP, KEY_VERSION };
+
+#define OPT(t, p) {t, offsetof(struct options, p), 1}
+static const struct fuse_opt option_spec[] = {
+	OPT("pubkey=%s", pubkey),
+	OPT("cache=%s", cache_dir),
+	OPT("cache_size=%s", cache_size),
+	OPT("ca=%s", ca),
+	OPT("timeout=%u", timeout),
+	OPT("retries=%u", retries),
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END,
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s ORIGIN MOUNTPOINT -o pubkey=FILE [options]\n"
+	       "\n"
+	       "Mount the aidata platform published at ORIGIN (file:///path, "
+	       "http://... or\nhttps://...) read-only at MOUNTPOINT.\n"
+	       "\n"
+	       "aidatafs options:\n"
+	       "    -o pubkey=FILE       pinned platform public key (required)\n"
+	       "    -o cache=DIR         cache directory (default %s)\n"
+	       "    -o cache_size=SIZE   cache bound, e.g. 20G (default: half "
+	       "the cache filesystem)\n"
+	       "    -o timeout=SECONDS   per-attempt origin timeout (default "
+	       "20)\n"
+	       "    -o retries=N         extra attempts per origin request "
+	       "(default 3)\n"
+	       "    -o ca=FILE           CA bundle for https origins\n"
+	       "    -o allow_other       let every local user see the mount\n"
+	       "\n"
+	       "general options:\n"
+	       "    -f                   stay in the foreground, log to stderr\n"
+	       "    -d                   debug output (implies -f)\n"
+	       "    -s                   single-threaded\n"
+	       "    -h, --help           this help\n"
+	       "    -V, --version        version\n"
+	       "\n"
+	       "Unmount with: fusermount3 -u MOUNTPOINT (or umount as root).\n",
+	       prog, DEFAULT_CACHE_DIR);
+}
+
+static int option_proc(void *data, const char *arg, int key,
+		       struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	(void)outargs;
+	switch (key) {
+	case KEY_HELP:
+		o->help = 1;
+		return 0;
+	case KEY_VERSION:
+		o->version = 1;
+		return 0;
+	case FUSE_OPT_KEY_NONOPT:
+		if (!o->origin) {
+			o->origin = xstrdup(arg);
+			return 0;
+		}
+		return 1; /* the mountpoint, for fuse_parse_cmdline */
+	default:
+		return 1;
+	}
+}
+
+/* "20G", "512M", "1000000" -> bytes. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	case 't': case 'T': v <<= 40; end++; break;
+	default: break;
+	}
+	if (*end == 'i' && end[1] == 'B')
+		end += 2;
+	else if (*end == 'B')
+		end++;
+	if (*end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Accept a plain absolute path as file://. */
+static char *normalize_origin(const char *origin)
+{
+	if (origin[0] == '/')
+		return xasprintf("file://%s", origin);
+	return xstrdup(origin);
+}
+
+static int open_platform(const struct cache_options *co, repo_key_t *key,
+			 cache_t **cache, ns_t **ns)
+{
+	int rc = cache_new(co, cache);
+
+	if (rc)
+		return rc;
+	rc = ns_new(*cache, key, ns);
+	if (rc) {
+		cache_free(*cache);
+		*cache = NULL;
+	}
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd = {0};
+	struct options o = {.timeout = 20, .retries = 3};
+	struct cache_options co = {0};
+	struct fuse_loop_config *loop = NULL;
+	struct ll_ctx ctx = {0};
+	struct fuse_session *se = NULL;
+	repo_key_t *key = NULL;
+	cache_t *cache = NULL;
+	char *origin = NULL;
+	uint64_t cache_size = 0;
+	int rc, ret = 1;
+
+	log_init("aidatafs", LOG_LEVEL_INFO, false);
+	if (fuse_opt_parse(&args, &o, option_spec, option_proc) != 0)
+		return 2;
+	if (o.help) {
+		usage(argv[0]);
+		fuse_lowlevel_help();
+		ret = 0;
+		goto out;
+	}
+	if (o.version) {
+		printf("aidatafs %s (libfuse %s)\n", AIDATA_VERSION,
+		       fuse_pkgversion());
+		ret = 0;
+		goto out;
+	}
+	if (fuse_parse_cmdline(&args, &cmd) != 0) {
+		ret = 2;
+		goto out;
+	}
+	if (!o.origin || !cmd.mountpoint || !o.pubkey) {
+		fprintf(stderr, "aidatafs: need ORIGIN, MOUNTPOINT and "
+				"-o pubkey=FILE (see --help)\n");
+		ret = 2;
+		goto out;
+	}
+	if (cmd.debug)
+		log_init("aidatafs", LOG_LEVEL_DEBUG, false);
+	rc = repo_key_load_public(o.pubkey, &key);
+	if (rc) {
+		fprintf(stderr, "aidatafs: public key '%s': %s\n", o.pubkey,
+			rc == -EINVAL ? "not a PEM Ed25519 public key"
+				      : strerror(-rc));
+		goto out;
+	}
+	if (o.cache_size && parse_size(o.cache_size, &cache_size) != 0) {
+		fprintf(stderr, "aidatafs: cache_size '%s': expected a size "
+				"such as 20G or 512M\n",
+			o.cache_size);
+		ret = 2;
+		goto out;
+	}
+	origin = normalize_origin(o.origin);
+	co.dir = o.cache_dir ? o.cache_dir : DEFAULT_CACHE_DIR;
+	co.origin_url = origin;
+	co.timeout_sec = o.timeout;
+	co.retries = o.retries;
+	co.ca_file = o.ca;
+	if (!o.cache_size) {
+		struct statvfs sv;
+
+		if (fs_mkdir_p(co.dir, 0700) == 0 && statvfs(co.dir, &sv) == 0)
+			cache_size = (uint64_t)sv.f_blocks * sv.f_frsize / 2;
+	}
+	co.max_bytes = cache_size;
+
+	/* check everything before mounting, so errors reach the terminal */
+	rc = open_platform(&co, key, &cache, &ctx.ns);
+	if (rc) {
+		fprintf(stderr, "aidatafs: cannot mount '%s': %s\n", origin,
+			rc == -EBADMSG ? "the manifest or a catalog does not "
+					 "verify with the pinned key"
+			: rc == -ESTALE ? "the origin serves an older revision "
+					  "than already seen (rollback)"
+					: strerror(-rc));
+		goto out;
+	}
+	if (!cmd.foreground) {
+		/* fork() keeps only this thread: start afresh afterwards */
+		ns_free(ctx.ns);
+		cache_free(cache);
+		ctx.ns = NULL;
+		cache = NULL;
+	}
+
+	fuse_opt_add_arg(&args, "-oro,fsname=aidatafs,subtype=aidatafs,"
+				"default_permissions,max_read=1048576");
+	se = fuse_session_new(&args, &ll_ops, sizeof(ll_ops), &ctx);
+	if (!se)
+		goto out;
+	ctx.se = se;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out;
+	if (fuse_session_mount(se, cmd.mountpoint) != 0)
+		goto out_signals;
+	fuse_daemonize(cmd.foreground);
+	if (!cmd.foreground) {
+		log_init("aidatafs", LOG_LEVEL_INFO, true);
+		rc = open_platform(&co, key, &cache, &ctx.ns);
+		if (rc) {
+			log_error("cannot mount '%s': %s", origin,
+				  strerror(-rc));
+			goto out_unmount;
+		}
+	}
+	log_info("mounted '%s' revision %" PRIu64 " at '%s' (cache '%s')",
+		 origin, ns_revision(ctx.ns), cmd.mountpoint, co.dir);
+	ll_background_start(&ctx);
+	if (cmd.singlethread) {
+		ret = fuse_session_loop(se);
+	} else {
+		loop = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(loop, cmd.clone_fd);
+		fuse_loop_cfg_set_max_threads(loop, 16);
+		if (cmd.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop,
+							cmd.max_idle_threads);
+		ret = fuse_session_loop_mt(se, loop);
+	}
+	ll_background_stop(&ctx);
+	ret = ret ? 1 : 0;
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out:
+	if (se)
+		fuse_session_destroy(se);
+	if (loop)
+		fuse_loop_cfg_destroy(loop);
+	ns_free(ctx.ns);
+	cache_free(cache);
+	repo_key_free(key);
+	free(origin);
+	free(cmd.mountpoint);
+	free(o.origin);
+	free(o.pubkey);
+	free(o.cache_dir);
+	free(o.cache_size);
+	free(o.ca);
+	fuse_opt_free_args(&args);
+	return ret;
+}

@@ -1,0 +1,133 @@
+/*
+ * ns: the namespace the mount shows, with no FUSE in it (squashfuse keeps
+ * fs.c apart from ll.c the same way). It maps inode numbers to catalog
+ * entries, builds the views, plans reads as lists of cached chunk pieces,
+ * and switches revisions. fs/ll.c turns its answers into FUSE replies.
+ *
+ * Inode numbers are computed, not stored, so nothing here grows with the
+ * size of the tree:
+ *   1..15                 fixed: /, datasets, by-industry, by-modality,
+ *                         .aidata and its files
+ *   1<<62 | which<<40 | i the directory of industry/modality label i
+ *   2<<62 | view<<60 | slot<<40 | local
+ *                         entry `local` of a dataset catalog, seen through
+ *                         view 0 (datasets/), 1 (by-industry/) or 2
+ *                         (by-modality/). A slot is one catalog of one
+ *                         dataset: a dataset that changes in a new
+ *                         revision gets a new slot, so the kernel never
+ *                         mixes cached pages of two revisions.
+ */
+#ifndef AIDATA_NS_H
+#define AIDATA_NS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "buf.h"
+#include "cache.h"
+#include "repo.h"
+
+#define NS_INO_ROOT 1
+#define NS_INO_DATASETS 2
+#define NS_INO_BY_INDUSTRY 3
+#define NS_INO_BY_MODALITY 4
+#define NS_INO_CONTROL 5
+#define NS_INO_STATS 6
+#define NS_INO_REVISION 7
+
+/* Attribute and entry timeout for immutable catalog entries. */
+#define NS_TIMEOUT_IMMUTABLE 86400.0
+
+typedef struct ns ns_t;
+struct ns_file;
+
+/*
+ * Fetch and verify the manifest with pub, refuse a revision older than
+ * the newest this cache has accepted from the origin, fetch and verify
+ * the root catalog. Errors are logged with the reason: -EBADMSG (bad
+ * signature or digest), -ESTALE (rollback), origin errors.
+ */
+int ns_new(cache_t *cache, const repo_key_t *pub, ns_t **out);
+void ns_free(ns_t *ns);
+
+uint64_t ns_revision(ns_t *ns);
+/* Seconds until the manifest should be checked again. */
+uint32_t ns_ttl(ns_t *ns);
+
+/* Told about every name and directory whose meaning changed. */
+struct ns_notify {
+	void (*entry)(void *ctx, uint64_t parent, const char *name);
+	void (*inode)(void *ctx, uint64_t ino);
+	void *ctx;
+};
+
+/*
+ * Check the manifest now. Returns 1 after switching to a newer revision,
+ * 0 if there is none, or a negative errno (logged; the current revision
+ * stays). Open files keep reading the revision they opened.
+ */
+int ns_refresh(ns_t *ns, const struct ns_notify *notify);
+
+/* Drop mapped catalog pages from this process's resident set. */
+void ns_trim(ns_t *ns);
+
+/* Attributes; *timeout is how long the kernel may cache them. */
+int ns_getattr(ns_t *ns, uint64_t ino, struct stat *st, double *timeout);
+int ns_lookup(ns_t *ns, uint64_t parent, const char *name, uint64_t *ino,
+	      struct stat *st, double *timeout);
+
+/*
+ * List directory ino from cookie off (0 = start). fill gets each entry
+ * with the cookie that resumes after it and returns non-zero when its
+ * buffer is full (the entry was not taken; listing stops). Without plus
+ * only st_ino and the file type in st_mode are filled.
+ */
+typedef int (*ns_fill_fn)(void *ctx, const char *name, size_t name_len,
+			  const struct stat *st, uint64_t next_off);
+int ns_readdir(ns_t *ns, uint64_t ino, uint64_t off, bool plus,
+	       ns_fill_fn fill, void *ctx);
+
+/* Symlink target (caller frees). */
+int ns_readlink(ns_t *ns, uint64_t ino, char **target);
+
+/*
+ * Open a regular file. *direct_io is set for generated control files
+ * (their size is not known in advance). -EISDIR for directories.
+ */
+int ns_open(ns_t *ns, uint64_t ino, struct ns_file **out, bool *direct_io);
+void ns_release(ns_t *ns, struct ns_file *f);
+
+/* One piece of a read reply: bytes [pos, pos+len) of fd, or of mem. */
+struct ns_segment {
+	int fd;
+	const uint8_t *mem;
+	uint64_t pos;
+	size_t len;
+};
+
+struct ns_read {
+	struct ns_segment *seg;
+	size_t nseg;
+	struct cache_chunk_ref *refs; /* pinned until ns_read_done */
+	size_t nrefs;
+	size_t total;
+};
+
+/*
+ * Plan a read of size bytes at off: pins the chunks it needs (fetching
+ * what is missing, verified) and starts readahead for sequential readers.
+ * On error nothing is pinned. Call ns_read_done after replying.
+ */
+int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
+	    struct ns_read *out);
+void ns_read_done(ns_t *ns, struct ns_read *r);
+
+/* "user.aidata.*" attributes of files and dataset directories. */
+int ns_listxattr(ns_t *ns, uint64_t ino, struct buf *names);
+/* Value into *value (caller frees) of *len bytes; -ENODATA if absent. */
+int ns_getxattr(ns_t *ns, uint64_t ino, const char *name, char **value,
+		size_t *len);
+
+#endif

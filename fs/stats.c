@@ -1,0 +1,80 @@
+#include "stats.h"
+#include "buf.h"
+#include "xalloc.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static void metric(struct buf *b, const char *name, const char *type,
+		   const char *help, const char *labels, uint64_t value)
+{
+	char line[512];
+	int n;
+
+	if (help) {
+		n = snprintf(line, sizeof(line), "# HELP %s %s\n# TYPE %s %s\n",
+			     name, help, name, type);
+		buf_append(b, line, (size_t)n);
+	}
+	n = snprintf(line, sizeof(line), "%s%s %" PRIu64 "\n", name,
+		     labels ? labels : "", value);
+	buf_append(b, line, (size_t)n);
+}
+
+char *stats_render(const struct cache_stats *cs, const struct fs_counters *fc)
+{
+	struct buf b;
+
+	buf_init(&b, 64 * 1024);
+	metric(&b, "aidatafs_revision", "gauge",
+	       "Repository revision being served.", NULL, fc->revision);
+	metric(&b, "aidatafs_datasets", "gauge",
+	       "Datasets in the current revision.", NULL, fc->datasets);
+	metric(&b, "aidatafs_cache_hits_total", "counter",
+	       "Chunk reads served from the local cache.", NULL, cs->hits);
+	metric(&b, "aidatafs_cache_misses_total", "counter",
+	       "Chunk reads that had to fetch from the origin.", NULL,
+	       cs->misses);
+	metric(&b, "aidatafs_prefetches_total", "counter",
+	       "Chunks fetched ahead of sequential readers.", NULL,
+	       cs->prefetches);
+	metric(&b, "aidatafs_bytes_fetched_total", "counter",
+	       "Bytes received from the origin.", NULL, cs->bytes_fetched);
+	metric(&b, "aidatafs_bytes_served_total", "counter",
+	       "File bytes returned to readers.", NULL, fc->bytes_served);
+	metric(&b, "aidatafs_reads_total", "counter",
+	       "Read requests answered.", NULL, fc->reads);
+	metric(&b, "aidatafs_opens_total", "counter", "Files opened.", NULL,
+	       fc->opens);
+	metric(&b, "aidatafs_chunks_cached", "gauge",
+	       "Chunks in the cache index.", NULL, cs->chunks_cached);
+	metric(&b, "aidatafs_cache_bytes", "gauge",
+	       "Bytes of chunks in the cache.", NULL, cs->cache_bytes);
+	metric(&b, "aidatafs_cache_max_bytes", "gauge",
+	       "Configured cache_size (0: unlimited).", NULL, cs->max_bytes);
+	metric(&b, "aidatafs_cache_evictions_total", "counter",
+	       "Chunks evicted to keep the cache under cache_size.", NULL,
+	       cs->evictions);
+	metric(&b, "aidatafs_origin_requests_total", "counter",
+	       "Requests sent to the origin.", NULL, cs->origin_requests);
+	metric(&b, "aidatafs_origin_retries_total", "counter",
+	       "Origin requests retried after a failure.", NULL,
+	       cs->origin_retries);
+	metric(&b, "aidatafs_errors_total", "counter",
+	       "Errors by kind.", "{kind=\"verify\"}", cs->err_verify);
+	metric(&b, "aidatafs_errors_total", "counter", NULL,
+	       "{kind=\"origin_timeout\"}", cs->err_origin_timeout);
+	metric(&b, "aidatafs_errors_total", "counter", NULL,
+	       "{kind=\"origin_io\"}", cs->err_origin_io);
+	metric(&b, "aidatafs_errors_total", "counter", NULL,
+	       "{kind=\"cache_full\"}", cs->err_cache_full);
+	metric(&b, "aidatafs_errors_total", "counter", NULL,
+	       "{kind=\"read\"}", fc->read_errors);
+	metric(&b, "aidatafs_errors_total", "counter", NULL,
+	       "{kind=\"refresh\"}", fc->refresh_errors);
+	metric(&b, "aidatafs_errors_total", "counter", NULL,
+	       "{kind=\"rollback_refused\"}", fc->rollbacks_refused);
+	buf_put_u8(&b, 0);
+	return (char *)b.data;
+}

@@ -1,0 +1,212 @@
+/* The signed manifest: a short text object (docs/FORMAT.md "manifest"). */
+#define _GNU_SOURCE
+#include "repo.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MANIFEST_MAGIC "aidata-manifest"
+#define JTI_MAX 128
+
+static bool jti_valid(const char *s, size_t n)
+{
+	if (n == 0 || n > JTI_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		      c == '.'))
+			return false;
+	}
+	return true;
+}
+
+int repo_manifest_encode(const struct repo_manifest *m, const repo_key_t *key,
+			 char **out, size_t *out_len)
+{
+	char root[DIGEST_HEX_LEN + 1], stamp[32];
+	struct buf b;
+	uint8_t sig[64];
+	struct tm tm;
+	time_t created = (time_t)m->created;
+	char *line, *sig64;
+	int rc;
+
+	buf_init(&b, REPO_MANIFEST_MAX);
+	digest_to_hex(&m->root_catalog, root);
+	if (!gmtime_r(&created, &tm))
+		return -EINVAL;
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	line = xasprintf("%s %u\nrevision %" PRIu64 "\nroot-catalog %s\n"
+			 "created %s\nttl %u\n",
+			 MANIFEST_MAGIC, m->format, m->revision, root, stamp,
+			 m->ttl);
+	rc = buf_append(&b, line, strlen(line));
+	free(line);
+	for (size_t i = 0; !rc && i < m->revoked_count; i++) {
+		const char *j = m->revoked[i];
+
+		if (!jti_valid(j, strlen(j))) {
+			rc = -EINVAL;
+			break;
+		}
+		rc = buf_append(&b, "revoked ", 8);
+		rc = rc ? rc : buf_append(&b, j, strlen(j));
+		rc = rc ? rc : buf_append(&b, "\n", 1);
+	}
+	if (!rc)
+		rc = repo_key_sign(key, b.data, b.len, sig);
+	if (!rc) {
+		sig64 = base64_encode(sig, sizeof(sig));
+		rc = buf_append(&b, "signature ", 10);
+		rc = rc ? rc : buf_append(&b, sig64, strlen(sig64));
+		rc = rc ? rc : buf_append(&b, "\n", 1);
+		free(sig64);
+	}
+	if (!rc)
+		rc = buf_put_u8(&b, 0);
+	if (rc) {
+		buf_release(&b);
+		return rc;
+	}
+	*out = (char *)b.data;
+	*out_len = b.len - 1;
+	return 0;
+}
+
+/* Next line of [*p, end) without its '\n'; NULL at end or if unterminated. */
+static const char *next_line(const char **p, const char *end, size_t *len)
+{
+	const char *start = *p;
+	const char *nl = memchr(start, '\n', (size_t)(end - start));
+
+	if (start >= end || !nl)
+		return NULL;
+	*len = (size_t)(nl - start);
+	*p = nl + 1;
+	return start;
+}
+
+/* Split "key value" with exactly one space; value must be non-empty. */
+static bool field(const char *line, size_t len, const char *key,
+		  char *value, size_t value_max)
+{
+	size_t klen = strlen(key);
+
+	if (len <= klen + 1 || memcmp(line, key, klen) != 0 ||
+	    line[klen] != ' ' || len - klen - 1 >= value_max)
+		return false;
+	memcpy(value, line + klen + 1, len - klen - 1);
+	value[len - klen - 1] = '\0';
+	return memchr(value, '\0', len - klen - 1) == NULL;
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9' || (s[0] == '0' && s[1] != '\0'))
+		return false;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
+			 struct repo_manifest *m)
+{
+	const char *p = data, *end = data + len, *line, *signed_end;
+	char value[256];
+	uint8_t sig[64 + 2];
+	uint64_t num;
+	size_t n;
+	struct tm tm;
+	int rc = -EINVAL;
+
+	memset(m, 0, sizeof(*m));
+	if (len > REPO_MANIFEST_MAX)
+		return -EINVAL;
+
+	line = next_line(&p, end, &n);
+	if (!line || !field(line, n, MANIFEST_MAGIC, value, sizeof(value)) ||
+	    !parse_u64(value, &num))
+		goto out;
+	if (num != REPO_FORMAT_VERSION) {
+		rc = -EPROTONOSUPPORT;
+		goto out;
+	}
+	m->format = (uint32_t)num;
+
+	line = next_line(&p, end, &n);
+	if (!line || !field(line, n, "revision", value, sizeof(value)) ||
+	    !parse_u64(value, &m->revision) || m->revision == 0)
+		goto out;
+	line = next_line(&p, end, &n);
+	if (!line || !field(line, n, "root-catalog", value, sizeof(value)) ||
+	    strlen(value) != DIGEST_HEX_LEN ||
+	    digest_from_hex(value, &m->root_catalog) != 0)
+		goto out;
+	for (size_t i = 0; i < DIGEST_HEX_LEN; i++)
+		if (value[i] >= 'A' && value[i] <= 'F')
+			goto out; /* lowercase only: one spelling per digest */
+	line = next_line(&p, end, &n);
+	memset(&tm, 0, sizeof(tm));
+	if (!line || !field(line, n, "created", value, sizeof(value)) ||
+	    strlen(value) != 20)
+		goto out;
+	{
+		const char *rest = strptime(value, "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+		if (!rest || *rest != '\0')
+			goto out;
+	}
+	m->created = (int64_t)timegm(&tm);
+	line = next_line(&p, end, &n);
+	if (!line || !field(line, n, "ttl", value, sizeof(value)) ||
+	    !parse_u64(value, &num) || num > UINT32_MAX)
+		goto out;
+	m->ttl = (uint32_t)num;
+
+	for (;;) {
+		signed_end = p;
+		line = next_line(&p, end, &n);
+		if (!line)
+			goto out;
+		if (n > 8 && !memcmp(line, "revoked ", 8)) {
+			if (!jti_valid(line + 8, n - 8))
+				goto out;
+			m->revoked = xrealloc(m->revoked,
+					      (m->revoked_count + 1) *
+						      sizeof(char *));
+			m->revoked[m->revoked_count++] =
+				xstrndup(line + 8, n - 8);
+			continue;
+		}
+		break;
+	}
+	if (!field(line, n, "signature", value, sizeof(value)) ||
+	    strlen(value) != 88 || p != end)
+		goto out;
+	if (base64_decode(value, 88, sig, sizeof(sig)) != 64)
+		goto out;
+	rc = repo_key_verify(pub, data, (size_t)(signed_end - data), sig);
+out:
+	if (rc)
+		repo_manifest_release(m);
+	return rc;
+}
+
+void repo_manifest_release(struct repo_manifest *m)
+{
+	for (size_t i = 0; i < m->revoked_count; i++)
+		free(m->revoked[i]);
+	free(m->revoked);
+	memset(m, 0, sizeof(*m));
+}

@@ -1,0 +1,304 @@
+/*
+ * repo: the aidata repository format, shared by the publisher (tools/) and
+ * the mount (cache/, fs/). docs/FORMAT.md is the byte-level specification;
+ * this header is its C interface. Nothing here does I/O with an origin:
+ * callers hand in bytes or local file paths.
+ *
+ * Errors: every function returning int returns 0 or a negative errno.
+ *   -EINVAL    malformed input (bad syntax, bad record)
+ *   -EBADMSG   well-formed but does not verify (signature, digest)
+ *   -ENOENT    not found (lookup)
+ *   -EIO       the underlying LMDB or zstd call failed (logged once)
+ */
+#ifndef AIDATA_REPO_H
+#define AIDATA_REPO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "buf.h"
+#include "digest.h"
+
+#define REPO_FORMAT_VERSION 1
+/* Caps on what a reader accepts from an origin. */
+#define REPO_MANIFEST_MAX (1024 * 1024)
+#define REPO_CHUNK_MAX (64u * 1024 * 1024)
+#define REPO_NAME_MAX 255
+#define REPO_ROOT_INO 1 /* the dataset's top directory in its catalog */
+
+/* ---------------------------------------------------------------- keys -- */
+
+/* An Ed25519 key: private (can sign) or public only. Opaque. */
+typedef struct repo_key repo_key_t;
+
+/* Generate a new Ed25519 key pair. 0 or -EIO. Free with repo_key_free. */
+int repo_key_generate(repo_key_t **out);
+/*
+ * Load a PEM private key (PKCS#8) or public key (SubjectPublicKeyInfo).
+ * Returns 0, -errno for I/O, -EINVAL if the file is not an Ed25519 key of
+ * that kind.
+ */
+int repo_key_load_private(const char *path, repo_key_t **out);
+int repo_key_load_public(const char *path, repo_key_t **out);
+/* Write the private key (mode 0600) or public key (0644) as PEM. */
+int repo_key_write_private(const repo_key_t *key, const char *path);
+int repo_key_write_public(const repo_key_t *key, const char *path);
+/* The 32 raw public key bytes. */
+int repo_key_public_raw(const repo_key_t *key, uint8_t out[32]);
+/* Sign n bytes (private key only); sig is 64 bytes. 0 or -EINVAL/-EIO. */
+int repo_key_sign(const repo_key_t *key, const void *p, size_t n,
+		  uint8_t sig[64]);
+/* 0 if sig is a valid signature of p by key, else -EBADMSG. */
+int repo_key_verify(const repo_key_t *key, const void *p, size_t n,
+		    const uint8_t sig[64]);
+void repo_key_free(repo_key_t *key);
+
+/* ------------------------------------------------------------ manifest -- */
+
+struct repo_manifest {
+	uint32_t format;            /* REPO_FORMAT_VERSION */
+	uint64_t revision;          /* 1, 2, ... strictly increasing */
+	struct digest root_catalog; /* digest of the root catalog object */
+	int64_t created;            /* unix seconds, UTC */
+	uint32_t ttl;               /* seconds a client may use it unchecked */
+	char **revoked;             /* revoked credential ids (jti) */
+	size_t revoked_count;
+};
+
+/*
+ * Serialise and sign m with key. *out is a new buffer (caller frees) of
+ * *out_len bytes, the exact bytes of the manifest object.
+ */
+int repo_manifest_encode(const struct repo_manifest *m, const repo_key_t *key,
+			 char **out, size_t *out_len);
+/*
+ * Parse a manifest object of len bytes and verify its signature with pub.
+ * Fills m (release with repo_manifest_release). -EINVAL for malformed or
+ * unsupported format, -EBADMSG for a bad signature. On error m is empty.
+ */
+int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
+			 struct repo_manifest *m);
+void repo_manifest_release(struct repo_manifest *m);
+
+/* ------------------------------------------------------- chunk framing -- */
+
+enum repo_chunk_flags {
+	REPO_CHUNK_ZSTD = 1 << 0,      /* stored bytes are one zstd frame */
+	REPO_CHUNK_ENCRYPTED = 1 << 1, /* AES-256-GCM envelope (secure tier) */
+};
+
+/* Where one chunk lives. */
+struct repo_chunk {
+	struct digest digest; /* SHA-256 of the uncompressed bytes */
+	struct digest shard;  /* the shard object holding it */
+	uint64_t offset;      /* byte offset of the stored bytes in the shard */
+	uint32_t stored_size; /* bytes in the shard */
+	uint32_t size;        /* uncompressed bytes */
+	uint32_t flags;       /* enum repo_chunk_flags */
+};
+
+/*
+ * Encode raw chunk bytes for storage: a zstd frame at level, or the raw
+ * bytes when compression saves less than REPO_CHUNK_MIN_SAVING percent.
+ * Appends the stored bytes to out and sets *flags. 0, -EFBIG or -EIO.
+ */
+#define REPO_CHUNK_MIN_SAVING 3
+int repo_chunk_encode(const void *raw, size_t len, int level, struct buf *out,
+		      uint32_t *flags);
+/*
+ * Decode stored bytes (stored_len == c->stored_size) into out, which has
+ * room for c->size bytes, and check the SHA-256 against c->digest.
+ * Returns 0; -EINVAL if the frame is malformed or of the wrong size;
+ * -EBADMSG on a digest mismatch; -ENOTSUP for an encrypted chunk. The
+ * contents of out are unspecified on error and must not be used.
+ */
+int repo_chunk_decode(const void *stored, size_t stored_len,
+		      const struct repo_chunk *c, void *out);
+
+/* ------------------------------------------------------ catalog records -- */
+
+enum repo_tier {
+	REPO_TIER_OPEN = 0,
+	REPO_TIER_SHARED = 1,
+	REPO_TIER_SECURE = 2,
+};
+/* "open"/"shared"/"secure"; NULL for an out-of-range value. */
+const char *repo_tier_name(enum repo_tier t);
+/* 0 and *out, or -EINVAL for an unknown name. */
+int repo_tier_parse(const char *name, enum repo_tier *out);
+
+/* A dataset, as the root catalog lists it. */
+struct repo_dataset {
+	char *name;
+	char *industry;
+	char *modality;
+	char *license;
+	char *description;
+	uint32_t id;          /* stable across revisions; inode numbering */
+	enum repo_tier tier;
+	uint64_t files;       /* regular files */
+	uint64_t bytes;       /* sum of their sizes */
+	struct digest catalog;  /* digest of its catalog object */
+	uint64_t catalog_size;  /* bytes of the catalog object */
+	/* the dataset's top directory, so listings need no dataset catalog */
+	uint32_t root_mode;
+	uint32_t root_nlink;
+	uint64_t root_size; /* st_size the publisher's directory had */
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+};
+
+int repo_dataset_encode(const struct repo_dataset *d, struct buf *out);
+/* name is the key; the record owns copies (repo_dataset_release). */
+int repo_dataset_decode(const char *name, size_t name_len, const void *val,
+			size_t len, struct repo_dataset *d);
+void repo_dataset_release(struct repo_dataset *d);
+
+/* A slice of one chunk that belongs to a file, in file order. */
+struct repo_extent {
+	uint32_t chunk;  /* chunk id in this dataset's catalog */
+	uint32_t offset; /* first byte within the chunk's uncompressed data */
+	uint32_t length; /* bytes */
+};
+
+struct repo_inode {
+	uint64_t ino;
+	uint64_t parent;   /* REPO_ROOT_INO for the root itself */
+	char *name;        /* "" for the root */
+	uint32_t mode;     /* S_IFREG/S_IFDIR/S_IFLNK | permission bits */
+	uint32_t nlink;
+	uint64_t size;     /* exact; symlink: target length; directory:
+			    * the publisher's st_size, so du -b agrees */
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+	struct digest sha256;     /* regular files: digest of the content */
+	uint32_t extent_count;    /* regular files */
+	struct repo_extent *extents;
+	char *target;             /* symlinks: NUL-terminated target */
+};
+
+int repo_inode_encode(const struct repo_inode *i, struct buf *out);
+/* Fills i (owning copies); release with repo_inode_release. */
+int repo_inode_decode(uint64_t ino, const void *val, size_t len,
+		      struct repo_inode *i);
+void repo_inode_release(struct repo_inode *i);
+
+int repo_chunk_record_encode(const struct repo_chunk *c, struct buf *out);
+int repo_chunk_record_decode(const void *val, size_t len, struct repo_chunk *c);
+
+/* Dirent key: parent (u64 BE) then the name bytes. Returns key length. */
+size_t repo_dirent_key(uint64_t parent, const char *name, size_t name_len,
+		       uint8_t out[8 + REPO_NAME_MAX]);
+
+/*
+ * Names the packer accepts (docs/FORMAT.md "names"): 1..255 bytes of
+ * valid UTF-8, no '/', no NUL, no C0/C1 control character or DEL, not "."
+ * or "..". Returns NULL if valid, else a static reason string.
+ */
+const char *repo_name_invalid_reason(const char *name, size_t len);
+
+/* ------------------------------------------------------------- catalogs -- */
+
+/* A read-only catalog: an uncompressed LMDB file, mapped, not loaded. */
+typedef struct repo_catalog repo_catalog_t;
+
+/*
+ * Turn a catalog object (zstd-compressed LMDB file at object_path) into
+ * an LMDB file at out_path, checking the object's SHA-256 against expect
+ * (unless expect is NULL). Writes out_path via a temp file + rename so a
+ * reader never sees a partial file. -EBADMSG on digest mismatch, -EINVAL
+ * for a malformed frame; on error out_path does not exist.
+ */
+int repo_catalog_unpack(const char *object_path, const struct digest *expect,
+			const char *out_path);
+
+/* Open an unpacked catalog file read-only. Thread-safe once open. */
+int repo_catalog_open(const char *path, repo_catalog_t **out);
+void repo_catalog_free(repo_catalog_t *cat);
+
+/*
+ * Drop this process's mapped pages of the catalog (they stay in the page
+ * cache and fault back in on use), so a scan over a huge catalog does not
+ * show up as resident memory. Safe while other threads read.
+ */
+void repo_catalog_trim(repo_catalog_t *cat);
+
+/* Value of meta key (e.g. "format", "kind", "dataset"); caller frees. */
+int repo_catalog_meta(repo_catalog_t *cat, const char *key, char **out);
+
+/* Root catalog: the named dataset. -ENOENT if absent. */
+int repo_catalog_dataset(repo_catalog_t *cat, const char *name,
+			 struct repo_dataset *out);
+/*
+ * Root catalog: call cb for every dataset in name order; cb returning
+ * non-zero stops the scan and that value is returned. The record passed
+ * to cb is valid only during the call.
+ */
+typedef int (*repo_dataset_cb)(void *ctx, const struct repo_dataset *d);
+int repo_catalog_datasets(repo_catalog_t *cat, repo_dataset_cb cb, void *ctx);
+
+/* Dataset catalog: the inode record. -ENOENT if absent. */
+int repo_catalog_inode(repo_catalog_t *cat, uint64_t ino,
+		       struct repo_inode *out);
+/* Dataset catalog: the child named name of parent. -ENOENT if absent. */
+int repo_catalog_lookup(repo_catalog_t *cat, uint64_t parent,
+			const char *name, size_t name_len, uint64_t *ino,
+			uint32_t *mode_type);
+/*
+ * Dataset catalog: list parent's entries in name order, starting after
+ * the entry whose inode is after_ino (0: from the start; inodes of one
+ * directory's children increase with their names, see FORMAT.md). name
+ * is not NUL-terminated and valid only during the call. cb returning
+ * non-zero stops the scan and that value is returned.
+ */
+typedef int (*repo_dirent_cb)(void *ctx, const char *name, size_t name_len,
+			      uint64_t ino, uint32_t mode_type);
+int repo_catalog_readdir(repo_catalog_t *cat, uint64_t parent,
+			 uint64_t after_ino, repo_dirent_cb cb, void *ctx);
+/* Dataset catalog: the chunk record of chunk id. -ENOENT if absent. */
+int repo_catalog_chunk(repo_catalog_t *cat, uint32_t id,
+		       struct repo_chunk *out);
+/* Dataset catalog: number of chunk records (ids are 0..count-1). */
+int repo_catalog_chunk_count(repo_catalog_t *cat, uint32_t *count);
+
+/* --------------------------------------------------- catalog writing -- */
+
+typedef struct repo_catalog_writer repo_catalog_writer_t;
+
+/*
+ * Start a new catalog in the empty-or-absent directory work_dir (scratch
+ * space; removed by repo_catalog_writer_free). kind is "root" or
+ * "dataset". Writes are batched in transactions of bounded size.
+ */
+int repo_catalog_writer_new(const char *work_dir, const char *kind,
+			    repo_catalog_writer_t **out);
+int repo_catalog_writer_meta(repo_catalog_writer_t *w, const char *key,
+			     const char *value);
+int repo_catalog_writer_dataset(repo_catalog_writer_t *w,
+				const struct repo_dataset *d);
+int repo_catalog_writer_inode(repo_catalog_writer_t *w,
+			      const struct repo_inode *i);
+int repo_catalog_writer_dirent(repo_catalog_writer_t *w, uint64_t parent,
+			       const char *name, size_t name_len,
+			       uint64_t ino, uint32_t mode_type);
+int repo_catalog_writer_chunk(repo_catalog_writer_t *w, uint32_t id,
+			      const struct repo_chunk *c);
+/*
+ * Commit, write a compacted copy, compress it with zstd into the new file
+ * object_path (mode 0644, fsynced) and return the object's digest and
+ * size. The writer can only be freed afterwards.
+ */
+int repo_catalog_writer_finish(repo_catalog_writer_t *w,
+			       const char *object_path, struct digest *digest,
+			       uint64_t *size);
+void repo_catalog_writer_free(repo_catalog_writer_t *w);
+
+/* ------------------------------------------------------ object naming -- */
+
+/* "catalog/<hex>" and "data/<aa>/<hex>"; write into out (>= 80 bytes). */
+void repo_catalog_object_path(const struct digest *d, char *out, size_t n);
+void repo_shard_object_path(const struct digest *d, char *out, size_t n);
+
+#endif

@@ -1,0 +1,16 @@
+#!/bin/sh
+# The second quick-start command, and what CI runs: install, build with
+# warnings as errors, run every test; then build with ASan+UBSan and run
+# the unit tests there.
+set -eu
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/build.sh
+meson test -C build --print-errorlogs --num-processes 2
+if [ ! -f build-asan/build.ninja ]; then
+	meson setup build-asan -Dwerror=true -Db_sanitize=address,undefined \
+		-Db_lundef=false -Dintegration=false >/dev/null
+fi
+ninja -C build-asan
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	meson test -C build-asan --print-errorlogs --suite unit

@@ -1,0 +1,54 @@
+/* aidata: the publisher's and operator's command. */
+#include "commands.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{"keygen", cmd_keygen, "create an Ed25519 platform key pair"},
+	{"pack", cmd_pack, "pack a source tree into a repository revision"},
+	{"verify", cmd_verify, "check a repository's signature and digests"},
+	{"ls", cmd_ls, "list a path inside a repository"},
+	{"get", cmd_get, "extract a file or tree from a repository"},
+	{"sample", cmd_sample, "generate the bundled sample platform"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: aidata COMMAND [ARGS...]\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name,
+			commands[i].summary);
+	fprintf(out, "\n'aidata COMMAND --help' describes one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	log_init("aidata", LOG_LEVEL_INFO, false);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("aidata %s\n", AIDATA_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "aidata: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,14 @@
+/* The aidata subcommands. Each takes the arguments after its name
+ * (argv[0] is the subcommand name) and returns the process exit code:
+ * 0 on success, 1 on failure, 2 on a usage error. */
+#ifndef AIDATA_COMMANDS_H
+#define AIDATA_COMMANDS_H
+
+int cmd_keygen(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_get(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+
+#endif

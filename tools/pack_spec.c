@@ -1,0 +1,225 @@
+/* The datasets description file of `aidata pack`. */
+#include "pack_int.h"
+#include "log.h"
+#include "xalloc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char *const spec_fields[] = {"name", "industry", "modality",
+					  "tier", "license", "description"};
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct pack_spec_entry *x = a, *y = b;
+
+	return strcmp(x->d.name, y->d.name);
+}
+
+/* Industry and modality become directory names in the mount's views. */
+static int check_label(const char *file, const char *name, const char *what,
+		       const char *v)
+{
+	const char *why = repo_name_invalid_reason(v, strlen(v));
+
+	if (why) {
+		fprintf(stderr, "aidata pack: '%s': dataset '%s': %s '%s': %s\n",
+			file, name, what, v, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_entry(const char *file, size_t index, json_t *obj,
+		       struct pack_spec_entry *e)
+{
+	const char *values[6];
+	const char *key;
+	json_t *value;
+
+	if (!json_is_object(obj)) {
+		fprintf(stderr,
+			"aidata pack: '%s': datasets[%zu] is not an object\n",
+			file, index);
+		return -EINVAL;
+	}
+	json_object_foreach(obj, key, value) {
+		bool known = false;
+
+		for (unsigned i = 0; i < 6; i++)
+			known |= !strcmp(key, spec_fields[i]);
+		if (!known) {
+			fprintf(stderr,
+				"aidata pack: '%s': datasets[%zu]: unknown "
+				"field '%s'\n",
+				file, index, key);
+			return -EINVAL;
+		}
+	}
+	for (unsigned i = 0; i < 6; i++) {
+		json_t *v = json_object_get(obj, spec_fields[i]);
+
+		if (!json_is_string(v) ||
+		    (i < 5 && json_string_length(v) == 0)) {
+			fprintf(stderr,
+				"aidata pack: '%s': datasets[%zu]: field '%s' "
+				"missing or not a non-empty string\n",
+				file, index, spec_fields[i]);
+			return -EINVAL;
+		}
+		if (strlen(json_string_value(v)) != json_string_length(v)) {
+			fprintf(stderr,
+				"aidata pack: '%s': datasets[%zu]: field '%s' "
+				"contains a NUL character\n",
+				file, index, spec_fields[i]);
+			return -EINVAL;
+		}
+		values[i] = json_string_value(v);
+	}
+	if (repo_name_invalid_reason(values[0], strlen(values[0]))) {
+		fprintf(stderr,
+			"aidata pack: '%s': datasets[%zu]: invalid dataset "
+			"name '%s': %s\n",
+			file, index, values[0],
+			repo_name_invalid_reason(values[0], strlen(values[0])));
+		return -EINVAL;
+	}
+	if (repo_tier_parse(values[3], &e->d.tier) != 0) {
+		fprintf(stderr,
+			"aidata pack: '%s': dataset '%s': unknown tier '%s' "
+			"(expected open, shared or secure)\n",
+			file, values[0], values[3]);
+		return -EINVAL;
+	}
+	if (check_label(file, values[0], "industry", values[1]) ||
+	    check_label(file, values[0], "modality", values[2]))
+		return -EINVAL;
+	e->d.name = xstrdup(values[0]);
+	e->d.industry = xstrdup(values[1]);
+	e->d.modality = xstrdup(values[2]);
+	e->d.license = xstrdup(values[4]);
+	e->d.description = xstrdup(values[5]);
+	return 0;
+}
+
+static bool spec_has(const struct pack_spec *spec, const char *name)
+{
+	struct pack_spec_entry key = {.d.name = (char *)name};
+
+	return bsearch(&key, spec->entries, spec->count, sizeof(key),
+		       entry_cmp) != NULL;
+}
+
+/* Every top-level directory of src is a dataset; other entries (such as
+ * the datasets file itself) are ignored. */
+static int check_src(const char *file, const char *src,
+		     const struct pack_spec *spec)
+{
+	DIR *dir = opendir(src);
+	struct dirent *de;
+	int rc = 0;
+
+	if (!dir) {
+		rc = -errno;
+		fprintf(stderr, "aidata pack: source '%s': %s\n", src,
+			strerror(errno));
+		return rc;
+	}
+	while ((de = readdir(dir))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		if (!spec_has(spec, de->d_name)) {
+			fprintf(stderr,
+				"aidata pack: '%s/%s': dataset directory is "
+				"not described in '%s'\n",
+				src, de->d_name, file);
+			rc = -EINVAL;
+		}
+	}
+	closedir(dir);
+	for (size_t i = 0; i < spec->count; i++) {
+		char *path = xasprintf("%s/%s", src, spec->entries[i].d.name);
+		struct stat st;
+
+		if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			fprintf(stderr,
+				"aidata pack: '%s': dataset '%s' is described "
+				"in '%s' but is not a directory in the "
+				"source\n",
+				path, spec->entries[i].d.name, file);
+			rc = -EINVAL;
+		}
+		free(path);
+	}
+	return rc;
+}
+
+int pack_spec_load(const char *path, const char *src, struct pack_spec *out)
+{
+	json_error_t err;
+	json_t *root, *list;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+	if (!root) {
+		fprintf(stderr, "aidata pack: '%s': line %d: %s\n", path,
+			err.line, err.text);
+		return -EINVAL;
+	}
+	list = json_object_get(root, "datasets");
+	if (!json_is_object(root) || !json_is_array(list) ||
+	    json_array_size(list) == 0) {
+		fprintf(stderr,
+			"aidata pack: '%s': expected an object with a "
+			"non-empty \"datasets\" array\n",
+			path);
+		json_decref(root);
+		return -EINVAL;
+	}
+	out->entries = xcalloc(json_array_size(list), sizeof(*out->entries));
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		rc = parse_entry(path, i, json_array_get(list, i),
+				 &out->entries[out->count]);
+		if (rc)
+			goto out;
+		out->count++;
+	}
+	qsort(out->entries, out->count, sizeof(*out->entries), entry_cmp);
+	for (size_t i = 1; i < out->count; i++) {
+		if (!strcmp(out->entries[i].d.name,
+			    out->entries[i - 1].d.name)) {
+			fprintf(stderr,
+				"aidata pack: '%s': duplicate dataset name "
+				"'%s'\n",
+				path, out->entries[i].d.name);
+			rc = -EINVAL;
+			goto out;
+		}
+	}
+	rc = check_src(path, src, out);
+out:
+	json_decref(root);
+	if (rc)
+		pack_spec_release(out);
+	return rc;
+}
+
+void pack_spec_release(struct pack_spec *spec)
+{
+	for (size_t i = 0; i < spec->count; i++)
+		repo_dataset_release(&spec->entries[i].d);
+	free(spec->entries);
+	memset(spec, 0, sizeof(*spec));
+}

@@ -1,0 +1,210 @@
+#define _GNU_SOURCE
+#include "repo_local.h"
+#include "fsutil.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int unpack_catalog(struct local_repo *r, const struct digest *d,
+			  char **out_path)
+{
+	char rel[128], hex[DIGEST_HEX_LEN + 1], *object, *path;
+	int rc;
+
+	repo_catalog_object_path(d, rel, sizeof(rel));
+	digest_to_hex(d, hex);
+	object = xasprintf("%s/%s", r->root, rel);
+	path = xasprintf("%s/%s.mdb", r->scratch, hex);
+	if (access(path, F_OK) == 0) {
+		rc = 0;
+		goto out;
+	}
+	rc = repo_catalog_unpack(object, d, path);
+	if (rc == -EBADMSG)
+		fprintf(stderr, "aidata: catalog '%s': digest mismatch\n",
+			object);
+	else if (rc)
+		fprintf(stderr, "aidata: catalog '%s': %s\n", object,
+			strerror(-rc));
+out:
+	free(object);
+	if (rc)
+		free(path);
+	else
+		*out_path = path;
+	return rc;
+}
+
+int local_repo_open(const char *dir, const repo_key_t *key,
+		    struct local_repo **out)
+{
+	struct local_repo *r = xcalloc(1, sizeof(*r));
+	const char *tmp = getenv("TMPDIR");
+	char *mpath, *data = NULL, *cat_path = NULL;
+	size_t len;
+	int rc;
+
+	r->root = xstrdup(dir);
+	r->scratch = xasprintf("%s/aidata.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(r->scratch)) {
+		rc = -errno;
+		fprintf(stderr, "aidata: cannot create '%s': %s\n", r->scratch,
+			strerror(errno));
+		free(r->scratch);
+		r->scratch = NULL;
+		goto out;
+	}
+	mpath = xasprintf("%s/manifest", dir);
+	rc = fs_read_file(mpath, REPO_MANIFEST_MAX, &data, &len);
+	if (rc) {
+		if (rc != -ENOENT)
+			fprintf(stderr, "aidata: manifest '%s': %s\n", mpath,
+				strerror(-rc));
+		free(mpath);
+		goto out;
+	}
+	rc = repo_manifest_decode(data, len, key, &r->manifest);
+	if (rc == -EBADMSG)
+		fprintf(stderr,
+			"aidata: manifest '%s': signature does not verify "
+			"with the platform key\n",
+			mpath);
+	else if (rc == -EPROTONOSUPPORT)
+		fprintf(stderr,
+			"aidata: manifest '%s': unsupported format version\n",
+			mpath);
+	else if (rc)
+		fprintf(stderr, "aidata: manifest '%s': malformed\n", mpath);
+	free(mpath);
+	if (rc)
+		goto out;
+	rc = unpack_catalog(r, &r->manifest.root_catalog, &cat_path);
+	if (rc)
+		goto out;
+	rc = repo_catalog_open(cat_path, &r->root_catalog);
+	if (rc)
+		fprintf(stderr, "aidata: root catalog: cannot open: %s\n",
+			strerror(-rc));
+out:
+	free(data);
+	free(cat_path);
+	if (rc)
+		local_repo_free(r);
+	else
+		*out = r;
+	return rc;
+}
+
+void local_repo_free(struct local_repo *r)
+{
+	if (!r)
+		return;
+	repo_catalog_free(r->root_catalog);
+	repo_manifest_release(&r->manifest);
+	if (r->scratch)
+		fs_remove_tree(r->scratch);
+	free(r->scratch);
+	free(r->root);
+	free(r);
+}
+
+int local_repo_dataset_catalog(struct local_repo *r,
+			       const struct repo_dataset *d,
+			       repo_catalog_t **out)
+{
+	char *path = NULL;
+	int rc = unpack_catalog(r, &d->catalog, &path);
+
+	if (rc)
+		return rc;
+	rc = repo_catalog_open(path, out);
+	if (rc)
+		fprintf(stderr, "aidata: catalog of dataset '%s': %s\n",
+			d->name, strerror(-rc));
+	free(path);
+	return rc;
+}
+
+int local_repo_read_chunk(struct local_repo *r, const struct repo_chunk *c,
+			  uint8_t *out)
+{
+	char rel[128], hex[DIGEST_HEX_LEN + 1], *path;
+	uint8_t *stored;
+	int fd, rc;
+
+	repo_shard_object_path(&c->shard, rel, sizeof(rel));
+	digest_to_hex(&c->digest, hex);
+	path = xasprintf("%s/%s", r->root, rel);
+	stored = xmalloc(c->stored_size ? c->stored_size : 1);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		fprintf(stderr, "aidata: shard '%s': %s\n", path,
+			strerror(errno));
+		goto out;
+	}
+	rc = fs_pread_all(fd, stored, c->stored_size, (off_t)c->offset);
+	close(fd);
+	if (rc) {
+		fprintf(stderr, "aidata: shard '%s': cannot read chunk '%s': %s\n",
+			path, hex, rc == -EIO ? "shard too short" : strerror(-rc));
+		goto out;
+	}
+	rc = repo_chunk_decode(stored, c->stored_size, c, out);
+	if (rc == -EBADMSG)
+		fprintf(stderr,
+			"aidata: chunk '%s' in shard '%s': digest mismatch\n",
+			hex, path);
+	else if (rc)
+		fprintf(stderr,
+			"aidata: chunk '%s' in shard '%s': corrupt frame\n",
+			hex, path);
+out:
+	free(path);
+	free(stored);
+	return rc;
+}
+
+int local_repo_resolve(struct local_repo *r, const char *path,
+		       struct local_path *out)
+{
+	char *copy = xstrdup(path), *save = NULL, *part;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	part = strtok_r(copy, "/", &save);
+	if (!part)
+		goto done;
+	rc = repo_catalog_dataset(r->root_catalog, part, &out->dataset);
+	if (rc)
+		goto done;
+	rc = local_repo_dataset_catalog(r, &out->dataset, &out->catalog);
+	if (rc)
+		goto done;
+	out->ino = REPO_ROOT_INO;
+	while ((part = strtok_r(NULL, "/", &save))) {
+		uint32_t type;
+
+		rc = repo_catalog_lookup(out->catalog, out->ino, part,
+					 strlen(part), &out->ino, &type);
+		if (rc)
+			break;
+	}
+done:
+	free(copy);
+	if (rc)
+		local_path_release(out);
+	return rc;
+}
+
+void local_path_release(struct local_path *p)
+{
+	repo_catalog_free(p->catalog);
+	repo_dataset_release(&p->dataset);
+	memset(p, 0, sizeof(*p));
+}
