@@ -91,6 +91,30 @@ static char *chunk_path(cache_t *c, const struct digest *d)
 	return xasprintf("%s/%.2s/%s", c->chunks_dir, hex, hex);
 }
 
+/*
+ * The name of a chunk in this cache: its digest, or for an encrypted
+ * chunk a digest of where its ciphertext lives, so that ciphertext and a
+ * plaintext chunk with the same content never share a file.
+ */
+static void cache_key(const struct repo_chunk *ch, struct digest *key)
+{
+	sha256_ctx_t *sha;
+	uint8_t off[8];
+
+	if (!(ch->flags & REPO_CHUNK_ENCRYPTED)) {
+		*key = ch->digest;
+		return;
+	}
+	store_be64(off, ch->offset);
+	sha = sha256_new();
+	sha256_update(sha, "aidata-encrypted-chunk", 22);
+	sha256_update(sha, ch->digest.b, DIGEST_LEN);
+	sha256_update(sha, ch->shard.b, DIGEST_LEN);
+	sha256_update(sha, off, sizeof(off));
+	sha256_final(sha, key);
+	sha256_free(sha);
+}
+
 /* ------------------------------------------------------------- pins -- */
 
 static void pin(cache_t *c, const struct digest *d)
@@ -197,17 +221,17 @@ static void *flusher_main(void *arg)
 /* --------------------------------------------------------- storing -- */
 
 /* Open the cached file of d if the index has it and it is whole. */
-static int open_cached(cache_t *c, const struct repo_chunk *ch, int *fd_out)
+static int open_cached(cache_t *c, const struct digest *key, int *fd_out)
 {
 	char *path = NULL;
 	struct stat st;
 	uint64_t size;
 	int fd, rc;
 
-	rc = cache_index_lookup(c->ix, &ch->digest, &size);
+	rc = cache_index_lookup(c->ix, key, &size);
 	if (rc)
 		return rc;
-	path = chunk_path(c, &ch->digest);
+	path = chunk_path(c, key);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size != size) {
 		/* evicted by another process, or damaged: forget it */
@@ -215,7 +239,7 @@ static int open_cached(cache_t *c, const struct repo_chunk *ch, int *fd_out)
 			close(fd);
 			unlink(path);
 		}
-		cache_index_remove(c->ix, &ch->digest);
+		cache_index_remove(c->ix, key);
 		free(path);
 		return -ENOENT;
 	}
@@ -342,8 +366,8 @@ out:
 
 /* Fetch, verify, store. On success either *fd is the stored file, or
  * the cache could not take it and *mem holds the bytes. */
-static int fetch_and_store(cache_t *c, const struct repo_chunk *ch, int *fd,
-			   uint8_t **mem)
+static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
+			   const struct digest *key, int *fd, uint8_t **mem)
 {
 	uint8_t *data = NULL;
 	size_t len = 0;
@@ -353,16 +377,16 @@ static int fetch_and_store(cache_t *c, const struct repo_chunk *ch, int *fd,
 		return rc;
 	rc = make_room(c, len);
 	if (!rc)
-		rc = store_file(c, &ch->digest, data, len);
+		rc = store_file(c, key, data, len);
 	if (rc == -ENOSPC || rc == -EDQUOT) {
 		uint64_t evicted;
 
 		/* the disk is fuller than cache_size assumed: shrink */
 		cache_index_evict(c->ix, 0, is_pinned, drop_file, c, &evicted);
-		rc = store_file(c, &ch->digest, data, len);
+		rc = store_file(c, key, data, len);
 	}
 	if (!rc) {
-		char *path = chunk_path(c, &ch->digest);
+		char *path = chunk_path(c, key);
 
 		*fd = open(path, O_RDONLY | O_CLOEXEC);
 		free(path);
@@ -383,23 +407,25 @@ int cache_chunk_acquire(cache_t *c, const struct repo_chunk *ch,
 {
 	struct inflight *f;
 	uint8_t *mem = NULL;
+	struct digest key;
 	int fd = -1, rc;
 
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
-	pin(c, &ch->digest);
+	cache_key(ch, &key);
+	pin(c, &key);
 	for (;;) {
-		rc = open_cached(c, ch, &fd);
+		rc = open_cached(c, &key, &fd);
 		if (rc == 0) {
 			STAT_ADD(c->stats.hits, 1);
-			touch(c, &ch->digest);
+			touch(c, &key);
 			break;
 		}
 		if (rc != -ENOENT)
 			goto fail;
 		pthread_mutex_lock(&c->lock);
 		for (f = c->inflight; f; f = f->next)
-			if (digest_equal(&f->d, &ch->digest))
+			if (digest_equal(&f->d, &key))
 				break;
 		if (f) {
 			/* someone is fetching it: wait for their result */
@@ -415,14 +441,14 @@ int cache_chunk_acquire(cache_t *c, const struct repo_chunk *ch,
 			continue;
 		}
 		f = xcalloc(1, sizeof(*f));
-		f->d = ch->digest;
+		f->d = key;
 		f->refs = 1;
 		f->next = c->inflight;
 		c->inflight = f;
 		pthread_mutex_unlock(&c->lock);
 
 		STAT_ADD(c->stats.misses, 1);
-		rc = fetch_and_store(c, ch, &fd, &mem);
+		rc = fetch_and_store(c, ch, &key, &fd, &mem);
 
 		pthread_mutex_lock(&c->lock);
 		for (struct inflight **p = &c->inflight; *p; p = &(*p)->next) {
@@ -444,7 +470,7 @@ int cache_chunk_acquire(cache_t *c, const struct repo_chunk *ch,
 	{
 		struct ref_priv *rp = xmalloc(sizeof(*rp));
 
-		rp->d = ch->digest;
+		rp->d = key;
 		rp->mem = mem;
 		out->priv = rp;
 	}
@@ -454,7 +480,7 @@ int cache_chunk_acquire(cache_t *c, const struct repo_chunk *ch,
 						       : ch->size;
 	return 0;
 fail:
-	unpin(c, &ch->digest);
+	unpin(c, &key);
 	return rc;
 }
 
@@ -473,18 +499,20 @@ void cache_chunk_release(cache_t *c, struct cache_chunk_ref *ref)
 	ref->fd = -1;
 }
 
-bool cache_chunk_present(cache_t *c, const struct digest *d)
+bool cache_chunk_present(cache_t *c, const struct repo_chunk *ch)
 {
+	struct digest key;
 	uint64_t size;
 
-	return cache_index_lookup(c->ix, d, &size) == 0;
+	cache_key(ch, &key);
+	return cache_index_lookup(c->ix, &key, &size) == 0;
 }
 
 /* ------------------------------------------------------------ prefetch -- */
 
 void cache_chunk_prefetch(cache_t *c, const struct repo_chunk *ch)
 {
-	if (cache_chunk_present(c, &ch->digest))
+	if (cache_chunk_present(c, ch))
 		return;
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->pf_count; i++) {
@@ -520,7 +548,7 @@ static void *prefetch_main(void *arg)
 		c->pf_head = (c->pf_head + 1) % PREFETCH_QUEUE;
 		c->pf_count--;
 		pthread_mutex_unlock(&c->lock);
-		if (!cache_chunk_present(c, &ch.digest) &&
+		if (!cache_chunk_present(c, &ch) &&
 		    cache_chunk_acquire(c, &ch, &ref) == 0) {
 			STAT_ADD(c->stats.prefetches, 1);
 			cache_chunk_release(c, &ref);
@@ -535,11 +563,17 @@ static void *prefetch_main(void *arg)
 
 int cache_manifest_fetch(cache_t *c, char **data, size_t *len)
 {
+	return cache_object_fetch(c, "manifest", REPO_MANIFEST_MAX, data, len);
+}
+
+int cache_object_fetch(cache_t *c, const char *rel, size_t max, char **data,
+		       size_t *len)
+{
 	struct buf b;
 	int rc;
 
-	buf_init(&b, REPO_MANIFEST_MAX + 1);
-	rc = origin_get(c->origin, "manifest", REPO_MANIFEST_MAX, &b);
+	buf_init(&b, max + 1);
+	rc = origin_get(c->origin, rel, max, &b);
 	if (!rc)
 		rc = buf_put_u8(&b, 0);
 	if (rc) {

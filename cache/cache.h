@@ -87,7 +87,14 @@ int cache_chunk_acquire(cache_t *c, const struct repo_chunk *ch,
 void cache_chunk_release(cache_t *c, struct cache_chunk_ref *ref);
 
 /* Whether the chunk is in the cache now (no fetch). */
-bool cache_chunk_present(cache_t *c, const struct digest *d);
+bool cache_chunk_present(cache_t *c, const struct repo_chunk *ch);
+
+/*
+ * A small object (e.g. "keys/<dataset>/<node>") fresh from the origin,
+ * at most max bytes: *data is new and NUL-terminated; caller frees.
+ */
+int cache_object_fetch(cache_t *c, const char *rel, size_t max, char **data,
+		       size_t *len);
 
 /* Best-effort background fetch of ch (readahead). Never blocks on the
  * network; silently dropped if the queue is full or it is cached. */

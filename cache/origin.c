@@ -459,11 +459,12 @@ struct xfer {
 
 	/* Reset for every attempt. */
 	CURL *h;
-	long status;			/* 0 until the first body byte */
-	uint64_t seen;			/* body bytes received */
-	uint64_t kept;			/* bytes stored */
-	bool done;			/* range complete; the abort is ours */
-	int err;			/* fatal error found by a callback */
+	long status;   /* 0 until the first body byte */
+	uint64_t seen; /* body bytes received */
+	uint64_t kept; /* bytes stored */
+	bool done;     /* range complete; the abort is ours */
+	bool wrote;    /* XFER_FD: something was written to fd */
+	int err;       /* fatal error found by a callback */
 	char why[CURL_ERROR_SIZE + 64]; /* reason for err */
 	char range_hdr[96]; /* Content-Range of the last response, capped */
 };
@@ -612,6 +613,7 @@ static size_t xfer_write(char *p, size_t size, size_t nmemb, void *arg)
 			return xfer_fail(x, -EFBIG,
 					 "object is larger than the cap");
 		x->seen += n;
+		x->wrote = true;
 		if (fs_write_all(x->fd, p, n) != 0) {
 			char why[sizeof(x->why)];
 
@@ -705,7 +707,7 @@ static int xfer_rewind(struct xfer *x)
 		x->out->len = x->out_start;
 		return 0;
 	}
-	if (!x->seen)
+	if (!x->wrote)
 		return 0;
 	if (x->fd_start < 0 || ftruncate(x->fd, x->fd_start) != 0 ||
 	    lseek(x->fd, x->fd_start, SEEK_SET) != x->fd_start) {
@@ -756,7 +758,7 @@ static int xfer_attempt(struct xfer *x, const char *url, bool *retry,
 	*timed_out = false;
 	x->status = 0;
 	x->seen = x->kept = 0;
-	x->done = false;
+	x->done = x->wrote = false;
 	x->err = 0;
 	x->why[0] = x->range_hdr[0] = errbuf[0] = '\0';
 

@@ -143,3 +143,59 @@ long base64_decode(const char *in, size_t in_len, uint8_t *out,
 	free(tmp);
 	return (long)((size_t)n - pad);
 }
+
+char *base64url_encode(const uint8_t *in, size_t n)
+{
+	char *out = base64_encode(in, n);
+	size_t len = strlen(out);
+
+	while (len > 0 && out[len - 1] == '=')
+		out[--len] = '\0';
+	for (size_t i = 0; i < len; i++) {
+		if (out[i] == '+')
+			out[i] = '-';
+		else if (out[i] == '/')
+			out[i] = '_';
+	}
+	return out;
+}
+
+long base64url_decode(const char *in, size_t in_len, uint8_t *out,
+		      size_t out_max)
+{
+	char *tmp = NULL, *again = NULL;
+	size_t padded;
+	long n = -EINVAL;
+
+	/* a lone last character holds 6 bits, never a whole byte */
+	if (in_len % 4 == 1 || in_len > (size_t)1 << 30)
+		return -EINVAL;
+	padded = (in_len + 3) / 4 * 4;
+	tmp = xmalloc(padded + 1);
+	for (size_t i = 0; i < in_len; i++) {
+		char c = in[i];
+
+		/* the standard alphabet's characters are foreign here, and
+		 * padding is ours to add */
+		if (c == '+' || c == '/' || c == '=')
+			goto out;
+		tmp[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+	}
+	memset(tmp + in_len, '=', padded - in_len);
+	/* base64_decode rejects every other character */
+	n = base64_decode(tmp, padded, out, out_max);
+	if (n < 0)
+		goto out;
+	/*
+	 * EVP_DecodeBlock ignores the unused low bits of the last character,
+	 * so "AB" and "AC" would both decode; only the canonical spelling
+	 * is accepted, or a signature could be altered and still verify.
+	 */
+	again = base64url_encode(out, (size_t)n);
+	if (strlen(again) != in_len || memcmp(again, in, in_len) != 0)
+		n = -EINVAL;
+out:
+	free(tmp);
+	free(again);
+	return n;
+}

@@ -48,4 +48,19 @@ char *base64_encode(const uint8_t *in, size_t n);
 long base64_decode(const char *in, size_t in_len, uint8_t *out,
 		   size_t out_max);
 
+/*
+ * base64url (RFC 4648 section 5) without padding, as JWS (RFC 7515) uses.
+ * Returns a NUL-terminated string the caller frees.
+ */
+char *base64url_encode(const uint8_t *in, size_t n);
+/*
+ * Decode unpadded base64url into out (cap out_max bytes). Rejects '='
+ * padding, '+', '/', whitespace, any other character and non-canonical
+ * input (unused bits of the last character set), so that every byte
+ * string has exactly one accepted spelling. Returns the decoded length,
+ * or -EINVAL.
+ */
+long base64url_decode(const char *in, size_t in_len, uint8_t *out,
+		      size_t out_max);
+
 #endif

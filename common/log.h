@@ -27,6 +27,12 @@ enum log_level log_get_level(void);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * A copy of s that is safe to print: control characters (C0, DEL, C1)
+ * and bytes that are not valid UTF-8 become \xNN. Caller frees.
+ */
+char *log_escape(const char *s);
+
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)

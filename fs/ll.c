@@ -19,6 +19,14 @@ static ns_t *ll_ns(fuse_req_t req)
 	return ((struct ll_ctx *)fuse_req_userdata(req))->ns;
 }
 
+static struct ns_caller ll_caller(fuse_req_t req)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	struct ns_caller who = {c->uid, c->gid, c->pid};
+
+	return who;
+}
+
 static void ll_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
@@ -117,15 +125,18 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ns_file *f = NULL;
 	ns_t *ns = ll_ns(req);
+	struct ns_caller who = ll_caller(req);
+	bool write = (fi->flags & O_ACCMODE) != O_RDONLY;
 	bool direct_io;
 	int rc;
 
-	if ((fi->flags & O_ACCMODE) != O_RDONLY ||
-	    (fi->flags & (O_TRUNC | O_APPEND | O_CREAT))) {
+	/* only .aidata/login takes writes (O_TRUNC is harmless there) */
+	if ((fi->flags & O_ACCMODE) == O_RDWR ||
+	    (!write && (fi->flags & O_TRUNC)) || (fi->flags & O_APPEND)) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
-	rc = ns_open(ns, ino, &f, &direct_io);
+	rc = ns_open(ns, ino, &who, write, &f, &direct_io);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -300,7 +311,7 @@ static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
 	sv.f_bsize = 4096;
 	sv.f_frsize = 4096;
 	sv.f_namemax = REPO_NAME_MAX;
-	sv.f_flag = ST_RDONLY | ST_NOSUID | ST_NODEV;
+	sv.f_flag = ST_NOSUID | ST_NODEV;
 	fuse_reply_statfs(req, &sv);
 }
 
@@ -309,7 +320,8 @@ static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	char *value = NULL;
 	size_t len = 0;
-	int rc = ns_getxattr(ll_ns(req), ino, name, &value, &len);
+	struct ns_caller who = ll_caller(req);
+	int rc = ns_getxattr(ll_ns(req), ino, &who, name, &value, &len);
 
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -342,15 +354,28 @@ static void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void ll_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
-	struct stat st;
-	double timeout;
-	int rc = ns_getattr(ll_ns(req), ino, &st, &timeout);
+	struct ns_caller who = ll_caller(req);
 
-	if (!rc && (mask & W_OK))
-		rc = -EROFS;
-	fuse_reply_err(req, -rc);
+	fuse_reply_err(req, -ns_access(ll_ns(req), ino, &who, mask));
 }
 
+static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+		     size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct ns_caller who = ll_caller(req);
+	int rc;
+
+	(void)ino;
+	(void)off;
+	rc = ns_write(ll_ns(req), (struct ns_file *)(uintptr_t)fi->fh, &who,
+		      buf, size);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_write(req, (size_t)rc);
+}
+
+/* A read-only filesystem: every change is refused. */
 static void ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
@@ -359,6 +384,97 @@ static void ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	(void)value;
 	(void)size;
 	(void)flags;
+	fuse_reply_err(req, EROFS);
+}
+
+static void ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	(void)ino;
+	(void)name;
+	fuse_reply_err(req, EROFS);
+}
+
+static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		       int to_set, struct fuse_file_info *fi)
+{
+	/* truncating .aidata/login on open is not a change */
+	if (ino == NS_INO_LOGIN && to_set == FUSE_SET_ATTR_SIZE &&
+	    attr->st_size == 0) {
+		struct stat st;
+		double timeout;
+
+		if (ns_getattr(ll_ns(req), ino, &st, &timeout) == 0) {
+			fuse_reply_attr(req, &st, 0);
+			return;
+		}
+	}
+	(void)fi;
+	fuse_reply_err(req, EROFS);
+}
+
+static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode, dev_t rdev)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	(void)rdev;
+	fuse_reply_err(req, EROFS);
+}
+
+static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		     mode_t mode)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	fuse_reply_err(req, EROFS);
+}
+
+static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent;
+	(void)name;
+	fuse_reply_err(req, EROFS);
+}
+
+static void ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	(void)link;
+	(void)parent;
+	(void)name;
+	fuse_reply_err(req, EROFS);
+}
+
+static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname,
+		      unsigned int flags)
+{
+	(void)parent;
+	(void)name;
+	(void)newparent;
+	(void)newname;
+	(void)flags;
+	fuse_reply_err(req, EROFS);
+}
+
+static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	(void)ino;
+	(void)newparent;
+	(void)newname;
+	fuse_reply_err(req, EROFS);
+}
+
+static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      mode_t mode, struct fuse_file_info *fi)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	(void)fi;
 	fuse_reply_err(req, EROFS);
 }
 
@@ -380,7 +496,18 @@ const struct fuse_lowlevel_ops ll_ops = {
 	.getxattr = ll_getxattr,
 	.listxattr = ll_listxattr,
 	.setxattr = ll_setxattr,
+	.removexattr = ll_removexattr,
 	.access = ll_access,
+	.write = ll_write,
+	.setattr = ll_setattr,
+	.mknod = ll_mknod,
+	.mkdir = ll_mkdir,
+	.unlink = ll_unlink,
+	.rmdir = ll_unlink,
+	.symlink = ll_symlink,
+	.rename = ll_rename,
+	.link = ll_link,
+	.create = ll_create,
 };
 
 /* ------------------------------------------------------- notifications -- */

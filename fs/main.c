@@ -1,6 +1,7 @@
 /* aidatafs: mount an aidata platform repository read-only. */
 #define _GNU_SOURCE
 #include "ll.h"
+#include "auth.h"
 #include "cache.h"
 #include "log.h"
 #include "ns.h"
@@ -20,6 +21,8 @@
 #include <unistd.h>
 
 #define DEFAULT_CACHE_DIR "/var/cache/aidatafs"
+#define DEFAULT_STATE_DIR "/var/lib/aidatafs"
+#define DEFAULT_AUDIT_LOG "/var/log/aidatafs/audit.log"
 
 struct options {
 	char *origin;
@@ -27,6 +30,10 @@ struct options {
 	char *cache_dir;
 	char *cache_size;
 	char *ca;
+	char *token;
+	char *node_key;
+	char *audit_log;
+	char *state_dir;
 	unsigned timeout;
 	unsigned retries;
 	int help;
@@ -41,6 +48,10 @@ static const struct fuse_opt option_spec[] = {
 	OPT("cache=%s", cache_dir),
 	OPT("cache_size=%s", cache_size),
 	OPT("ca=%s", ca),
+	OPT("token=%s", token),
+	OPT("node_key=%s", node_key),
+	OPT("audit_log=%s", audit_log),
+	OPT("state=%s", state_dir),
 	OPT("timeout=%u", timeout),
 	OPT("retries=%u", retries),
 	FUSE_OPT_KEY("-h", KEY_HELP),
@@ -67,6 +78,12 @@ static void usage(const char *prog)
 	       "    -o retries=N         extra attempts per origin request "
 	       "(default 3)\n"
 	       "    -o ca=FILE           CA bundle for https origins\n"
+	       "    -o token=FILE        default credential (JWT) for every "
+	       "local user\n"
+	       "    -o node_key=FILE     this secure-domain node's X25519 key\n"
+	       "    -o audit_log=FILE    audit of shared/secure opens "
+	       "(default %s)\n"
+	       "    -o state=DIR         login bindings (default %s)\n"
 	       "    -o allow_other       let every local user see the mount\n"
 	       "\n"
 	       "general options:\n"
@@ -77,7 +94,7 @@ static void usage(const char *prog)
 	       "    -V, --version        version\n"
 	       "\n"
 	       "Unmount with: fusermount3 -u MOUNTPOINT (or umount as root).\n",
-	       prog, DEFAULT_CACHE_DIR);
+	       prog, DEFAULT_CACHE_DIR, DEFAULT_AUDIT_LOG, DEFAULT_STATE_DIR);
 }
 
 static int option_proc(void *data, const char *arg, int key,
@@ -139,17 +156,22 @@ static char *normalize_origin(const char *origin)
 	return xstrdup(origin);
 }
 
-static int open_platform(const struct cache_options *co, repo_key_t *key,
-			 cache_t **cache, ns_t **ns)
+static int open_platform(const struct cache_options *co,
+			 const struct auth_options *ao, repo_key_t *key,
+			 cache_t **cache, auth_t **auth, ns_t **ns)
 {
-	int rc = cache_new(co, cache);
+	int rc = auth_new(ao, auth);
 
 	if (rc)
 		return rc;
-	rc = ns_new(*cache, key, ns);
+	rc = cache_new(co, cache);
+	if (!rc)
+		rc = ns_new(*cache, key, *auth, ns);
 	if (rc) {
 		cache_free(*cache);
+		auth_free(*auth);
 		*cache = NULL;
+		*auth = NULL;
 	}
 	return rc;
 }
@@ -160,6 +182,8 @@ int main(int argc, char **argv)
 	struct fuse_cmdline_opts cmd = {0};
 	struct options o = {.timeout = 20, .retries = 3};
 	struct cache_options co = {0};
+	struct auth_options ao = {0};
+	auth_t *auth = NULL;
 	struct fuse_loop_config *loop = NULL;
 	struct ll_ctx ctx = {0};
 	struct fuse_session *se = NULL;
@@ -223,9 +247,14 @@ int main(int argc, char **argv)
 			cache_size = (uint64_t)sv.f_blocks * sv.f_frsize / 2;
 	}
 	co.max_bytes = cache_size;
+	ao.platform_pub = key;
+	ao.default_token_file = o.token;
+	ao.node_key_file = o.node_key;
+	ao.audit_log = o.audit_log ? o.audit_log : DEFAULT_AUDIT_LOG;
+	ao.state_dir = o.state_dir ? o.state_dir : DEFAULT_STATE_DIR;
 
 	/* check everything before mounting, so errors reach the terminal */
-	rc = open_platform(&co, key, &cache, &ctx.ns);
+	rc = open_platform(&co, &ao, key, &cache, &auth, &ctx.ns);
 	if (rc) {
 		fprintf(stderr, "aidatafs: cannot mount '%s': %s\n", origin,
 			rc == -EBADMSG ? "the manifest or a catalog does not "
@@ -239,12 +268,16 @@ int main(int argc, char **argv)
 		/* fork() keeps only this thread: start afresh afterwards */
 		ns_free(ctx.ns);
 		cache_free(cache);
+		auth_free(auth);
 		ctx.ns = NULL;
 		cache = NULL;
+		auth = NULL;
 	}
 
-	fuse_opt_add_arg(&args, "-oro,fsname=aidatafs,subtype=aidatafs,"
-				"default_permissions,max_read=1048576");
+	/* not "ro": .aidata/login takes writes; every other change is
+	 * refused by the handlers with EROFS */
+	fuse_opt_add_arg(&args, "-ofsname=aidatafs,subtype=aidatafs,nosuid,"
+				"nodev,default_permissions,max_read=1048576");
 	se = fuse_session_new(&args, &ll_ops, sizeof(ll_ops), &ctx);
 	if (!se)
 		goto out;
@@ -256,7 +289,7 @@ int main(int argc, char **argv)
 	fuse_daemonize(cmd.foreground);
 	if (!cmd.foreground) {
 		log_init("aidatafs", LOG_LEVEL_INFO, true);
-		rc = open_platform(&co, key, &cache, &ctx.ns);
+		rc = open_platform(&co, &ao, key, &cache, &auth, &ctx.ns);
 		if (rc) {
 			log_error("cannot mount '%s': %s", origin,
 				  strerror(-rc));
@@ -290,6 +323,7 @@ out:
 		fuse_loop_cfg_destroy(loop);
 	ns_free(ctx.ns);
 	cache_free(cache);
+	auth_free(auth);
 	repo_key_free(key);
 	free(origin);
 	free(cmd.mountpoint);
@@ -298,6 +332,10 @@ out:
 	free(o.cache_dir);
 	free(o.cache_size);
 	free(o.ca);
+	free(o.token);
+	free(o.node_key);
+	free(o.audit_log);
+	free(o.state_dir);
 	fuse_opt_free_args(&args);
 	return ret;
 }

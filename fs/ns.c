@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "ns.h"
 #include "stats.h"
+#include "fsutil.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -11,8 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #define SLOT_BITS 20
+#define KEY_RETRY_SEC 30
 #define SLOT_MAX (1u << SLOT_BITS)
 #define SLOT_HIGH_START (1u << (SLOT_BITS - 1))
 #define LOCAL_MASK ((1ULL << 40) - 1)
@@ -42,6 +46,10 @@ struct ns_slot {
 	uint32_t label[2];
 	pthread_mutex_t lock;
 	repo_catalog_t *cat; /* opened on first use; protected by lock */
+	/* secure tier: the dataset key, unsealed in memory only */
+	int key_state;       /* 0 unknown, 1 held, <0 -errno; protected by lock */
+	time_t key_checked;  /* protected by lock */
+	uint8_t key[AUTH_DATASET_KEY_LEN]; /* protected by lock */
 };
 
 /* One revision: its manifest, root catalog and datasets by name. */
@@ -58,6 +66,7 @@ struct ns_rev {
 struct ns {
 	cache_t *cache;
 	const repo_key_t *pub;
+	auth_t *auth;
 	uint8_t key_id[32];
 	pthread_mutex_t lock;
 	struct ns_rev *rev;        /* protected by lock */
@@ -68,7 +77,7 @@ struct ns {
 	struct fs_counters counters; /* atomics */
 };
 
-enum ns_file_kind { FILE_TREE, FILE_GENERATED };
+enum ns_file_kind { FILE_TREE, FILE_GENERATED, FILE_LOGIN };
 
 struct ns_file {
 	enum ns_file_kind kind;
@@ -226,7 +235,7 @@ static void fill_inode(struct stat *st, uint64_t ino,
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
 	/* read-only: no write bits, whatever the publisher had */
-	st->st_mode = (i->mode & S_IFMT) | (i->mode & 07555);
+	st->st_mode = (i->mode & S_IFMT) | (i->mode & 0555);
 	st->st_nlink = i->nlink;
 	st->st_size = (off_t)i->size;
 	st->st_blocks = (blkcnt_t)((i->size + 511) / 512);
@@ -425,7 +434,7 @@ static int manifest_get(ns_t *ns, struct repo_manifest *m)
 	return 0;
 }
 
-int ns_new(cache_t *cache, const repo_key_t *pub, ns_t **out)
+int ns_new(cache_t *cache, const repo_key_t *pub, auth_t *auth, ns_t **out)
 {
 	ns_t *ns = xcalloc(1, sizeof(*ns));
 	struct repo_manifest m;
@@ -433,6 +442,7 @@ int ns_new(cache_t *cache, const repo_key_t *pub, ns_t **out)
 
 	ns->cache = cache;
 	ns->pub = pub;
+	ns->auth = auth;
 	pthread_mutex_init(&ns->lock, NULL);
 	ns->slots = xcalloc(SLOT_MAX, sizeof(*ns->slots));
 	ns->next_high_slot = SLOT_HIGH_START;
@@ -445,6 +455,7 @@ int ns_new(cache_t *cache, const repo_key_t *pub, ns_t **out)
 	repo_manifest_release(&m);
 	if (rc)
 		goto fail;
+	auth_set_revoked(auth, ns->rev->m.revoked, ns->rev->m.revoked_count);
 	cache_revision_store(cache, ns->key_id, ns->rev->m.revision);
 	ns->counters.revision = ns->rev->m.revision;
 	*out = ns;
@@ -466,6 +477,7 @@ void ns_free(ns_t *ns)
 		if (!s)
 			continue;
 		repo_catalog_free(s->cat);
+		explicit_bzero(s->key, sizeof(s->key));
 		repo_dataset_release(&s->d);
 		pthread_mutex_destroy(&s->lock);
 		free(s);
@@ -538,6 +550,8 @@ int ns_refresh(ns_t *ns, const struct ns_notify *nf)
 		goto out;
 	}
 	cache_revision_store(ns->cache, ns->key_id, r->m.revision);
+	/* revoked credentials stop working with the revision that says so */
+	auth_set_revoked(ns->auth, r->m.revoked, r->m.revoked_count);
 	pthread_mutex_lock(&ns->lock);
 	ns->rev = r;
 	old->refs--; /* the reference ns->rev held */
@@ -676,9 +690,11 @@ int ns_getattr(ns_t *ns, uint64_t ino, struct stat *st, double *timeout)
 		break;
 	case NS_INO_STATS:
 	case NS_INO_REVISION:
+	case NS_INO_WHOAMI:
+	case NS_INO_LOGIN:
 		memset(st, 0, sizeof(*st));
 		st->st_ino = ino;
-		st->st_mode = S_IFREG | 0444;
+		st->st_mode = S_IFREG | (ino == NS_INO_LOGIN ? 0222 : 0444);
 		st->st_nlink = 1;
 		st->st_mtim.tv_sec = r->m.created;
 		*timeout = 0;
@@ -695,8 +711,11 @@ static const char *const root_names[] = {"datasets", "by-industry",
 					 "by-modality", ".aidata"};
 static const uint64_t root_inos[] = {NS_INO_DATASETS, NS_INO_BY_INDUSTRY,
 				     NS_INO_BY_MODALITY, NS_INO_CONTROL};
-static const char *const control_names[] = {"revision", "stats"};
-static const uint64_t control_inos[] = {NS_INO_REVISION, NS_INO_STATS};
+static const char *const control_names[] = {"login", "revision", "stats",
+					    "whoami"};
+static const uint64_t control_inos[] = {NS_INO_LOGIN, NS_INO_REVISION,
+					NS_INO_STATS, NS_INO_WHOAMI};
+#define CONTROL_COUNT 4
 
 int ns_lookup(ns_t *ns, uint64_t parent, const char *name, uint64_t *ino,
 	      struct stat *st, double *timeout)
@@ -739,7 +758,7 @@ int ns_lookup(ns_t *ns, uint64_t parent, const char *name, uint64_t *ino,
 				rc = 0;
 			}
 	} else if (parent == NS_INO_CONTROL) {
-		for (unsigned i = 0; i < 2; i++)
+		for (unsigned i = 0; i < CONTROL_COUNT; i++)
 			if (!strcmp(name, control_names[i])) {
 				*ino = control_inos[i];
 				rc = 0;
@@ -865,7 +884,7 @@ int ns_readdir(ns_t *ns, uint64_t ino, uint64_t off, bool plus,
 		if (ino == NS_INO_ROOT && i < 4) {
 			name = root_names[i];
 			child = root_inos[i];
-		} else if (ino == NS_INO_CONTROL && i < 2) {
+		} else if (ino == NS_INO_CONTROL && i < CONTROL_COUNT) {
 			name = control_names[i];
 			child = control_inos[i];
 		} else if (ino == NS_INO_DATASETS && i < r->n) {
@@ -905,8 +924,8 @@ int ns_readdir(ns_t *ns, uint64_t ino, uint64_t off, bool plus,
 				break;
 		} else {
 			type_only(&st, child,
-				  child == NS_INO_STATS ||
-						  child == NS_INO_REVISION
+				  child >= NS_INO_STATS &&
+						  child <= NS_INO_WHOAMI
 					  ? S_IFREG
 					  : S_IFDIR);
 		}
@@ -963,22 +982,140 @@ static char *render_stats(ns_t *ns)
 	return stats_render(&cs, &fc);
 }
 
-int ns_open(ns_t *ns, uint64_t ino, struct ns_file **out, bool *direct_io)
+/*
+ * The secure tier: this node's copy of the dataset key, unsealed in memory
+ * from keys/<dataset>/<node id> on first use. 0 when held.
+ */
+static int slot_dataset_key(ns_t *ns, struct ns_slot *s,
+			    uint8_t key[AUTH_DATASET_KEY_LEN])
 {
+	const auth_node_key_t *nk = auth_node_key(ns->auth);
+	char *rel = NULL, *data = NULL;
+	time_t now = time(NULL);
+	size_t len;
+	int rc;
+
+	if (s->d.tier != REPO_TIER_SECURE || !nk)
+		return -ENOKEY;
+	pthread_mutex_lock(&s->lock);
+	if (s->key_state == 1 ||
+	    (s->key_state < 0 && now - s->key_checked < KEY_RETRY_SEC)) {
+		rc = s->key_state == 1 ? 0 : s->key_state;
+		goto out;
+	}
+	rel = xasprintf("keys/%s/%s", s->d.name, auth_node_id(ns->auth));
+	rc = cache_object_fetch(ns->cache, rel, AUTH_SEALED_KEY_MAX, &data,
+				&len);
+	if (rc == 0) {
+		rc = auth_unseal_dataset_key(ns->pub, s->d.name, nk, data, len,
+					     s->key);
+		if (rc)
+			log_error("dataset '%s': sealed key '%s' does not "
+				  "verify or unseal with this node's key",
+				  s->d.name, rel);
+	} else if (rc == -ENOENT) {
+		log_warn("dataset '%s': no sealed key for node '%s' at '%s'",
+			 s->d.name, auth_node_id(ns->auth), rel);
+		rc = -ENOKEY;
+	}
+	s->key_state = rc ? rc : 1;
+	s->key_checked = now;
+out:
+	if (rc == 0)
+		memcpy(key, s->key, AUTH_DATASET_KEY_LEN);
+	pthread_mutex_unlock(&s->lock);
+	free(rel);
+	free(data);
+	return rc;
+}
+
+/* "/datasets/<dataset>/a/b" for the audit, walking up the catalog. */
+static char *tree_path(repo_catalog_t *cat, const struct ns_slot *s,
+		       uint64_t local)
+{
+	char *path = xstrdup("");
+
+	for (int depth = 0; local != REPO_ROOT_INO && depth < 512; depth++) {
+		struct repo_inode i;
+		char *next;
+
+		if (repo_catalog_inode(cat, local, &i) != 0)
+			break;
+		next = xasprintf("/%s%s", i.name, path);
+		free(path);
+		path = next;
+		local = i.parent;
+		repo_inode_release(&i);
+	}
+	{
+		char *full = xasprintf("/datasets/%s%s", s->d.name, path);
+
+		free(path);
+		return full;
+	}
+}
+
+static void auth_request_init(ns_t *ns, struct auth_request *r,
+			      const struct ns_caller *who, struct ns_slot *s,
+			      const char *path)
+{
+	uint8_t key[AUTH_DATASET_KEY_LEN];
+
+	memset(r, 0, sizeof(*r));
+	r->uid = who->uid;
+	r->pid = who->pid;
+	r->path = path;
+	r->dataset = s->d.name;
+	r->tier = s->d.tier;
+	r->dataset_key_ok = s->d.tier == REPO_TIER_SECURE &&
+			    slot_dataset_key(ns, s, key) == 0;
+	explicit_bzero(key, sizeof(key));
+}
+
+static struct ns_file *generated(char *text)
+{
+	struct ns_file *f = xcalloc(1, sizeof(*f));
+
+	f->kind = FILE_GENERATED;
+	f->text = text;
+	f->text_len = strlen(text);
+	pthread_mutex_init(&f->lock, NULL);
+	return f;
+}
+
+int ns_open(ns_t *ns, uint64_t ino, const struct ns_caller *who, bool write,
+	    struct ns_file **out, bool *direct_io)
+{
+	struct auth_request ar;
+	enum auth_reason reason;
 	struct ns_file *f;
 	struct ns_slot *s;
 	repo_catalog_t *cat;
+	char *path;
 	int rc;
 
 	*direct_io = false;
-	if (ino == NS_INO_STATS || ino == NS_INO_REVISION) {
+	if (ino == NS_INO_LOGIN) {
+		if (!write)
+			return -EACCES;
 		f = xcalloc(1, sizeof(*f));
-		f->kind = FILE_GENERATED;
-		f->text = ino == NS_INO_STATS
-				  ? render_stats(ns)
-				  : xasprintf("%" PRIu64 "\n", ns_revision(ns));
-		f->text_len = strlen(f->text);
+		f->kind = FILE_LOGIN;
 		pthread_mutex_init(&f->lock, NULL);
+		*direct_io = true;
+		*out = f;
+		return 0;
+	}
+	if (write)
+		return -EROFS;
+	if (ino == NS_INO_STATS || ino == NS_INO_REVISION ||
+	    ino == NS_INO_WHOAMI) {
+		if (ino == NS_INO_STATS)
+			f = generated(render_stats(ns));
+		else if (ino == NS_INO_REVISION)
+			f = generated(xasprintf("%" PRIu64 "\n",
+						ns_revision(ns)));
+		else
+			f = generated(auth_whoami(ns->auth, who->uid));
 		*direct_io = true;
 		*out = f;
 		return 0;
@@ -1004,6 +1141,16 @@ int ns_open(ns_t *ns, uint64_t ino, struct ns_file **out, bool *direct_io)
 		free(f);
 		return rc;
 	}
+	/* the tier decides here, once per open, and is audited */
+	path = tree_path(cat, s, TREE_LOCAL(ino));
+	auth_request_init(ns, &ar, who, s, path);
+	rc = auth_check_open(ns->auth, &ar, &reason);
+	free(path);
+	if (rc) {
+		repo_inode_release(&f->inode);
+		free(f);
+		return rc;
+	}
 	f->starts = xmalloc((f->inode.extent_count + 1) * sizeof(uint64_t));
 	f->starts[0] = 0;
 	for (uint32_t k = 0; k < f->inode.extent_count; k++)
@@ -1012,6 +1159,47 @@ int ns_open(ns_t *ns, uint64_t ino, struct ns_file **out, bool *direct_io)
 	COUNT_ADD(ns->counters.opens, 1);
 	*out = f;
 	return 0;
+}
+
+int ns_access(ns_t *ns, uint64_t ino, const struct ns_caller *who, int mask)
+{
+	struct auth_request ar;
+	struct ns_slot *s;
+	struct stat st;
+	double timeout;
+	int rc = ns_getattr(ns, ino, &st, &timeout);
+
+	if (rc)
+		return rc;
+	if (mask & W_OK)
+		return ino == NS_INO_LOGIN ? 0 : -EROFS;
+	if (INO_KIND(ino) != 2 || !S_ISREG(st.st_mode) || !(mask & R_OK))
+		return 0;
+	rc = tree_resolve(ns, ino, &s, NULL);
+	if (rc)
+		return rc;
+	if (s->d.tier == REPO_TIER_OPEN)
+		return 0;
+	auth_request_init(ns, &ar, who, s, "");
+	return auth_decide(ns->auth, &ar) == AUTH_GRANTED ? 0 : -EACCES;
+}
+
+int ns_write(ns_t *ns, struct ns_file *f, const struct ns_caller *who,
+	     const char *data, size_t len)
+{
+	enum auth_reason reason;
+	size_t n = len;
+	int rc;
+
+	if (f->kind != FILE_LOGIN)
+		return -EBADF;
+	while (n && (data[n - 1] == '\n' || data[n - 1] == ' '))
+		n--;
+	if (n == 6 && !memcmp(data, "logout", 6))
+		rc = auth_logout(ns->auth, who->uid);
+	else
+		rc = auth_login(ns->auth, who->uid, data, n, &reason);
+	return rc ? rc : (int)len;
 }
 
 void ns_release(ns_t *ns, struct ns_file *f)
@@ -1076,6 +1264,70 @@ static void readahead(ns_t *ns, struct ns_file *f, repo_catalog_t *cat,
 	}
 }
 
+/*
+ * A secure chunk: the cache holds it as fetched (ciphertext); decrypt it
+ * in memory, unframe, and verify its digest. *plain (chunk size bytes)
+ * is new; it never touches disk.
+ */
+static int decrypt_chunk(ns_t *ns, struct ns_slot *s,
+			 const struct repo_chunk *ch,
+			 const struct cache_chunk_ref *ref, uint8_t **plain)
+{
+	uint8_t key[AUTH_DATASET_KEY_LEN], *stored = NULL, *framed = NULL;
+	struct repo_chunk inner = *ch;
+	char hex[DIGEST_HEX_LEN + 1];
+	size_t flen;
+	int rc;
+
+	*plain = NULL;
+	if (ch->stored_size < AUTH_CHUNK_OVERHEAD || ref->size != ch->stored_size)
+		return -EIO;
+	rc = slot_dataset_key(ns, s, key);
+	if (rc) {
+		log_error("dataset '%s': cannot decrypt: this node holds no "
+			  "key for it",
+			  s->d.name);
+		return -EACCES;
+	}
+	if (ref->fd >= 0) {
+		stored = xmalloc(ch->stored_size);
+		rc = fs_pread_all(ref->fd, stored, ch->stored_size, 0);
+		if (rc)
+			goto out;
+	}
+	flen = ch->stored_size - AUTH_CHUNK_OVERHEAD;
+	framed = xmalloc(flen ? flen : 1);
+	rc = auth_chunk_decrypt(key, &ch->digest, stored ? stored : ref->mem,
+				ch->stored_size, framed);
+	if (!rc) {
+		inner.flags &= ~(uint32_t)REPO_CHUNK_ENCRYPTED;
+		inner.stored_size = (uint32_t)flen;
+		*plain = xmalloc(ch->size ? ch->size : 1);
+		rc = repo_chunk_decode(framed, flen, &inner, *plain);
+	}
+	if (rc) {
+		digest_to_hex(&ch->digest, hex);
+		log_error("chunk '%s' of dataset '%s': %s; refusing the bytes",
+			  hex, s->d.name,
+			  rc == -EBADMSG ? "does not decrypt or verify"
+					 : "corrupt frame");
+		rc = -EIO;
+	}
+out:
+	explicit_bzero(key, sizeof(key));
+	if (framed) {
+		explicit_bzero(framed, flen);
+		free(framed);
+	}
+	free(stored);
+	if (rc && *plain) {
+		explicit_bzero(*plain, ch->size);
+		free(*plain);
+		*plain = NULL;
+	}
+	return rc;
+}
+
 int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
 	    struct ns_read *out)
 {
@@ -1127,13 +1379,6 @@ int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
 					  f->slot->d.name, e->chunk);
 				goto fail;
 			}
-			if (ch.flags & REPO_CHUNK_ENCRYPTED) {
-				rc = -EACCES;
-				log_error("dataset '%s': encrypted chunk and "
-					  "no secure-domain key on this node",
-					  f->slot->d.name);
-				goto fail;
-			}
 			if ((uint64_t)e->offset + e->length > ch.size) {
 				rc = -EIO;
 				goto fail;
@@ -1144,6 +1389,25 @@ int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
 			out->nrefs++;
 			sg->fd = ref->fd;
 			sg->mem = ref->mem;
+			if (ch.flags & REPO_CHUNK_ENCRYPTED) {
+				uint8_t *plain = NULL;
+
+				rc = decrypt_chunk(ns, f->slot, &ch, ref,
+						   &plain);
+				if (rc)
+					goto fail;
+				out->owned = xrealloc(
+					out->owned, (out->nowned + 1) *
+							    sizeof(*out->owned));
+				out->owned_size = xrealloc(
+					out->owned_size,
+					(out->nowned + 1) *
+						sizeof(*out->owned_size));
+				out->owned_size[out->nowned] = ch.size;
+				out->owned[out->nowned++] = plain;
+				sg->fd = -1;
+				sg->mem = plain;
+			}
 			sg->pos = e->offset + (a - f->starts[k]);
 			sg->len = (size_t)(b - a);
 			out->nseg++;
@@ -1163,6 +1427,13 @@ void ns_read_done(ns_t *ns, struct ns_read *r)
 {
 	for (size_t i = 0; i < r->nrefs; i++)
 		cache_chunk_release(ns->cache, &r->refs[i]);
+	for (size_t i = 0; i < r->nowned; i++) {
+		/* secure plaintext lives only here, and only this long */
+		explicit_bzero(r->owned[i], r->owned_size ? r->owned_size[i] : 0);
+		free(r->owned[i]);
+	}
+	free(r->owned);
+	free(r->owned_size);
 	free(r->refs);
 	free(r->seg);
 	memset(r, 0, sizeof(*r));
@@ -1195,6 +1466,7 @@ int ns_listxattr(ns_t *ns, uint64_t ino, struct buf *names)
 		buf_append(names, n, strlen(n) + 1);
 		free(n);
 	}
+	buf_append(names, XATTR_PREFIX "access", sizeof(XATTR_PREFIX "access"));
 	if (TREE_LOCAL(ino) == REPO_ROOT_INO)
 		buf_append(names, XATTR_PREFIX "description",
 			   sizeof(XATTR_PREFIX "description"));
@@ -1223,7 +1495,7 @@ static int cached_bytes(ns_t *ns, struct ns_slot *s, repo_catalog_t *cat,
 			struct repo_chunk ch;
 
 			if (repo_catalog_chunk(cat, id, &ch) == 0 &&
-			    cache_chunk_present(ns->cache, &ch.digest))
+			    cache_chunk_present(ns->cache, &ch))
 				*out += ch.size;
 		}
 		return rc;
@@ -1235,7 +1507,7 @@ static int cached_bytes(ns_t *ns, struct ns_slot *s, repo_catalog_t *cat,
 		struct repo_chunk ch;
 
 		if (repo_catalog_chunk(cat, i.extents[k].chunk, &ch) == 0 &&
-		    cache_chunk_present(ns->cache, &ch.digest))
+		    cache_chunk_present(ns->cache, &ch))
 			*out += i.extents[k].length;
 	}
 	repo_inode_release(&i);
@@ -1243,8 +1515,8 @@ static int cached_bytes(ns_t *ns, struct ns_slot *s, repo_catalog_t *cat,
 	return 0;
 }
 
-int ns_getxattr(ns_t *ns, uint64_t ino, const char *name, char **value,
-		size_t *len)
+int ns_getxattr(ns_t *ns, uint64_t ino, const struct ns_caller *who,
+		const char *name, char **value, size_t *len)
 {
 	const char *key = name + strlen(XATTR_PREFIX);
 	struct ns_slot *s;
@@ -1271,6 +1543,13 @@ int ns_getxattr(ns_t *ns, uint64_t ino, const char *name, char **value,
 	else if (!strcmp(key, "description") &&
 		 TREE_LOCAL(ino) == REPO_ROOT_INO)
 		v = xstrdup(s->d.description);
+	else if (!strcmp(key, "access")) {
+		struct auth_request ar;
+
+		/* what open() would say to this caller, without auditing */
+		auth_request_init(ns, &ar, who, s, "");
+		v = xstrdup(auth_reason_text(auth_decide(ns->auth, &ar)));
+	}
 	else if (!strcmp(key, "sha256") || !strcmp(key, "cached")) {
 		struct repo_inode i;
 		uint64_t bytes;

@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "cache.h"
 #include "repo.h"
@@ -36,6 +37,8 @@
 #define NS_INO_CONTROL 5
 #define NS_INO_STATS 6
 #define NS_INO_REVISION 7
+#define NS_INO_LOGIN 8
+#define NS_INO_WHOAMI 9
 
 /* Attribute and entry timeout for immutable catalog entries. */
 #define NS_TIMEOUT_IMMUTABLE 86400.0
@@ -43,13 +46,20 @@
 typedef struct ns ns_t;
 struct ns_file;
 
+/* Who is asking (from the FUSE request). */
+struct ns_caller {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+};
+
 /*
  * Fetch and verify the manifest with pub, refuse a revision older than
  * the newest this cache has accepted from the origin, fetch and verify
  * the root catalog. Errors are logged with the reason: -EBADMSG (bad
  * signature or digest), -ESTALE (rollback), origin errors.
  */
-int ns_new(cache_t *cache, const repo_key_t *pub, ns_t **out);
+int ns_new(cache_t *cache, const repo_key_t *pub, auth_t *auth, ns_t **out);
 void ns_free(ns_t *ns);
 
 uint64_t ns_revision(ns_t *ns);
@@ -93,10 +103,19 @@ int ns_readdir(ns_t *ns, uint64_t ino, uint64_t off, bool plus,
 int ns_readlink(ns_t *ns, uint64_t ino, char **target);
 
 /*
- * Open a regular file. *direct_io is set for generated control files
- * (their size is not known in advance). -EISDIR for directories.
+ * Open a regular file for the caller. *direct_io is set for generated
+ * control files (their size is not known in advance). -EISDIR for
+ * directories; -EACCES when the tier refuses the caller (audited).
+ * write is allowed only for .aidata/login.
  */
-int ns_open(ns_t *ns, uint64_t ino, struct ns_file **out, bool *direct_io);
+int ns_open(ns_t *ns, uint64_t ino, const struct ns_caller *who, bool write,
+	    struct ns_file **out, bool *direct_io);
+/* access(2): -EACCES when a read would be refused to the caller. */
+int ns_access(ns_t *ns, uint64_t ino, const struct ns_caller *who, int mask);
+/* A write to .aidata/login: a token binds it to the caller's uid, the
+ * word "logout" drops the binding. Returns bytes taken or -errno. */
+int ns_write(ns_t *ns, struct ns_file *f, const struct ns_caller *who,
+	     const char *data, size_t len);
 void ns_release(ns_t *ns, struct ns_file *f);
 
 /* One piece of a read reply: bytes [pos, pos+len) of fd, or of mem. */
@@ -110,6 +129,9 @@ struct ns_segment {
 struct ns_read {
 	struct ns_segment *seg;
 	size_t nseg;
+	uint8_t **owned; /* decrypted chunks, freed (wiped) by ns_read_done */
+	size_t *owned_size;
+	size_t nowned;
 	struct cache_chunk_ref *refs; /* pinned until ns_read_done */
 	size_t nrefs;
 	size_t total;
@@ -126,8 +148,9 @@ void ns_read_done(ns_t *ns, struct ns_read *r);
 
 /* "user.aidata.*" attributes of files and dataset directories. */
 int ns_listxattr(ns_t *ns, uint64_t ino, struct buf *names);
-/* Value into *value (caller frees) of *len bytes; -ENODATA if absent. */
-int ns_getxattr(ns_t *ns, uint64_t ino, const char *name, char **value,
-		size_t *len);
+/* Value into *value (caller frees) of *len bytes; -ENODATA if absent.
+ * "user.aidata.access" answers for the caller. */
+int ns_getxattr(ns_t *ns, uint64_t ino, const struct ns_caller *who,
+		const char *name, char **value, size_t *len);
 
 #endif

@@ -61,8 +61,21 @@ int repo_catalog_open(const char *path, repo_catalog_t **out)
 				  MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK |
 					  MDB_NOTLS | MDB_NORDAHEAD,
 				  0444);
-	if (!rc)
+	if (!rc) {
+		/* a short file would fault (SIGBUS) when its pages are read */
+		MDB_envinfo info;
+		MDB_stat est;
+
+		if (mdb_env_info(cat->env, &info) == 0 &&
+		    mdb_env_stat(cat->env, &est) == 0 &&
+		    ((uint64_t)info.me_last_pgno + 1) * est.ms_psize >
+			    (uint64_t)st.st_size) {
+			log_error("catalog '%s': truncated", path);
+			rc = -EINVAL;
+			goto fail;
+		}
 		rc = mdb_txn_begin(cat->env, NULL, MDB_RDONLY, &txn);
+	}
 	if (rc) {
 		log_error("catalog '%s': %s", path, mdb_strerror(rc));
 		rc = rc == ENOENT ? -ENOENT : -EINVAL;
@@ -72,6 +85,17 @@ int repo_catalog_open(const char *path, repo_catalog_t **out)
 		log_error("catalog '%s': no meta table", path);
 		rc = -EINVAL;
 		goto fail;
+	}
+	{
+		/* refuse a catalog of a format this reader does not know */
+		MDB_val k = {6, (void *)"format"}, v;
+
+		if (mdb_get(txn, cat->meta, &k, &v) || v.mv_size != 1 ||
+		    *(const char *)v.mv_data != '1') {
+			log_error("catalog '%s': unsupported format", path);
+			rc = -EPROTONOSUPPORT;
+			goto fail;
+		}
 	}
 	cat->has_datasets = open_dbi(txn, CATALOG_DB_DATASETS, &cat->datasets);
 	cat->has_inodes = open_dbi(txn, CATALOG_DB_INODES, &cat->inodes);

@@ -8,6 +8,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,6 +31,19 @@ struct repo_catalog_writer {
 	struct buf scratch;
 };
 
+/*
+ * Drop this process's mapped pages of the environment: they stay in the
+ * page cache, but a catalog of millions of entries must not show up as
+ * resident memory of the packer. Only for a read-only map (no WRITEMAP).
+ */
+static void env_trim(MDB_env *env)
+{
+	MDB_envinfo info;
+
+	if (mdb_env_info(env, &info) == 0 && info.me_mapaddr)
+		madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
+}
+
 static int writer_txn(repo_catalog_writer_t *w)
 {
 	int rc;
@@ -39,6 +55,7 @@ static int writer_txn(repo_catalog_writer_t *w)
 		w->txn = NULL;
 		if (rc)
 			return catalog_lmdb_error("catalog commit", rc);
+		env_trim(w->env);
 	}
 	w->pending = 0;
 	rc = mdb_txn_begin(w->env, NULL, 0, &w->txn);
@@ -255,6 +272,59 @@ out:
 	return rc;
 }
 
+struct trimmer {
+	MDB_env *env;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop; /* protected by lock */
+};
+
+/* Keeps trimming while the compacting copy walks the whole map. */
+static void *trimmer_main(void *arg)
+{
+	struct trimmer *t = arg;
+
+	pthread_mutex_lock(&t->lock);
+	while (!t->stop) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 50 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&t->cond, &t->lock, &ts);
+		env_trim(t->env);
+	}
+	pthread_mutex_unlock(&t->lock);
+	return NULL;
+}
+
+static int compact_copy(MDB_env *env, int fd)
+{
+	struct trimmer t = {.env = env};
+	pthread_t thread;
+	bool started;
+	int rc;
+
+	pthread_mutex_init(&t.lock, NULL);
+	pthread_cond_init(&t.cond, NULL);
+	started = pthread_create(&thread, NULL, trimmer_main, &t) == 0;
+	rc = mdb_env_copyfd2(env, fd, MDB_CP_COMPACT);
+	if (started) {
+		pthread_mutex_lock(&t.lock);
+		t.stop = true;
+		pthread_cond_signal(&t.cond);
+		pthread_mutex_unlock(&t.lock);
+		pthread_join(thread, NULL);
+	}
+	pthread_mutex_destroy(&t.lock);
+	pthread_cond_destroy(&t.cond);
+	env_trim(env);
+	return rc;
+}
+
 int repo_catalog_writer_finish(repo_catalog_writer_t *w,
 			       const char *object_path, struct digest *digest,
 			       uint64_t *size)
@@ -278,7 +348,7 @@ int repo_catalog_writer_finish(repo_catalog_writer_t *w,
 		rc = -errno;
 		goto out;
 	}
-	rc = mdb_env_copyfd2(w->env, fd, MDB_CP_COMPACT);
+	rc = compact_copy(w->env, fd);
 	if (rc) {
 		rc = catalog_lmdb_error("catalog compaction", rc);
 		goto out;

@@ -168,6 +168,17 @@ int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
 			goto out;
 	}
 	m->created = (int64_t)timegm(&tm);
+	{
+		/* one spelling per instant: reject 2024-02-31, 60 s, ... */
+		char canon[32];
+		time_t t = (time_t)m->created;
+		struct tm back;
+
+		gmtime_r(&t, &back);
+		strftime(canon, sizeof(canon), "%Y-%m-%dT%H:%M:%SZ", &back);
+		if (strcmp(canon, value))
+			goto out;
+	}
 	line = next_line(&p, end, &n);
 	if (!line || !field(line, n, "ttl", value, sizeof(value)) ||
 	    !parse_u64(value, &num) || num > UINT32_MAX)
@@ -196,6 +207,15 @@ int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
 		goto out;
 	if (base64_decode(value, 88, sig, sizeof(sig)) != 64)
 		goto out;
+	{
+		/* canonical base64 only, so one signature has one spelling */
+		char *canon = base64_encode(sig, 64);
+		bool same = !strcmp(canon, value);
+
+		free(canon);
+		if (!same)
+			goto out;
+	}
 	rc = repo_key_verify(pub, data, (size_t)(signed_end - data), sig);
 out:
 	if (rc)

@@ -246,9 +246,11 @@ int repo_inode_decode(uint64_t ino, const void *val, size_t len,
 	case S_IFLNK: {
 		const uint8_t *t = take(&r, r.left);
 
+		/* the target is the rest of the record: sizes must agree
+		 * before its bytes are looked at */
 		if (!t || r.left != 0 || i->size == 0 || i->size > 4096 ||
-		    memchr(t, '\0', (size_t)i->size) ||
-		    (size_t)(r.p - t) != i->size)
+		    (size_t)(r.p - t) != i->size ||
+		    memchr(t, '\0', (size_t)i->size))
 			goto bad;
 		i->target = xstrndup((const char *)t, (size_t)i->size);
 		break;
@@ -298,7 +300,7 @@ int repo_chunk_record_decode(const void *val, size_t len, struct repo_chunk *c)
 	c->size = take_le32(&r);
 	c->flags = take_le32(&r);
 	if (r.bad || r.left != 0 || c->size > REPO_CHUNK_MAX ||
-	    c->stored_size > REPO_CHUNK_MAX + REPO_CHUNK_MAX / 8 ||
+	    c->stored_size > REPO_STORED_MAX ||
 	    (c->flags & ~(uint32_t)(REPO_CHUNK_ZSTD | REPO_CHUNK_ENCRYPTED)))
 		return -EINVAL;
 	return 0;

@@ -25,6 +25,9 @@
 /* Caps on what a reader accepts from an origin. */
 #define REPO_MANIFEST_MAX (1024 * 1024)
 #define REPO_CHUNK_MAX (64u * 1024 * 1024)
+/* stored bytes of a chunk: a zstd frame's worst case, plus room for the
+ * secure tier's encryption envelope */
+#define REPO_STORED_MAX (REPO_CHUNK_MAX + REPO_CHUNK_MAX / 8 + 64)
 #define REPO_NAME_MAX 255
 #define REPO_ROOT_INO 1 /* the dataset's top directory in its catalog */
 
@@ -75,8 +78,9 @@ int repo_manifest_encode(const struct repo_manifest *m, const repo_key_t *key,
 			 char **out, size_t *out_len);
 /*
  * Parse a manifest object of len bytes and verify its signature with pub.
- * Fills m (release with repo_manifest_release). -EINVAL for malformed or
- * unsupported format, -EBADMSG for a bad signature. On error m is empty.
+ * Fills m (release with repo_manifest_release). -EINVAL when malformed,
+ * -EPROTONOSUPPORT for another format version, -EBADMSG for a bad
+ * signature. On error m is empty.
  */
 int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
 			 struct repo_manifest *m);

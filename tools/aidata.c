@@ -18,13 +18,20 @@ static const struct command commands[] = {
 	{"ls", cmd_ls, "list a path inside a repository"},
 	{"get", cmd_get, "extract a file or tree from a repository"},
 	{"sample", cmd_sample, "generate the bundled sample platform"},
+	{"token", cmd_token, "issue or show a member credential (JWT)"},
+	{"node-keygen", cmd_node_keygen, "create a secure-domain node key pair"},
+	{"grant-node", cmd_grant_node, "seal a secure dataset's key to a node"},
+	{"revoke", cmd_revoke, "republish the manifest revoking credentials"},
+	{"login", cmd_login, "bind a credential to you on a mount"},
+	{"logout", cmd_logout, "drop your credential on a mount"},
+	{"whoami", cmd_whoami, "show your credential's claims on a mount"},
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: aidata COMMAND [ARGS...]\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(out, "  %-8s %s\n", commands[i].name,
+		fprintf(out, "  %-12s %s\n", commands[i].name,
 			commands[i].summary);
 	fprintf(out, "\n'aidata COMMAND --help' describes one command.\n");
 }

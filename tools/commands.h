@@ -10,5 +10,12 @@ int cmd_verify(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+int cmd_node_keygen(int argc, char **argv);
+int cmd_grant_node(int argc, char **argv);
+int cmd_login(int argc, char **argv);
+int cmd_logout(int argc, char **argv);
+int cmd_whoami(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
 
 #endif

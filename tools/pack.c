@@ -8,6 +8,8 @@
 #define _GNU_SOURCE
 #include "pack.h"
 #include "pack_int.h"
+#include "auth.h"
+#include "dataset_keys.h"
 #include "repo_local.h"
 #include "fsutil.h"
 #include "log.h"
@@ -58,10 +60,16 @@ static int prev_dataset(void *arg, const struct repo_dataset *d)
 		rc = repo_catalog_chunk_count(cat, &count);
 	for (uint32_t id = 0; !rc && id < count; id++) {
 		struct pack_location loc = {.shard_seq = PACK_SHARD_FINAL};
+		struct digest key;
 
 		rc = repo_catalog_chunk(cat, id, &loc.chunk);
-		if (!rc && !(loc.chunk.flags & REPO_CHUNK_ENCRYPTED))
-			rc = pack_index_put(ctx->ix, &loc);
+		if (rc)
+			break;
+		if (loc.chunk.flags & REPO_CHUNK_ENCRYPTED)
+			pack_secure_index_key(d->name, &loc.chunk.digest, &key);
+		else
+			key = loc.chunk.digest;
+		rc = pack_index_put(ctx->ix, &key, &loc);
 	}
 	repo_catalog_free(cat);
 	return rc;
@@ -327,6 +335,7 @@ int pack_run(const struct pack_options *o)
 		.chunk_size = o->chunk_size,
 		.small_max = o->chunk_size / 4,
 	};
+	uint32_t next_id = 0;
 	int lock_fd = -1, rc;
 
 	progress.started = pack_now();
@@ -413,15 +422,30 @@ int pack_run(const struct pack_options *o)
 				o->repo, strerror(-rc));
 			goto out;
 		}
+		{
+			/* ids of removed datasets are never handed out again */
+			char *next = NULL;
+
+			if (repo_catalog_meta(prev->root_catalog,
+					      "next-dataset-id", &next) == 0) {
+				uint32_t n = (uint32_t)strtoul(next, NULL, 10);
+
+				if (n > ctx.max_id)
+					ctx.max_id = n;
+			}
+			free(next);
+		}
 		for (size_t i = 0; i < spec.count; i++) {
 			if (spec.entries[i].d.id)
 				spec.entries[i].d.id--;
 			else
 				spec.entries[i].d.id = ctx.max_id++;
 		}
+		next_id = ctx.max_id;
 	} else {
 		for (size_t i = 0; i < spec.count; i++)
 			spec.entries[i].d.id = (uint32_t)i;
+		next_id = (uint32_t)spec.count;
 	}
 
 	rc = pack_pipeline_new(objects, ix, o->jobs, o->level, o->shard_size,
@@ -431,6 +455,22 @@ int pack_run(const struct pack_options *o)
 	for (size_t i = 0; i < spec.count; i++) {
 		struct repo_dataset *d = &spec.entries[i].d;
 
+		uint8_t dkey[AUTH_DATASET_KEY_LEN];
+
+		if (d->tier == REPO_TIER_SECURE) {
+			/* the origin never holds a secure dataset's plaintext */
+			rc = dataset_key_get(o->key_file, d->name, true, dkey);
+			if (rc) {
+				fprintf(stderr,
+					"aidata pack: dataset '%s': cannot get "
+					"or create its key: %s\n",
+					d->name, strerror(-rc));
+				goto out;
+			}
+		}
+		pack_pipeline_dataset_begin(
+			pp, d->name, d->tier == REPO_TIER_SECURE ? dkey : NULL);
+		explicit_bzero(dkey, sizeof(dkey));
 		path = xasprintf("%s/cat-%zu", scratch, i);
 		rc = repo_catalog_writer_new(path, "dataset", &w);
 		free(path);
@@ -458,6 +498,12 @@ int pack_run(const struct pack_options *o)
 	rc = repo_catalog_writer_new(path, "root", &w);
 	free(path);
 	path = NULL;
+	if (!rc) {
+		char num[16];
+
+		snprintf(num, sizeof(num), "%u", next_id);
+		rc = repo_catalog_writer_meta(w, "next-dataset-id", num);
+	}
 	for (size_t i = 0; !rc && i < spec.count; i++)
 		rc = repo_catalog_writer_dataset(w, &spec.entries[i].d);
 	if (!rc) {

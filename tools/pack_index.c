@@ -6,6 +6,7 @@
 #include "xalloc.h"
 
 #include <errno.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,10 +37,16 @@ static int index_txn(struct pack_index *ix)
 	if (ix->txn && ix->pending < INDEX_BATCH)
 		return 0;
 	if (ix->txn) {
+		MDB_envinfo info;
+
 		rc = mdb_txn_commit(ix->txn);
 		ix->txn = NULL;
 		if (rc)
 			return index_error("commit", rc);
+		/* mapped pages stay in the page cache, not in our RSS */
+		if (mdb_env_info(ix->env, &info) == 0 && info.me_mapaddr)
+			madvise(info.me_mapaddr, info.me_mapsize,
+				MADV_DONTNEED);
 	}
 	ix->pending = 0;
 	rc = mdb_txn_begin(ix->env, NULL, 0, &ix->txn);
@@ -95,10 +102,22 @@ void pack_index_free(struct pack_index *ix)
 	free(ix);
 }
 
-int pack_index_get(struct pack_index *ix, const struct digest *d,
+void pack_secure_index_key(const char *dataset, const struct digest *d,
+			   struct digest *key)
+{
+	sha256_ctx_t *sha = sha256_new();
+
+	sha256_update(sha, "aidata-secure-chunk", 20);
+	sha256_update(sha, dataset, strlen(dataset) + 1);
+	sha256_update(sha, d->b, DIGEST_LEN);
+	sha256_final(sha, key);
+	sha256_free(sha);
+}
+
+int pack_index_get(struct pack_index *ix, const struct digest *key,
 		   struct pack_location *loc)
 {
-	MDB_val k = {DIGEST_LEN, (void *)d->b}, v;
+	MDB_val k = {DIGEST_LEN, (void *)key->b}, v;
 	int rc = index_txn(ix);
 
 	if (rc)
@@ -117,9 +136,10 @@ int pack_index_get(struct pack_index *ix, const struct digest *d,
 	return 0;
 }
 
-int pack_index_put(struct pack_index *ix, const struct pack_location *loc)
+int pack_index_put(struct pack_index *ix, const struct digest *key,
+		   const struct pack_location *loc)
 {
-	MDB_val k = {DIGEST_LEN, (void *)loc->chunk.digest.b}, v;
+	MDB_val k = {DIGEST_LEN, (void *)key->b}, v;
 	struct buf b;
 	int rc;
 

@@ -50,9 +50,15 @@ struct pack_location {
 int pack_index_new(const char *dir, struct pack_index **out);
 void pack_index_free(struct pack_index *ix);
 /* 0 and *loc, or -ENOENT. */
-int pack_index_get(struct pack_index *ix, const struct digest *d,
+/* key: the chunk's digest, or for a secure dataset's chunk
+ * pack_secure_index_key() of it, so that ciphertext and plaintext of the
+ * same content are never taken for one another. */
+int pack_index_get(struct pack_index *ix, const struct digest *key,
 		   struct pack_location *loc);
-int pack_index_put(struct pack_index *ix, const struct pack_location *loc);
+int pack_index_put(struct pack_index *ix, const struct digest *key,
+		   const struct pack_location *loc);
+void pack_secure_index_key(const char *dataset, const struct digest *d,
+			   struct digest *key);
 /* Per-dataset ids: 0 and the id of d, creating the next id if new
  * (*created set). Ids restart at 0 after pack_index_dataset_reset. */
 int pack_index_local_id(struct pack_index *ix, const struct digest *d,
@@ -84,6 +90,12 @@ struct pack_pipeline;
 int pack_pipeline_new(const char *objects_dir, struct pack_index *ix,
 		      unsigned workers, int level, uint64_t shard_size,
 		      struct pack_stats *stats, struct pack_pipeline **out);
+/*
+ * Chunks added from now on belong to dataset; a non-NULL key (secure
+ * tier) makes them encrypted with it.
+ */
+void pack_pipeline_dataset_begin(struct pack_pipeline *pp, const char *dataset,
+				 const uint8_t *key);
 /*
  * Add a chunk of this dataset: dedups against the index, schedules new
  * bytes for compression and storage, and returns its local id.

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "pack_int.h"
+#include "auth.h"
 #include "fsutil.h"
 #include "log.h"
 #include "xalloc.h"
@@ -25,6 +26,10 @@ struct job {
 	uint8_t *raw;
 	size_t len;
 	struct digest digest;
+	struct digest ikey; /* index key */
+	bool encrypt;
+	uint8_t key[AUTH_DATASET_KEY_LEN];
+	struct buf framed;
 	struct buf out;
 	uint32_t flags;
 	int rc;
@@ -37,6 +42,9 @@ struct pack_pipeline {
 	int level;
 	uint64_t shard_size;
 	struct pack_stats *stats;
+	char *dataset;
+	bool encrypt;
+	uint8_t key[AUTH_DATASET_KEY_LEN];
 
 	pthread_mutex_t lock;
 	pthread_cond_t work; /* a job was queued, or stop */
@@ -77,8 +85,23 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&pp->lock);
 
 		buf_reset(&job->out);
-		job->rc = repo_chunk_encode(job->raw, job->len, pp->level,
-					    &job->out, &job->flags);
+		if (!job->encrypt) {
+			job->rc = repo_chunk_encode(job->raw, job->len,
+						    pp->level, &job->out,
+						    &job->flags);
+		} else {
+			/* frame (compress or not), then encrypt the frame */
+			buf_reset(&job->framed);
+			job->rc = repo_chunk_encode(job->raw, job->len,
+						    pp->level, &job->framed,
+						    &job->flags);
+			if (!job->rc)
+				job->rc = auth_chunk_encrypt(
+					job->key, &job->digest,
+					job->framed.data, job->framed.len,
+					&job->out);
+			job->flags |= REPO_CHUNK_ENCRYPTED;
+		}
 
 		pthread_mutex_lock(&pp->lock);
 		job->state = JOB_DONE;
@@ -105,10 +128,13 @@ int pack_pipeline_new(const char *objects_dir, struct pack_index *ix,
 	pthread_cond_init(&pp->work, NULL);
 	pthread_cond_init(&pp->done, NULL);
 	pp->workers = workers ? workers : 1;
-	pp->ring_size = 2 * pp->workers + 1;
+	/* one job per worker plus the one being filled: bounded memory */
+	pp->ring_size = pp->workers + 2;
 	pp->ring = xcalloc(pp->ring_size, sizeof(*pp->ring));
-	for (unsigned i = 0; i < pp->ring_size; i++)
+	for (unsigned i = 0; i < pp->ring_size; i++) {
 		buf_init(&pp->ring[i].out, REPO_CHUNK_MAX * 2);
+		buf_init(&pp->ring[i].framed, REPO_CHUNK_MAX * 2);
+	}
 	pp->threads = xcalloc(pp->workers, sizeof(*pp->threads));
 	for (unsigned i = 0; i < pp->workers; i++) {
 		int rc = pthread_create(&pp->threads[i], NULL, worker_main, pp);
@@ -217,7 +243,7 @@ static int retire_one(struct pack_pipeline *pp)
 	loc.this_run = true;
 	pp->shard_len += job->out.len;
 	pp->stats->stored_new += job->out.len;
-	return pack_index_put(pp->ix, &loc);
+	return pack_index_put(pp->ix, &job->ikey, &loc);
 }
 
 static int retire_all(struct pack_pipeline *pp)
@@ -232,11 +258,32 @@ static int retire_all(struct pack_pipeline *pp)
 	return rc;
 }
 
+void pack_pipeline_dataset_begin(struct pack_pipeline *pp, const char *dataset,
+				 const uint8_t *key)
+{
+	free(pp->dataset);
+	pp->dataset = xstrdup(dataset);
+	pp->encrypt = key != NULL;
+	if (key)
+		memcpy(pp->key, key, AUTH_DATASET_KEY_LEN);
+	else
+		explicit_bzero(pp->key, sizeof(pp->key));
+}
+
+static void index_key(struct pack_pipeline *pp, const struct digest *d,
+		      struct digest *key)
+{
+	if (pp->encrypt)
+		pack_secure_index_key(pp->dataset, d, key);
+	else
+		*key = *d;
+}
+
 int pack_pipeline_add(struct pack_pipeline *pp, const void *raw, size_t len,
 		      uint32_t *id)
 {
 	struct pack_location loc;
-	struct digest d;
+	struct digest d, ikey;
 	struct job *job;
 	bool created;
 	int rc;
@@ -250,13 +297,14 @@ int pack_pipeline_add(struct pack_pipeline *pp, const void *raw, size_t len,
 	pp->stats->chunks++;
 	if (!created)
 		return 0;
-	rc = pack_index_get(pp->ix, &d, &loc);
+	index_key(pp, &d, &ikey);
+	rc = pack_index_get(pp->ix, &ikey, &loc);
 	if (rc == 0) {
 		/* stored by an earlier revision or dataset */
 		if (!loc.this_run) {
 			pp->stats->unique_bytes += len;
 			loc.this_run = true;
-			rc = pack_index_put(pp->ix, &loc);
+			rc = pack_index_put(pp->ix, &ikey, &loc);
 		}
 		return rc;
 	}
@@ -269,7 +317,7 @@ int pack_pipeline_add(struct pack_pipeline *pp, const void *raw, size_t len,
 	loc.chunk.size = (uint32_t)len;
 	loc.shard_seq = SHARD_IN_FLIGHT;
 	loc.this_run = true;
-	rc = pack_index_put(pp->ix, &loc);
+	rc = pack_index_put(pp->ix, &ikey, &loc);
 	if (rc)
 		return rc;
 	if (pp->head - pp->tail == pp->ring_size) {
@@ -282,6 +330,9 @@ int pack_pipeline_add(struct pack_pipeline *pp, const void *raw, size_t len,
 	memcpy(job->raw, raw, len);
 	job->len = len;
 	job->digest = d;
+	job->ikey = ikey;
+	job->encrypt = pp->encrypt;
+	memcpy(job->key, pp->key, sizeof(job->key));
 	pp->stats->chunks_new++;
 	pp->stats->chunk_bytes_new += len;
 	pthread_mutex_lock(&pp->lock);
@@ -302,11 +353,12 @@ int pack_pipeline_dataset_end(struct pack_pipeline *pp,
 		rc = shard_close(pp);
 	for (uint32_t id = 0; !rc && id < count; id++) {
 		struct pack_location loc;
-		struct digest d;
+		struct digest d, ikey;
 
 		rc = pack_index_local_digest(pp->ix, id, &d);
+		index_key(pp, &d, &ikey);
 		if (!rc)
-			rc = pack_index_get(pp->ix, &d, &loc);
+			rc = pack_index_get(pp->ix, &ikey, &loc);
 		if (rc)
 			break;
 		if (loc.shard_seq != PACK_SHARD_FINAL) {
@@ -317,7 +369,7 @@ int pack_pipeline_dataset_end(struct pack_pipeline *pp,
 			}
 			loc.chunk.shard = pp->closed[loc.shard_seq];
 			loc.shard_seq = PACK_SHARD_FINAL;
-			rc = pack_index_put(pp->ix, &loc);
+			rc = pack_index_put(pp->ix, &ikey, &loc);
 			if (rc)
 				break;
 		}
@@ -346,7 +398,11 @@ void pack_pipeline_free(struct pack_pipeline *pp)
 	for (unsigned i = 0; i < pp->ring_size; i++) {
 		free(pp->ring[i].raw);
 		buf_release(&pp->ring[i].out);
+		buf_release(&pp->ring[i].framed);
+		explicit_bzero(pp->ring[i].key, sizeof(pp->ring[i].key));
 	}
+	explicit_bzero(pp->key, sizeof(pp->key));
+	free(pp->dataset);
 	free(pp->ring);
 	free(pp->threads);
 	free(pp->closed);

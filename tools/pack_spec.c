@@ -29,8 +29,12 @@ static int check_label(const char *file, const char *name, const char *what,
 	const char *why = repo_name_invalid_reason(v, strlen(v));
 
 	if (why) {
+		char *en = log_escape(name), *ev = log_escape(v);
+
 		fprintf(stderr, "aidata pack: '%s': dataset '%s': %s '%s': %s\n",
-			file, name, what, v, why);
+			file, en, what, ev, why);
+		free(en);
+		free(ev);
 		return -EINVAL;
 	}
 	return 0;
@@ -55,10 +59,13 @@ static int parse_entry(const char *file, size_t index, json_t *obj,
 		for (unsigned i = 0; i < 6; i++)
 			known |= !strcmp(key, spec_fields[i]);
 		if (!known) {
+			char *ek = log_escape(key);
+
 			fprintf(stderr,
 				"aidata pack: '%s': datasets[%zu]: unknown "
 				"field '%s'\n",
-				file, index, key);
+				file, index, ek);
+			free(ek);
 			return -EINVAL;
 		}
 	}
@@ -83,18 +90,25 @@ static int parse_entry(const char *file, size_t index, json_t *obj,
 		values[i] = json_string_value(v);
 	}
 	if (repo_name_invalid_reason(values[0], strlen(values[0]))) {
+		char *en = log_escape(values[0]);
+
 		fprintf(stderr,
 			"aidata pack: '%s': datasets[%zu]: invalid dataset "
 			"name '%s': %s\n",
-			file, index, values[0],
+			file, index, en,
 			repo_name_invalid_reason(values[0], strlen(values[0])));
+		free(en);
 		return -EINVAL;
 	}
 	if (repo_tier_parse(values[3], &e->d.tier) != 0) {
+		char *en = log_escape(values[0]), *et = log_escape(values[3]);
+
 		fprintf(stderr,
 			"aidata pack: '%s': dataset '%s': unknown tier '%s' "
 			"(expected open, shared or secure)\n",
-			file, values[0], values[3]);
+			file, en, et);
+		free(en);
+		free(et);
 		return -EINVAL;
 	}
 	if (check_label(file, values[0], "industry", values[1]) ||
@@ -140,10 +154,13 @@ static int check_src(const char *file, const char *src,
 		    !S_ISDIR(st.st_mode))
 			continue;
 		if (!spec_has(spec, de->d_name)) {
+			char *en = log_escape(de->d_name);
+
 			fprintf(stderr,
 				"aidata pack: '%s/%s': dataset directory is "
 				"not described in '%s'\n",
-				src, de->d_name, file);
+				src, en, file);
+			free(en);
 			rc = -EINVAL;
 		}
 	}
@@ -178,6 +195,14 @@ int pack_spec_load(const char *path, const char *src, struct pack_spec *out)
 			err.line, err.text);
 		return -EINVAL;
 	}
+	if (json_is_object(root) && json_object_size(root) != 1) {
+		fprintf(stderr,
+			"aidata pack: '%s': unknown top-level field (only "
+			"\"datasets\" is allowed)\n",
+			path);
+		json_decref(root);
+		return -EINVAL;
+	}
 	list = json_object_get(root, "datasets");
 	if (!json_is_object(root) || !json_is_array(list) ||
 	    json_array_size(list) == 0) {
@@ -200,10 +225,13 @@ int pack_spec_load(const char *path, const char *src, struct pack_spec *out)
 	for (size_t i = 1; i < out->count; i++) {
 		if (!strcmp(out->entries[i].d.name,
 			    out->entries[i - 1].d.name)) {
+			char *en = log_escape(out->entries[i].d.name);
+
 			fprintf(stderr,
 				"aidata pack: '%s': duplicate dataset name "
 				"'%s'\n",
-				path, out->entries[i].d.name);
+				path, en);
+			free(en);
 			rc = -EINVAL;
 			goto out;
 		}

@@ -41,6 +41,7 @@ struct walk {
 	size_t shared_len;
 	struct pending_small *pending;
 	size_t npending, apending;
+	int depth; /* of the directory being packed, below the dataset */
 };
 
 double pack_now(void)
@@ -145,15 +146,11 @@ static int list_dir(int fd, const char *path, struct entry **out, size_t *count)
 		why = repo_name_invalid_reason(de->d_name, strlen(de->d_name));
 		if (why) {
 			/* never print raw control bytes to a terminal */
-			fprintf(stderr, "aidata pack: '%s/", path);
-			for (const char *c = de->d_name; *c; c++)
-				fprintf(stderr,
-					(unsigned char)*c < 0x20 ||
-							(unsigned char)*c == 0x7f
-						? "\\x%02x"
-						: "%c",
-					(unsigned char)*c);
-			fprintf(stderr, "': invalid name: %s\n", why);
+			char *en = log_escape(de->d_name);
+
+			fprintf(stderr, "aidata pack: '%s/%s': invalid name: %s\n",
+				path, en, why);
+			free(en);
 			rc = -EINVAL;
 			break;
 		}
@@ -540,6 +537,16 @@ static int pack_dir(struct walk *wk, int fd, const char *path, uint64_t ino,
 
 			rc = read_symlink(fd, e[i].name, child, &e[i].st,
 					  &target);
+			/* the tree may have changed since it was checked */
+			if (!rc && symlink_escape_reason(target, wk->depth)) {
+				fprintf(stderr,
+					"aidata pack: '%s': symlink to '%s' "
+					"refused: %s\n",
+					child, target,
+					symlink_escape_reason(target,
+							      wk->depth));
+				rc = -EINVAL;
+			}
 			if (!rc) {
 				inode_from_stat(&li, cino, ino, e[i].name,
 						&e[i].st);
@@ -561,8 +568,10 @@ static int pack_dir(struct walk *wk, int fd, const char *path, uint64_t ino,
 					"directory: %s\n",
 					child, strerror(errno));
 			} else {
+				wk->depth++;
 				rc = pack_dir(wk, sub, child, cino, ino,
 					      e[i].name, &e[i].st);
+				wk->depth--;
 				close(sub);
 			}
 		} else {

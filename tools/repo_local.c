@@ -10,11 +10,30 @@
 #include <string.h>
 #include <unistd.h>
 
+static bool is_url(const char *s)
+{
+	return !strncmp(s, "file://", 7) || !strncmp(s, "http://", 7) ||
+	       !strncmp(s, "https://", 8);
+}
+
 static int unpack_catalog(struct local_repo *r, const struct digest *d,
 			  char **out_path)
 {
 	char rel[128], hex[DIGEST_HEX_LEN + 1], *object, *path;
 	int rc;
+
+	if (r->cache) {
+		rc = cache_catalog_path(r->cache, d, out_path);
+		if (rc == -ENOENT)
+			rc = -EIO;
+		if (rc) {
+			repo_catalog_object_path(d, rel, sizeof(rel));
+			fprintf(stderr, "aidata: catalog '%s': %s\n", rel,
+				rc == -EIO ? "unavailable or corrupt"
+					   : strerror(-rc));
+		}
+		return rc;
+	}
 
 	repo_catalog_object_path(d, rel, sizeof(rel));
 	digest_to_hex(d, hex);
@@ -31,6 +50,9 @@ static int unpack_catalog(struct local_repo *r, const struct digest *d,
 	else if (rc)
 		fprintf(stderr, "aidata: catalog '%s': %s\n", object,
 			strerror(-rc));
+	/* -ENOENT means "no manifest" to callers; a catalog is just bad */
+	if (rc == -ENOENT)
+		rc = -EIO;
 out:
 	free(object);
 	if (rc)
@@ -60,7 +82,28 @@ int local_repo_open(const char *dir, const repo_key_t *key,
 		goto out;
 	}
 	mpath = xasprintf("%s/manifest", dir);
-	rc = fs_read_file(mpath, REPO_MANIFEST_MAX, &data, &len);
+	if (is_url(dir)) {
+		struct cache_options co = {
+			.dir = r->scratch,
+			.origin_url = dir,
+			.timeout_sec = 20,
+			.retries = 3,
+			.prefetch_threads = 1,
+		};
+
+		free(r->root);
+		r->root = NULL;
+		rc = cache_new(&co, &r->cache);
+		if (rc) {
+			fprintf(stderr, "aidata: '%s': cannot use this origin\n",
+				dir);
+			free(mpath);
+			goto out;
+		}
+		rc = cache_manifest_fetch(r->cache, &data, &len);
+	} else {
+		rc = fs_read_file(mpath, REPO_MANIFEST_MAX, &data, &len);
+	}
 	if (rc) {
 		if (rc != -ENOENT)
 			fprintf(stderr, "aidata: manifest '%s': %s\n", mpath,
@@ -105,6 +148,7 @@ void local_repo_free(struct local_repo *r)
 	if (!r)
 		return;
 	repo_catalog_free(r->root_catalog);
+	cache_free(r->cache);
 	repo_manifest_release(&r->manifest);
 	if (r->scratch)
 		fs_remove_tree(r->scratch);
@@ -137,6 +181,23 @@ int local_repo_read_chunk(struct local_repo *r, const struct repo_chunk *c,
 	uint8_t *stored;
 	int fd, rc;
 
+	if (r->cache) {
+		struct cache_chunk_ref ref;
+
+		rc = cache_chunk_acquire(r->cache, c, &ref);
+		if (rc) {
+			digest_to_hex(&c->digest, hex);
+			fprintf(stderr, "aidata: chunk '%s': %s\n", hex,
+				strerror(-rc));
+			return rc;
+		}
+		if (ref.fd >= 0)
+			rc = fs_pread_all(ref.fd, out, c->size, 0);
+		else
+			memcpy(out, ref.mem, c->size);
+		cache_chunk_release(r->cache, &ref);
+		return rc;
+	}
 	repo_shard_object_path(&c->shard, rel, sizeof(rel));
 	digest_to_hex(&c->digest, hex);
 	path = xasprintf("%s/%s", r->root, rel);

@@ -2,17 +2,21 @@
 #ifndef AIDATA_REPO_LOCAL_H
 #define AIDATA_REPO_LOCAL_H
 
+#include "cache.h"
 #include "repo.h"
 
 struct local_repo {
-	char *root;        /* the repository directory */
+	char *root;        /* the repository directory, or NULL for a URL */
+	cache_t *cache;    /* URL repositories: fetched through cache/ */
 	char *scratch;     /* private temp dir for unpacked catalogs */
 	struct repo_manifest manifest;
 	repo_catalog_t *root_catalog;
 };
 
 /*
- * Open the repository in dir: read and verify the manifest with key (a
+ * Open the repository in dir (a local directory, or a file://, http:// or
+ * https:// URL, fetched with the mount's own code into a temporary cache):
+ * read and verify the manifest with key (a
  * public key, or a private key whose public half is used), fetch and
  * verify the root catalog. Unpacked catalogs go to a new directory under
  * $TMPDIR, removed by local_repo_free. Errors are printed, naming the
