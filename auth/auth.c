@@ -372,6 +372,9 @@ enum auth_reason auth_decide(auth_t *a, const struct auth_request *r)
 	pthread_mutex_lock(&a->lock);
 	d = decide_locked(a, r, &jti);
 	pthread_mutex_unlock(&a->lock);
+	/* an open would fail closed: say so rather than "granted" */
+	if (d == AUTH_GRANTED && r->tier != REPO_TIER_OPEN && a->audit_fd < 0)
+		d = AUTH_AUDIT_UNAVAILABLE;
 	return d;
 }
 

@@ -335,7 +335,8 @@ static int fetch_chunk(cache_t *c, const struct repo_chunk *ch, uint8_t **data,
 			  rc == -ETIMEDOUT ? "origin timed out"
 			  : rc == -ENOENT  ? "shard missing on the origin"
 					   : "origin failed");
-		rc = rc == -ETIMEDOUT ? -ETIMEDOUT : -EIO;
+		/* readers see EIO; the log line says timeout or failure */
+		rc = -EIO;
 		goto out;
 	}
 	STAT_ADD(c->stats.bytes_fetched, b.len);
@@ -497,6 +498,20 @@ void cache_chunk_release(cache_t *c, struct cache_chunk_ref *ref)
 	free(rp);
 	memset(ref, 0, sizeof(*ref));
 	ref->fd = -1;
+}
+
+void cache_chunk_discard(cache_t *c, const struct repo_chunk *ch)
+{
+	struct digest key;
+	char *path;
+
+	cache_key(ch, &key);
+	path = chunk_path(c, &key);
+	if (cache_index_remove(c->ix, &key) == 0 || access(path, F_OK) == 0)
+		log_warn("cache '%s': dropped a chunk that failed verification",
+			 c->dir);
+	unlink(path);
+	free(path);
 }
 
 bool cache_chunk_present(cache_t *c, const struct repo_chunk *ch)

@@ -12,10 +12,10 @@
  *   tmp/         files being written, named by the writer's pid
  *   state/       last accepted revision per origin and key
  *
- * Unless said otherwise functions return 0 or a negative errno; errors
- * from the origin are those of origin.h, and -EBADMSG means the origin
- * served bytes that do not match their digest (logged, never returned
- * to anyone).
+ * Unless said otherwise functions return 0 or a negative errno. A chunk
+ * the origin cannot deliver (unreachable after retries, timed out,
+ * missing) or delivers with bytes that do not match its digest is -EIO,
+ * with one log line saying which; unverified bytes are never returned.
  */
 #ifndef AIDATA_CACHE_H
 #define AIDATA_CACHE_H
@@ -85,6 +85,12 @@ struct cache_chunk_ref {
 int cache_chunk_acquire(cache_t *c, const struct repo_chunk *ch,
 			struct cache_chunk_ref *out);
 void cache_chunk_release(cache_t *c, struct cache_chunk_ref *ref);
+
+/*
+ * Forget a cached chunk that turned out bad where only the reader can
+ * tell (an encrypted chunk whose tag fails): the next acquire refetches.
+ */
+void cache_chunk_discard(cache_t *c, const struct repo_chunk *ch);
 
 /* Whether the chunk is in the cache now (no fetch). */
 bool cache_chunk_present(cache_t *c, const struct repo_chunk *ch);

@@ -148,12 +148,83 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* Accept a plain absolute path as file://. */
+/*
+ * fuse_daemonize() changes to "/" even in the foreground: every path the
+ * daemon keeps must be absolute by then. Replaces *path in place.
+ */
+static void make_absolute(char **path)
+{
+	char cwd[4096];
+
+	if (!*path || (*path)[0] == '/')
+		return;
+	if (!getcwd(cwd, sizeof(cwd)))
+		return;
+	{
+		char *abs = xasprintf("%s/%s", cwd, *path);
+
+		free(*path);
+		*path = abs;
+	}
+}
+
+/* Accept a plain path as file://. */
 static char *normalize_origin(const char *origin)
 {
-	if (origin[0] == '/')
-		return xasprintf("file://%s", origin);
+	if (!strstr(origin, "://")) {
+		char *path = xstrdup(origin), *url;
+
+		make_absolute(&path);
+		url = xasprintf("file://%s", path);
+		free(path);
+		return url;
+	}
 	return xstrdup(origin);
+}
+
+/*
+ * The kernel gives a FUSE mount 128 KiB of readahead whatever max_readahead
+ * says; sequential readers then cost eight requests per MiB. Raise it to
+ * READ_AHEAD_KB through the mount's bdi (root only; otherwise a no-op).
+ * Found via /proc/self/mountinfo: a stat() of the mount point would ask
+ * this very daemon, which is not serving requests yet.
+ */
+#define READ_AHEAD_KB 1024
+
+static void raise_readahead(const char *mountpoint)
+{
+	char real[4096], line[8192], path[128];
+	unsigned major, minor;
+	FILE *f;
+
+	if (!realpath(mountpoint, real))
+		return;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mnt[4096], *dash = strstr(line, " - ");
+
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &major, &minor,
+			   mnt) != 3 ||
+		    strcmp(mnt, real) || !dash ||
+		    strncmp(dash + 3, "fuse.aidatafs", 13))
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
+			 major, minor);
+		{
+			FILE *ra = fopen(path, "we");
+
+			if (ra) {
+				fprintf(ra, "%d\n", READ_AHEAD_KB);
+				if (fclose(ra) == 0)
+					log_debug("readahead of '%s' set to %d "
+						  "KiB",
+						  real, READ_AHEAD_KB);
+			}
+		}
+	}
+	fclose(f);
 }
 
 static int open_platform(const struct cache_options *co,
@@ -220,6 +291,21 @@ int main(int argc, char **argv)
 	}
 	if (cmd.debug)
 		log_init("aidatafs", LOG_LEVEL_DEBUG, false);
+	make_absolute(&o.pubkey);
+	make_absolute(&o.cache_dir);
+	make_absolute(&o.ca);
+	make_absolute(&o.token);
+	make_absolute(&o.node_key);
+	make_absolute(&o.audit_log);
+	make_absolute(&o.state_dir);
+	if (!strncmp(o.origin, "file://", 7) && o.origin[7] != '/') {
+		char *rel = xstrdup(o.origin + 7);
+
+		make_absolute(&rel);
+		free(o.origin);
+		o.origin = xasprintf("file://%s", rel);
+		free(rel);
+	}
 	rc = repo_key_load_public(o.pubkey, &key);
 	if (rc) {
 		fprintf(stderr, "aidatafs: public key '%s': %s\n", o.pubkey,
@@ -274,10 +360,14 @@ int main(int argc, char **argv)
 		auth = NULL;
 	}
 
-	/* not "ro": .aidata/login takes writes; every other change is
-	 * refused by the handlers with EROFS */
+	/*
+	 * Not "ro": .aidata/login takes writes; every other change is refused
+	 * by the handlers with EROFS. Not default_permissions: the kernel
+	 * would then answer access() from the mode bits (every file is
+	 * world-readable) and never ask us about tiers.
+	 */
 	fuse_opt_add_arg(&args, "-ofsname=aidatafs,subtype=aidatafs,nosuid,"
-				"nodev,default_permissions,max_read=1048576");
+				"nodev,max_read=1048576");
 	se = fuse_session_new(&args, &ll_ops, sizeof(ll_ops), &ctx);
 	if (!se)
 		goto out;
@@ -286,6 +376,7 @@ int main(int argc, char **argv)
 		goto out;
 	if (fuse_session_mount(se, cmd.mountpoint) != 0)
 		goto out_signals;
+	raise_readahead(cmd.mountpoint);
 	fuse_daemonize(cmd.foreground);
 	if (!cmd.foreground) {
 		log_init("aidatafs", LOG_LEVEL_INFO, true);

@@ -74,10 +74,30 @@ struct ns {
 	uint32_t next_high_slot;   /* protected by lock */
 	char **labels[2];          /* append-only; protected by lock */
 	uint32_t nlabels[2];       /* protected by lock */
+	struct ns_slot **open_slots; /* slots with a catalog open; lock */
+	size_t nopen;              /* protected by lock */
+	uint64_t catalog_ops;      /* atomic: lookups/readdirs since a trim */
 	struct fs_counters counters; /* atomics */
 };
 
 enum ns_file_kind { FILE_TREE, FILE_GENERATED, FILE_LOGIN };
+
+/* A decrypted secure chunk, in memory only; wiped when the last holder
+ * lets go. refs is atomic. */
+struct plain_chunk {
+	unsigned refs;
+	uint32_t id;
+	size_t size;
+	uint8_t data[];
+};
+
+static void plain_put(struct plain_chunk *pc)
+{
+	if (pc && __atomic_sub_fetch(&pc->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		explicit_bzero(pc->data, pc->size);
+		free(pc);
+	}
+}
 
 struct ns_file {
 	enum ns_file_kind kind;
@@ -89,6 +109,7 @@ struct ns_file {
 	pthread_mutex_t lock;
 	uint64_t next_off;      /* protected by lock: where a sequential
 				 * reader continues */
+	struct plain_chunk *plain; /* protected by lock: last decrypted */
 	uint32_t prefetched_to; /* protected by lock: extents queued */
 };
 
@@ -203,11 +224,18 @@ static int slot_catalog(ns_t *ns, struct ns_slot *s, repo_catalog_t **out)
 		rc = cache_catalog_path(ns->cache, &s->d.catalog, &path);
 		if (!rc)
 			rc = repo_catalog_open(path, &s->cat);
-		if (rc)
+		if (rc) {
 			log_error("dataset '%s': catalog unavailable: %s",
 				  s->d.name, strerror(-rc));
-		else
+		} else {
 			COUNT_ADD(ns->counters.catalogs_open, 1);
+			pthread_mutex_lock(&ns->lock);
+			ns->open_slots = xrealloc(ns->open_slots,
+						  (ns->nopen + 1) *
+							  sizeof(*ns->open_slots));
+			ns->open_slots[ns->nopen++] = s;
+			pthread_mutex_unlock(&ns->lock);
+		}
 		free(path);
 	}
 	*out = s->cat;
@@ -488,6 +516,7 @@ void ns_free(ns_t *ns)
 		free(ns->labels[w]);
 	}
 	free(ns->slots);
+	free(ns->open_slots);
 	pthread_mutex_destroy(&ns->lock);
 	free(ns);
 }
@@ -600,23 +629,35 @@ out:
 
 void ns_trim(ns_t *ns)
 {
-	for (uint32_t i = 0; i < SLOT_MAX; i++) {
+	size_t n;
+
+	pthread_mutex_lock(&ns->lock);
+	n = ns->nopen;
+	pthread_mutex_unlock(&ns->lock);
+	for (size_t i = 0; i < n; i++) {
 		struct ns_slot *s;
 
 		pthread_mutex_lock(&ns->lock);
-		s = ns->slots[i];
+		s = ns->open_slots[i];
 		pthread_mutex_unlock(&ns->lock);
-		if (i == SLOT_HIGH_START - 1)
-			i = ns->next_high_slot > SLOT_HIGH_START
-				    ? SLOT_HIGH_START - 1
-				    : SLOT_MAX;
-		if (!s)
-			continue;
-		pthread_mutex_lock(&s->lock);
-		if (s->cat)
-			repo_catalog_trim(s->cat);
-		pthread_mutex_unlock(&s->lock);
+		/* the catalog stays open once opened: no need for s->lock */
+		repo_catalog_trim(s->cat);
 	}
+}
+
+/*
+ * A walk over millions of entries maps a whole catalog: drop the mapped
+ * pages every so many operations, not only on a timer, so the daemon's
+ * resident set stays bounded however fast the walk goes.
+ */
+#define TRIM_EVERY_OPS 2048
+
+static void count_catalog_op(ns_t *ns)
+{
+	if (__atomic_add_fetch(&ns->catalog_ops, 1, __ATOMIC_RELAXED) %
+		    TRIM_EVERY_OPS ==
+	    0)
+		ns_trim(ns);
 }
 
 /* --------------------------------------------------------- attributes -- */
@@ -730,6 +771,7 @@ int ns_lookup(ns_t *ns, uint64_t parent, const char *name, uint64_t *ino,
 		uint32_t type;
 		uint64_t child;
 
+		count_catalog_op(ns);
 		rc = tree_resolve(ns, parent, &s, &cat);
 		if (!rc)
 			rc = repo_catalog_lookup(cat, TREE_LOCAL(parent), name,
@@ -863,6 +905,7 @@ int ns_readdir(ns_t *ns, uint64_t ino, uint64_t off, bool plus,
 		struct tree_fill tf = {ns, ino, NULL, plus, fill, ctx, 0};
 		struct ns_slot *s;
 
+		count_catalog_op(ns);
 		rc = tree_resolve(ns, ino, &s, &tf.cat);
 		if (!rc)
 			rc = repo_catalog_readdir(tf.cat, TREE_LOCAL(ino),
@@ -1208,6 +1251,7 @@ void ns_release(ns_t *ns, struct ns_file *f)
 	if (!f)
 		return;
 	repo_inode_release(&f->inode);
+	plain_put(f->plain);
 	free(f->starts);
 	free(f->text);
 	pthread_mutex_destroy(&f->lock);
@@ -1266,12 +1310,12 @@ static void readahead(ns_t *ns, struct ns_file *f, repo_catalog_t *cat,
 
 /*
  * A secure chunk: the cache holds it as fetched (ciphertext); decrypt it
- * in memory, unframe, and verify its digest. *plain (chunk size bytes)
- * is new; it never touches disk.
+ * in memory, unframe, and verify its digest into plain (ch->size bytes,
+ * the caller's memory). Plaintext never touches disk.
  */
 static int decrypt_chunk(ns_t *ns, struct ns_slot *s,
 			 const struct repo_chunk *ch,
-			 const struct cache_chunk_ref *ref, uint8_t **plain)
+			 const struct cache_chunk_ref *ref, uint8_t *plain)
 {
 	uint8_t key[AUTH_DATASET_KEY_LEN], *stored = NULL, *framed = NULL;
 	struct repo_chunk inner = *ch;
@@ -1279,7 +1323,6 @@ static int decrypt_chunk(ns_t *ns, struct ns_slot *s,
 	size_t flen;
 	int rc;
 
-	*plain = NULL;
 	if (ch->stored_size < AUTH_CHUNK_OVERHEAD || ref->size != ch->stored_size)
 		return -EIO;
 	rc = slot_dataset_key(ns, s, key);
@@ -1302,8 +1345,7 @@ static int decrypt_chunk(ns_t *ns, struct ns_slot *s,
 	if (!rc) {
 		inner.flags &= ~(uint32_t)REPO_CHUNK_ENCRYPTED;
 		inner.stored_size = (uint32_t)flen;
-		*plain = xmalloc(ch->size ? ch->size : 1);
-		rc = repo_chunk_decode(framed, flen, &inner, *plain);
+		rc = repo_chunk_decode(framed, flen, &inner, plain);
 	}
 	if (rc) {
 		digest_to_hex(&ch->digest, hex);
@@ -1320,12 +1362,56 @@ out:
 		free(framed);
 	}
 	free(stored);
-	if (rc && *plain) {
-		explicit_bzero(*plain, ch->size);
-		free(*plain);
-		*plain = NULL;
-	}
+	if (rc)
+		explicit_bzero(plain, ch->size);
 	return rc;
+}
+
+/*
+ * The plaintext of secure chunk id for f, with a reference for the
+ * caller: the open file keeps its last decrypted chunk (in memory only),
+ * so a sequential reader decrypts each chunk once.
+ */
+static int plain_get(ns_t *ns, struct ns_file *f, uint32_t id,
+		     const struct repo_chunk *ch, struct plain_chunk **out)
+{
+	struct cache_chunk_ref ref;
+	struct plain_chunk *pc = NULL, *old;
+	int rc;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->plain && f->plain->id == id) {
+		pc = f->plain;
+		__atomic_add_fetch(&pc->refs, 1, __ATOMIC_ACQ_REL);
+	}
+	pthread_mutex_unlock(&f->lock);
+	if (pc) {
+		*out = pc;
+		return 0;
+	}
+	rc = cache_chunk_acquire(ns->cache, ch, &ref);
+	if (rc)
+		return rc;
+	pc = xmalloc(sizeof(*pc) + (ch->size ? ch->size : 1));
+	pc->refs = 2; /* the file's and the caller's */
+	pc->id = id;
+	pc->size = ch->size;
+	rc = decrypt_chunk(ns, f->slot, ch, &ref, pc->data);
+	cache_chunk_release(ns->cache, &ref);
+	if (rc) {
+		/* bad ciphertext is only seen here: let a refetch heal it */
+		if (rc == -EIO)
+			cache_chunk_discard(ns->cache, ch);
+		free(pc);
+		return rc;
+	}
+	pthread_mutex_lock(&f->lock);
+	old = f->plain;
+	f->plain = pc;
+	pthread_mutex_unlock(&f->lock);
+	plain_put(old);
+	*out = pc;
+	return 0;
 }
 
 int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
@@ -1383,30 +1469,25 @@ int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
 				rc = -EIO;
 				goto fail;
 			}
-			rc = cache_chunk_acquire(ns->cache, &ch, ref);
-			if (rc)
-				goto fail;
-			out->nrefs++;
-			sg->fd = ref->fd;
-			sg->mem = ref->mem;
 			if (ch.flags & REPO_CHUNK_ENCRYPTED) {
-				uint8_t *plain = NULL;
+				struct plain_chunk *pc;
 
-				rc = decrypt_chunk(ns, f->slot, &ch, ref,
-						   &plain);
+				rc = plain_get(ns, f, e->chunk, &ch, &pc);
 				if (rc)
 					goto fail;
 				out->owned = xrealloc(
 					out->owned, (out->nowned + 1) *
 							    sizeof(*out->owned));
-				out->owned_size = xrealloc(
-					out->owned_size,
-					(out->nowned + 1) *
-						sizeof(*out->owned_size));
-				out->owned_size[out->nowned] = ch.size;
-				out->owned[out->nowned++] = plain;
+				out->owned[out->nowned++] = pc;
 				sg->fd = -1;
-				sg->mem = plain;
+				sg->mem = pc->data;
+			} else {
+				rc = cache_chunk_acquire(ns->cache, &ch, ref);
+				if (rc)
+					goto fail;
+				out->nrefs++;
+				sg->fd = ref->fd;
+				sg->mem = ref->mem;
 			}
 			sg->pos = e->offset + (a - f->starts[k]);
 			sg->len = (size_t)(b - a);
@@ -1427,13 +1508,9 @@ void ns_read_done(ns_t *ns, struct ns_read *r)
 {
 	for (size_t i = 0; i < r->nrefs; i++)
 		cache_chunk_release(ns->cache, &r->refs[i]);
-	for (size_t i = 0; i < r->nowned; i++) {
-		/* secure plaintext lives only here, and only this long */
-		explicit_bzero(r->owned[i], r->owned_size ? r->owned_size[i] : 0);
-		free(r->owned[i]);
-	}
+	for (size_t i = 0; i < r->nowned; i++)
+		plain_put(r->owned[i]);
 	free(r->owned);
-	free(r->owned_size);
 	free(r->refs);
 	free(r->seg);
 	memset(r, 0, sizeof(*r));

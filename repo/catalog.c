@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -19,6 +20,8 @@
 
 struct repo_catalog {
 	MDB_env *env;
+	void *map_addr; /* found on first trim; the map never moves */
+	size_t map_len;
 	MDB_dbi meta, datasets, inodes, dirents, chunks;
 	bool has_datasets, has_inodes, has_dirents, has_chunks;
 };
@@ -55,11 +58,12 @@ int repo_catalog_open(const char *path, repo_catalog_t **out)
 		rc = mdb_env_set_maxdbs(cat->env, CATALOG_MAX_DBS);
 	if (!rc)
 		rc = mdb_env_set_mapsize(cat->env, (size_t)st.st_size);
-	/* immutable file: no lock file, no writer, readers need no slots */
+	/* immutable file: no lock file, no writer, readers need no slots;
+	 * kernel readahead on: a directory walk reads the file in order */
 	if (!rc)
 		rc = mdb_env_open(cat->env, path,
 				  MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK |
-					  MDB_NOTLS | MDB_NORDAHEAD,
+					  MDB_NOTLS,
 				  0444);
 	if (!rc) {
 		/* a short file would fault (SIGBUS) when its pages are read */
@@ -118,12 +122,52 @@ fail:
 	return rc;
 }
 
+int catalog_lmdb_map(MDB_env *env, void **addr, size_t *len)
+{
+	unsigned long start, end, inode;
+	unsigned dev_major, dev_minor;
+	mdb_filehandle_t fd;
+	struct stat st;
+	char line[512];
+	int rc = -ENOENT;
+	FILE *f;
+
+	if (mdb_env_get_fd(env, &fd) != 0 || fstat(fd, &st) != 0)
+		return -ENOENT;
+	f = fopen("/proc/self/maps", "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %*s %*s %x:%x %lu", &start, &end,
+			   &dev_major, &dev_minor, &inode) != 5)
+			continue;
+		if (inode == (unsigned long)st.st_ino &&
+		    makedev(dev_major, dev_minor) == st.st_dev) {
+			*addr = (void *)start;
+			*len = end - start;
+			rc = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return rc;
+}
+
+void catalog_lmdb_trim(MDB_env *env)
+{
+	void *addr;
+	size_t len;
+
+	if (catalog_lmdb_map(env, &addr, &len) == 0)
+		madvise(addr, len, MADV_DONTNEED);
+}
+
 void repo_catalog_trim(repo_catalog_t *cat)
 {
-	MDB_envinfo info;
-
-	if (mdb_env_info(cat->env, &info) == 0 && info.me_mapaddr)
-		madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
+	if (!cat->map_len &&
+	    catalog_lmdb_map(cat->env, &cat->map_addr, &cat->map_len) != 0)
+		return;
+	madvise(cat->map_addr, cat->map_len, MADV_DONTNEED);
 }
 
 void repo_catalog_free(repo_catalog_t *cat)

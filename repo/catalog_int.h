@@ -11,6 +11,17 @@
 #define CATALOG_DB_CHUNKS "chunks"
 #define CATALOG_MAX_DBS 8
 
+/*
+ * Find where env's data file is mapped in this process (LMDB does not say:
+ * mdb_env_info's address is set only for MDB_FIXEDMAP), by its device and
+ * inode in /proc/self/maps. 0 and the range, or -ENOENT.
+ */
+int catalog_lmdb_map(MDB_env *env, void **addr, size_t *len);
+/* Drop env's mapped pages from the resident set (they stay in the page
+ * cache). For read-only maps only, which is all LMDB uses without
+ * MDB_WRITEMAP. */
+void catalog_lmdb_trim(MDB_env *env);
+
 /* Translate an LMDB return code to a negative errno, logging what failed. */
 int catalog_lmdb_error(const char *what, int rc);
 

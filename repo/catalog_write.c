@@ -17,7 +17,7 @@
 #include <zstd.h>
 
 /* Commit every this many puts so dirty pages stay bounded. */
-#define WRITER_BATCH 50000
+#define WRITER_BATCH 20000
 #define WRITER_MAPSIZE ((size_t)256 << 30) /* virtual; the file grows */
 #define CATALOG_ZSTD_LEVEL 9
 
@@ -38,10 +38,7 @@ struct repo_catalog_writer {
  */
 static void env_trim(MDB_env *env)
 {
-	MDB_envinfo info;
-
-	if (mdb_env_info(env, &info) == 0 && info.me_mapaddr)
-		madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
+	catalog_lmdb_trim(env);
 }
 
 static int writer_txn(repo_catalog_writer_t *w)
@@ -274,6 +271,8 @@ out:
 
 struct trimmer {
 	MDB_env *env;
+	void *addr;
+	size_t len;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop; /* protected by lock */
@@ -289,13 +288,14 @@ static void *trimmer_main(void *arg)
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 50 * 1000 * 1000;
+		/* the copy reads ~1 GB/s: this bounds what it keeps mapped */
+		ts.tv_nsec += 5 * 1000 * 1000;
 		if (ts.tv_nsec >= 1000000000L) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
 		pthread_cond_timedwait(&t->cond, &t->lock, &ts);
-		env_trim(t->env);
+		madvise(t->addr, t->len, MADV_DONTNEED);
 	}
 	pthread_mutex_unlock(&t->lock);
 	return NULL;
@@ -310,7 +310,8 @@ static int compact_copy(MDB_env *env, int fd)
 
 	pthread_mutex_init(&t.lock, NULL);
 	pthread_cond_init(&t.cond, NULL);
-	started = pthread_create(&thread, NULL, trimmer_main, &t) == 0;
+	started = catalog_lmdb_map(env, &t.addr, &t.len) == 0 &&
+		  pthread_create(&thread, NULL, trimmer_main, &t) == 0;
 	rc = mdb_env_copyfd2(env, fd, MDB_CP_COMPACT);
 	if (started) {
 		pthread_mutex_lock(&t.lock);

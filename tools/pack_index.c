@@ -6,7 +6,6 @@
 #include "xalloc.h"
 
 #include <errno.h>
-#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,16 +36,10 @@ static int index_txn(struct pack_index *ix)
 	if (ix->txn && ix->pending < INDEX_BATCH)
 		return 0;
 	if (ix->txn) {
-		MDB_envinfo info;
-
 		rc = mdb_txn_commit(ix->txn);
 		ix->txn = NULL;
 		if (rc)
 			return index_error("commit", rc);
-		/* mapped pages stay in the page cache, not in our RSS */
-		if (mdb_env_info(ix->env, &info) == 0 && info.me_mapaddr)
-			madvise(info.me_mapaddr, info.me_mapsize,
-				MADV_DONTNEED);
 	}
 	ix->pending = 0;
 	rc = mdb_txn_begin(ix->env, NULL, 0, &ix->txn);

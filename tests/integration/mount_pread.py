@@ -10,9 +10,9 @@ usage:
       3 MiB (more than one FUSE request). Every 25 reads the page cache
       of the file is dropped (posix_fadvise DONTNEED), so most reads
       reach the daemon; every 200 reads the file is reopened.
-  mount_pread.py mmap MNTFILE SRCFILE [--seed S]
-      mmap the whole file: its bytes equal the source's, then 200 random
-      slices of the mapping, after dropping the page cache.
+  mount_pread.py mmap MNTFILE SRCFILE [--seed S] [--slices N]
+      mmap the whole file: its bytes equal the source's, then N (default
+      200) random slices of the mapping, after dropping the page cache.
   mount_pread.py concurrent --procs P --reads N [--chunk SIZE] [--seed S]
                  MNTFILE SRCFILE [MNTFILE SRCFILE ...]
       P processes, each doing N random range reads (pread) on files picked
@@ -149,7 +149,7 @@ def cmd_mmap(a):
                 errors.append("whole mapping: first wrong byte at %d" % i)
             os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
             m.madvise(mmap.MADV_DONTNEED)
-            for _ in range(200):
+            for _ in range(a.slices):
                 off = rng.randrange(0, len(src))
                 end = min(len(src), off + rng.randrange(1, 2 * MiB))
                 if m[off:end] != src[off:end]:
@@ -226,6 +226,7 @@ def main():
     p.add_argument("mnt")
     p.add_argument("src")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--slices", type=int, default=200)
     p = sub.add_parser("concurrent")
     p.add_argument("--procs", type=int, default=16)
     p.add_argument("--reads", type=int, default=200)

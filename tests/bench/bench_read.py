@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Read helpers for tests/bench/mount_bench.sh (standard library only).
+
+usage:
+  bench_read.py seq FILE
+      Read FILE sequentially in 1 MiB blocks (unbuffered, one reused
+      buffer). Prints "BYTES SECONDS".
+  bench_read.py list ROOT OUT
+      Write the paths of the regular files under ROOT, relative to ROOT,
+      sorted, one per line, to OUT. Prints the count.
+  bench_read.py small ROOT LIST
+      Open, read to the end and close each file of LIST (as written by
+      `list`) under ROOT, in order, in this one process. Prints
+      "FILES BYTES SECONDS SHA256" (SHA-256 of all the contents, in
+      order, so two trees can be compared byte for byte).
+
+Exit status 1 (with the reason on stderr) on any failed open or read.
+"""
+import hashlib
+import os
+import sys
+import time
+
+BLOCK = 1 << 20
+
+
+def seq(path):
+    buf = bytearray(BLOCK)
+    view = memoryview(buf)
+    total = 0
+    t0 = time.perf_counter()
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            n = f.readinto(view)
+            if not n:
+                break
+            total += n
+    dt = time.perf_counter() - t0
+    print("%d %.6f" % (total, dt))
+
+
+def list_files(root, out):
+    paths = []
+    for d, dirs, files in os.walk(root):
+        rel = os.path.relpath(d, root)
+        for name in files:
+            p = name if rel == "." else os.path.join(rel, name)
+            paths.append(p)
+    paths.sort()
+    with open(out, "w") as f:
+        for p in paths:
+            f.write(p + "\n")
+    print(len(paths))
+
+
+def small(root, listfile):
+    with open(listfile) as f:
+        paths = [os.path.join(root, line.rstrip("\n")) for line in f if line.strip()]
+    h = hashlib.sha256()
+    total = 0
+    t0 = time.perf_counter()
+    for p in paths:
+        fd = os.open(p, os.O_RDONLY)
+        try:
+            while True:
+                b = os.read(fd, BLOCK)
+                if not b:
+                    break
+                total += len(b)
+                h.update(b)
+        finally:
+            os.close(fd)
+    dt = time.perf_counter() - t0
+    print("%d %d %.6f %s" % (len(paths), total, dt, h.hexdigest()))
+
+
+def main(argv):
+    try:
+        if len(argv) == 3 and argv[1] == "seq":
+            seq(argv[2])
+        elif len(argv) == 4 and argv[1] == "list":
+            list_files(argv[2], argv[3])
+        elif len(argv) == 4 and argv[1] == "small":
+            small(argv[2], argv[3])
+        else:
+            sys.stderr.write(__doc__)
+            return 2
+    except OSError as e:
+        sys.stderr.write("bench_read.py: %s\n" % e)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,43 @@
+#!/bin/bash
+# The cache's filesystem is smaller than cache_size says: a full disk must
+# mean eviction (or bytes served from memory with a clear log line),
+# never a wedged mount or wrong bytes.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/mount_lib.sh"
+mount_test_init
+
+mkdir -p "$T/src/big"
+for i in $(seq 1 12); do
+	head -c $((3 << 20)) /dev/urandom >"$T/src/big/f$i.bin"
+done
+mk_dataset_json "$T/datasets.json" big:science:audio:open
+run_ok "$AIDATA" keygen --out "$T/keys"
+pack_into "$T/src" "$T/datasets.json" "$T/keys/platform.key" "$T/repo" \
+	--chunk-size 1M
+
+# 12 MiB of tmpfs for a cache told it may hold 1 GiB
+mkdir -p "$T/cache"
+mount -t tmpfs -o size=12m tmpfs "$T/cache"
+trap 'umount -l "$T/cache" 2>/dev/null || true; mount_cleanup' EXIT
+
+mount_start "file://$T/repo" "$T/mnt" "$T/fs.log" \
+	"pubkey=$T/keys/platform.pub,cache=$T/cache,cache_size=1G"
+step "reading 36 MiB through a 12 MiB disk"
+for round in 1 2; do
+	for i in $(seq 1 12); do
+		timeout 60 cmp "$T/src/big/f$i.bin" "$T/mnt/datasets/big/f$i.bin" ||
+			fail "round $round: f$i.bin wrong or unreadable"
+	done
+done
+mount_alive || fail "daemon died on a full disk"
+used=$(df --output=used -B1 "$T/cache" | tail -1)
+[ "$used" -le $((12 << 20)) ] || fail "tmpfs over its size?"
+grep -Eq "cannot take a chunk|No space left" "$T/fs.log" ||
+	note "(the disk never filled: eviction kept up)"
+ev=$(stat_value "$T/mnt" aidatafs_cache_evictions_total)
+full=$(stat_value "$T/mnt" aidatafs_errors_total '{kind="cache_full"}')
+[ $((ev + full)) -gt 0 ] || fail "neither evictions nor cache_full recorded"
+note "evictions $ev, served from memory $full"
+mount_stop "$T/mnt"
+note "ok"
