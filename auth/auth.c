@@ -34,32 +34,32 @@ struct auth {
 	const repo_key_t *pub;
 	char *logins_dir;
 	char *audit_path;
-	int audit_fd;               /* -1: unavailable, opens fail closed */
+	int audit_fd;		    /* -1: unavailable, opens fail closed */
 	pthread_mutex_t audit_lock; /* one record at a time */
 	auth_node_key_t *node_key;
 	char node_id[AUTH_NODE_ID_LEN + 1];
 
 	pthread_mutex_t lock;
 	bool has_default;
-	struct credential def;    /* protected by lock */
+	struct credential def;	  /* protected by lock */
 	struct binding *bindings; /* protected by lock */
-	size_t nbindings;         /* protected by lock */
-	char **revoked;           /* protected by lock */
-	size_t nrevoked;          /* protected by lock */
+	size_t nbindings;	  /* protected by lock */
+	char **revoked;		  /* protected by lock */
+	size_t nrevoked;	  /* protected by lock */
 };
 
 static const char *const reason_texts[] = {
-	[AUTH_GRANTED] = "granted",
-	[AUTH_NO_CREDENTIAL] = "no credential",
-	[AUTH_EXPIRED] = "credential expired",
-	[AUTH_REVOKED] = "credential revoked",
-	[AUTH_BAD_SIGNATURE] = "credential has a bad signature",
-	[AUTH_MALFORMED] = "credential malformed",
-	[AUTH_NOT_GRANTED] = "dataset not granted",
-	[AUTH_NO_SECURE_SCOPE] = "credential lacks the secure scope",
-	[AUTH_NOT_SECURE_NODE] = "not a secure node for this dataset",
-	[AUTH_WRONG_NODE] = "credential bound to another node",
-	[AUTH_AUDIT_UNAVAILABLE] = "audit log unavailable",
+    [AUTH_GRANTED] = "granted",
+    [AUTH_NO_CREDENTIAL] = "no credential",
+    [AUTH_EXPIRED] = "credential expired",
+    [AUTH_REVOKED] = "credential revoked",
+    [AUTH_BAD_SIGNATURE] = "credential has a bad signature",
+    [AUTH_MALFORMED] = "credential malformed",
+    [AUTH_NOT_GRANTED] = "dataset not granted",
+    [AUTH_NO_SECURE_SCOPE] = "credential lacks the secure scope",
+    [AUTH_NOT_SECURE_NODE] = "not a secure node for this dataset",
+    [AUTH_WRONG_NODE] = "credential bound to another node",
+    [AUTH_AUDIT_UNAVAILABLE] = "audit log unavailable",
 };
 
 const char *auth_reason_text(enum auth_reason r)
@@ -166,8 +166,8 @@ static void binding_set(auth_t *a, uid_t uid, struct credential *cred)
 			return;
 		}
 	}
-	a->bindings = xrealloc(a->bindings,
-			       (a->nbindings + 1) * sizeof(*a->bindings));
+	a->bindings =
+	    xrealloc(a->bindings, (a->nbindings + 1) * sizeof(*a->bindings));
 	a->bindings[a->nbindings].uid = uid;
 	a->bindings[a->nbindings].cred = *cred;
 	a->nbindings++;
@@ -256,15 +256,14 @@ int auth_new(const struct auth_options *o, auth_t **out)
 		auth_node_key_id(a->node_key, a->node_id);
 	}
 	a->audit_path = xstrdup(o->audit_log);
-	dir = xstrndup(o->audit_log, strrchr(o->audit_log, '/')
-					     ? (size_t)(strrchr(o->audit_log,
-								'/') -
-							o->audit_log)
-					     : 0);
+	dir = xstrndup(o->audit_log,
+		       strrchr(o->audit_log, '/')
+			   ? (size_t)(strrchr(o->audit_log, '/') - o->audit_log)
+			   : 0);
 	if (*dir)
 		fs_mkdir_p(dir, 0750);
-	a->audit_fd = open(o->audit_log,
-			   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	a->audit_fd =
+	    open(o->audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (a->audit_fd < 0)
 		log_error("audit log '%s': %s; shared and secure opens will be "
 			  "refused",
@@ -348,7 +347,8 @@ static enum auth_reason decide_locked(auth_t *a, const struct auth_request *r,
 	if (st != AUTH_GRANTED)
 		return st;
 	if (r->tier == REPO_TIER_SHARED) {
-		if (!(c->claims.scope & (AUTH_SCOPE_SHARED | AUTH_SCOPE_SECURE)) ||
+		if (!(c->claims.scope &
+		      (AUTH_SCOPE_SHARED | AUTH_SCOPE_SECURE)) ||
 		    !auth_claims_grants(&c->claims, r->dataset))
 			return AUTH_NOT_GRANTED;
 		return AUTH_GRANTED;
@@ -473,10 +473,11 @@ int auth_check_open(auth_t *a, const struct auth_request *r,
 			  (unsigned)r->uid);
 		d = AUTH_AUDIT_UNAVAILABLE;
 	} else if (d != AUTH_GRANTED) {
-		log_warn("open of '%s' (%s tier) by uid %u pid %d (%s) refused: "
-			 "%s",
-			 r->path, repo_tier_name(r->tier), (unsigned)r->uid,
-			 (int)r->pid, comm, auth_reason_text(d));
+		log_warn(
+		    "open of '%s' (%s tier) by uid %u pid %d (%s) refused: "
+		    "%s",
+		    r->path, repo_tier_name(r->tier), (unsigned)r->uid,
+		    (int)r->pid, comm, auth_reason_text(d));
 	}
 	*reason = d;
 	return d == AUTH_GRANTED ? 0 : -EACCES;
@@ -556,8 +557,9 @@ char *auth_whoami(auth_t *a, uid_t uid)
 	pthread_mutex_unlock(&a->lock);
 	json_object_set_new(o, "uid", json_integer((json_int_t)uid));
 	json_object_set_new(o, "source", json_string(source));
-	json_object_set_new(o, "status", json_string(auth_reason_text(
-						 st == AUTH_GRANTED ? st : st)));
+	json_object_set_new(
+	    o, "status",
+	    json_string(auth_reason_text(st == AUTH_GRANTED ? st : st)));
 	json_object_set_new(o, "valid", json_boolean(st == AUTH_GRANTED));
 	json_object_set_new(o, "claims", claims ? claims : json_null());
 	if (a->node_key)

@@ -27,15 +27,15 @@ enum auth_scope {
 
 /* The claims of a credential (RFC 7519 names). */
 struct auth_claims {
-	char *sub;        /* member (user) */
-	char *org;        /* member organisation */
-	char *jti;        /* credential id, for revocation */
-	int64_t iat;      /* issued at, unix seconds */
-	int64_t exp;      /* expires at, unix seconds */
-	uint32_t scope;   /* enum auth_scope */
-	char **datasets;  /* shared and secure datasets granted */
+	char *sub;	 /* member (user) */
+	char *org;	 /* member organisation */
+	char *jti;	 /* credential id, for revocation */
+	int64_t iat;	 /* issued at, unix seconds */
+	int64_t exp;	 /* expires at, unix seconds */
+	uint32_t scope;	 /* enum auth_scope */
+	char **datasets; /* shared and secure datasets granted */
 	size_t ndatasets;
-	char *node;       /* optional: the one secure node it is bound to */
+	char *node; /* optional: the one secure node it is bound to */
 };
 
 /*
@@ -48,11 +48,11 @@ int auth_token_issue(const repo_key_t *key, const struct auth_claims *c,
 
 enum auth_token_error {
 	AUTH_TOKEN_OK = 0,
-	AUTH_TOKEN_MALFORMED,     /* not three base64url parts, bad JSON */
-	AUTH_TOKEN_BAD_ALG,       /* alg other than EdDSA (none, HS256...) */
+	AUTH_TOKEN_MALFORMED,	  /* not three base64url parts, bad JSON */
+	AUTH_TOKEN_BAD_ALG,	  /* alg other than EdDSA (none, HS256...) */
 	AUTH_TOKEN_BAD_SIGNATURE, /* missing or not by the platform key */
-	AUTH_TOKEN_BAD_CLAIMS,    /* a required claim missing or mistyped */
-	AUTH_TOKEN_EXPIRED,       /* exp <= now */
+	AUTH_TOKEN_BAD_CLAIMS,	  /* a required claim missing or mistyped */
+	AUTH_TOKEN_EXPIRED,	  /* exp <= now */
 };
 
 /*
@@ -76,7 +76,7 @@ bool auth_claims_grants(const struct auth_claims *c, const char *dataset);
 
 #define AUTH_DATASET_KEY_LEN 32
 #define AUTH_SEALED_KEY_MAX 4096 /* bytes of a keys/<dataset>/<node> object */
-#define AUTH_NODE_ID_LEN 16 /* hex characters */
+#define AUTH_NODE_ID_LEN 16	 /* hex characters */
 
 /* A secure-domain node's X25519 key pair (private) or public key. */
 typedef struct auth_node_key auth_node_key_t;
@@ -110,8 +110,7 @@ int auth_seal_dataset_key(const repo_key_t *platform, const char *dataset,
  * -EBADMSG when the signature or the AEAD tag does not verify, -EINVAL
  * when malformed or for another dataset/node.
  */
-int auth_unseal_dataset_key(const repo_key_t *platform_pub,
-			    const char *dataset,
+int auth_unseal_dataset_key(const repo_key_t *platform_pub, const char *dataset,
 			    const auth_node_key_t *node_priv, const char *data,
 			    size_t len, uint8_t key[AUTH_DATASET_KEY_LEN]);
 
@@ -139,9 +138,9 @@ typedef struct auth auth_t;
 struct auth_options {
 	const repo_key_t *platform_pub;
 	const char *default_token_file; /* -o token=FILE, or NULL */
-	const char *state_dir;          /* login bindings live here */
-	const char *audit_log;          /* JSON lines; opened for append */
-	const char *node_key_file;      /* -o node_key=FILE, or NULL */
+	const char *state_dir;		/* login bindings live here */
+	const char *audit_log;		/* JSON lines; opened for append */
+	const char *node_key_file;	/* -o node_key=FILE, or NULL */
 };
 
 /* Open the audit log, load the default credential, the node key and the
@@ -175,10 +174,10 @@ const char *auth_reason_text(enum auth_reason r);
 struct auth_request {
 	uid_t uid;
 	pid_t pid;
-	const char *path;       /* as seen in the mount, for the audit */
+	const char *path; /* as seen in the mount, for the audit */
 	const char *dataset;
 	enum repo_tier tier;
-	bool dataset_key_ok;    /* secure: this node unsealed the key */
+	bool dataset_key_ok; /* secure: this node unsealed the key */
 };
 
 /* The decision for r, without side effects (access(), getxattr). */

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TOUCH_MAX 8192       /* LRU updates batched between flushes */
+#define TOUCH_MAX 8192 /* LRU updates batched between flushes */
 #define TOUCH_INTERVAL_SEC 2
 #define PREFETCH_QUEUE 64
 #define CATALOG_MAX ((uint64_t)8 << 30)
@@ -57,25 +57,25 @@ struct cache {
 	struct cache_index *ix;
 
 	pthread_mutex_t lock;
-	pthread_cond_t cond;        /* an in-flight fetch finished */
-	struct pin *pins;           /* protected by lock */
-	size_t npins, apins;        /* protected by lock */
-	struct inflight *inflight;  /* protected by lock */
-	struct digest *touched;     /* protected by lock */
-	size_t ntouched;            /* protected by lock */
-	uint64_t tmp_counter;       /* protected by lock */
-	bool stop;                  /* protected by lock */
+	pthread_cond_t cond;	   /* an in-flight fetch finished */
+	struct pin *pins;	   /* protected by lock */
+	size_t npins, apins;	   /* protected by lock */
+	struct inflight *inflight; /* protected by lock */
+	struct digest *touched;	   /* protected by lock */
+	size_t ntouched;	   /* protected by lock */
+	uint64_t tmp_counter;	   /* protected by lock */
+	bool stop;		   /* protected by lock */
 
-	pthread_cond_t work;        /* prefetch queue or stop */
+	pthread_cond_t work;			    /* prefetch queue or stop */
 	struct repo_chunk pf_queue[PREFETCH_QUEUE]; /* protected by lock */
-	size_t pf_head, pf_count;   /* protected by lock */
+	size_t pf_head, pf_count;		    /* protected by lock */
 	pthread_t *pf_threads;
 	unsigned npf;
 	pthread_t flusher;
 	bool flusher_started;
 	pthread_mutex_t catalog_lock; /* one catalog fetch at a time */
 
-	struct cache_stats stats;   /* atomics */
+	struct cache_stats stats; /* atomics */
 };
 
 static uint64_t now_sec(void)
@@ -262,8 +262,8 @@ static int make_room(cache_t *c, uint64_t incoming)
 		return 0;
 	rc = cache_index_evict(c->ix,
 			       LOW_WATERMARK(c->max_bytes) > incoming
-				       ? LOW_WATERMARK(c->max_bytes) - incoming
-				       : 0,
+				   ? LOW_WATERMARK(c->max_bytes) - incoming
+				   : 0,
 			       is_pinned, drop_file, c, &evicted);
 	if (rc)
 		return rc;
@@ -477,8 +477,8 @@ int cache_chunk_acquire(cache_t *c, const struct repo_chunk *ch,
 	}
 	out->fd = fd;
 	out->mem = mem;
-	out->size = (ch->flags & REPO_CHUNK_ENCRYPTED) ? ch->stored_size
-						       : ch->size;
+	out->size =
+	    (ch->flags & REPO_CHUNK_ENCRYPTED) ? ch->stored_size : ch->size;
 	return 0;
 fail:
 	unpin(c, &key);
@@ -531,9 +531,9 @@ void cache_chunk_prefetch(cache_t *c, const struct repo_chunk *ch)
 		return;
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->pf_count; i++) {
-		if (digest_equal(&c->pf_queue[(c->pf_head + i) % PREFETCH_QUEUE]
-					  .digest,
-				 &ch->digest)) {
+		if (digest_equal(
+			&c->pf_queue[(c->pf_head + i) % PREFETCH_QUEUE].digest,
+			&ch->digest)) {
 			pthread_mutex_unlock(&c->lock);
 			return;
 		}
@@ -745,10 +745,10 @@ int cache_new(const struct cache_options *o, cache_t **out)
 {
 	cache_t *c = xcalloc(1, sizeof(*c));
 	struct origin_options oo = {
-		.url = o->origin_url,
-		.timeout_sec = o->timeout_sec,
-		.retries = o->retries,
-		.ca_file = o->ca_file,
+	    .url = o->origin_url,
+	    .timeout_sec = o->timeout_sec,
+	    .retries = o->retries,
+	    .ca_file = o->ca_file,
 	};
 	int rc;
 
@@ -784,8 +784,9 @@ int cache_new(const struct cache_options *o, cache_t **out)
 	rc = cache_index_open(c->index_dir, &c->ix);
 	if (rc == -EBADMSG) {
 		/* a cache is disposable: start afresh rather than not mount */
-		log_warn("cache '%s': index is corrupt; starting an empty cache",
-			 o->dir);
+		log_warn(
+		    "cache '%s': index is corrupt; starting an empty cache",
+		    o->dir);
 		fs_remove_tree(c->index_dir);
 		fs_remove_tree(c->chunks_dir);
 		fs_mkdir_p(c->chunks_dir, 0700);

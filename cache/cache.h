@@ -29,12 +29,12 @@
 typedef struct cache cache_t;
 
 struct cache_options {
-	const char *dir;          /* created if absent */
-	uint64_t max_bytes;       /* chunk bytes kept; 0 = no limit */
-	const char *origin_url;   /* file:///..., http://..., https://... */
-	unsigned timeout_sec;     /* per origin attempt (origin.h) */
-	unsigned retries;         /* extra attempts */
-	const char *ca_file;      /* https CA bundle, NULL = system */
+	const char *dir;	   /* created if absent */
+	uint64_t max_bytes;	   /* chunk bytes kept; 0 = no limit */
+	const char *origin_url;	   /* file:///..., http://..., https://... */
+	unsigned timeout_sec;	   /* per origin attempt (origin.h) */
+	unsigned retries;	   /* extra attempts */
+	const char *ca_file;	   /* https CA bundle, NULL = system */
 	unsigned prefetch_threads; /* background readahead workers; 0 = 2 */
 };
 
@@ -68,9 +68,9 @@ int cache_catalog_path(cache_t *c, const struct digest *d, char **path);
 
 /* A pinned chunk: while held, the bytes stay readable. */
 struct cache_chunk_ref {
-	int fd;             /* >= 0: a file holding the chunk at offset 0 */
+	int fd;		    /* >= 0: a file holding the chunk at offset 0 */
 	const uint8_t *mem; /* else: the bytes in memory (cache full) */
-	uint32_t size;      /* bytes of the chunk */
+	uint32_t size;	    /* bytes of the chunk */
 	void *priv;
 };
 
@@ -108,16 +108,16 @@ void cache_chunk_prefetch(cache_t *c, const struct repo_chunk *ch);
 
 struct cache_stats {
 	uint64_t hits, misses;
-	uint64_t prefetches;       /* chunks fetched ahead of readers */
-	uint64_t bytes_fetched;    /* from the origin */
-	uint64_t chunks_cached;    /* in the index now */
-	uint64_t cache_bytes;      /* chunk bytes in the index now */
+	uint64_t prefetches;	/* chunks fetched ahead of readers */
+	uint64_t bytes_fetched; /* from the origin */
+	uint64_t chunks_cached; /* in the index now */
+	uint64_t cache_bytes;	/* chunk bytes in the index now */
 	uint64_t max_bytes;
 	uint64_t evictions;
-	uint64_t err_verify;       /* digest or frame mismatch from origin */
+	uint64_t err_verify; /* digest or frame mismatch from origin */
 	uint64_t err_origin_timeout;
-	uint64_t err_origin_io;    /* other origin failures */
-	uint64_t err_cache_full;   /* served from memory, not stored */
+	uint64_t err_origin_io;	 /* other origin failures */
+	uint64_t err_cache_full; /* served from memory, not stored */
 	uint64_t origin_requests;
 	uint64_t origin_retries;
 };

@@ -329,8 +329,7 @@ int cache_index_evict(struct cache_index *ix, uint64_t target,
 	return rc ? index_error("evict", rc) : 0;
 }
 
-int cache_index_totals(struct cache_index *ix, uint64_t *bytes,
-		       uint64_t *count)
+int cache_index_totals(struct cache_index *ix, uint64_t *bytes, uint64_t *count)
 {
 	MDB_txn *txn;
 	MDB_stat st;

@@ -26,10 +26,10 @@
 typedef struct origin origin_t;
 
 struct origin_options {
-	const char *url;       /* repository root URL; trailing '/' optional */
-	unsigned timeout_sec;  /* per attempt: connect + stall limit; 0 = 20 */
-	unsigned retries;      /* extra attempts after the first; */
-	const char *ca_file;   /* PEM bundle for https, NULL = system */
+	const char *url;      /* repository root URL; trailing '/' optional */
+	unsigned timeout_sec; /* per attempt: connect + stall limit; 0 = 20 */
+	unsigned retries;     /* extra attempts after the first; */
+	const char *ca_file;  /* PEM bundle for https, NULL = system */
 };
 
 /* 0 and *out, or -EINVAL (unsupported scheme, malformed URL). */
@@ -53,12 +53,12 @@ int origin_get_range(origin_t *o, const char *rel, uint64_t off, size_t len,
 		     struct buf *out);
 
 struct origin_stats {
-	uint64_t requests;      /* attempts made */
-	uint64_t bytes;         /* body bytes received */
-	uint64_t retries;       /* attempts after a failure */
-	uint64_t timeouts;      /* attempts that timed out */
-	uint64_t http_errors;   /* attempts answered with an error status */
-	uint64_t other_errors;  /* connection, TLS, short body, I/O */
+	uint64_t requests;     /* attempts made */
+	uint64_t bytes;	       /* body bytes received */
+	uint64_t retries;      /* attempts after a failure */
+	uint64_t timeouts;     /* attempts that timed out */
+	uint64_t http_errors;  /* attempts answered with an error status */
+	uint64_t other_errors; /* connection, TLS, short body, I/O */
 };
 void origin_stats_get(origin_t *o, struct origin_stats *out);
 

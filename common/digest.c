@@ -106,8 +106,7 @@ char *base64_encode(const uint8_t *in, size_t n)
 	return out;
 }
 
-long base64_decode(const char *in, size_t in_len, uint8_t *out,
-		   size_t out_max)
+long base64_decode(const char *in, size_t in_len, uint8_t *out, size_t out_max)
 {
 	size_t pad = 0;
 	uint8_t *tmp;

@@ -45,8 +45,7 @@ char *base64_encode(const uint8_t *in, size_t n);
  * Decode standard base64 with padding into out (cap out_max bytes).
  * Returns the decoded length, or -EINVAL on malformed input or overflow.
  */
-long base64_decode(const char *in, size_t in_len, uint8_t *out,
-		   size_t out_max);
+long base64_decode(const char *in, size_t in_len, uint8_t *out, size_t out_max);
 
 /*
  * base64url (RFC 4648 section 5) without padding, as JWS (RFC 7515) uses.

@@ -33,7 +33,8 @@ enum log_level log_get_level(void)
 
 void log_msg(enum log_level level, const char *fmt, ...)
 {
-	static const char *const names[] = {"error", "warning", "info", "debug"};
+	static const char *const names[] = {"error", "warning", "info",
+					    "debug"};
 	static const int priorities[] = {LOG_ERR, LOG_WARNING, LOG_INFO,
 					 LOG_DEBUG};
 	char line[2048];

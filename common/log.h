@@ -25,7 +25,7 @@ enum log_level log_get_level(void);
  * they never contain a token or a key. Thread-safe.
  */
 void log_msg(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /*
  * A copy of s that is safe to print: control characters (C0, DEL, C1)

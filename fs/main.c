@@ -5,6 +5,7 @@
 #include "cache.h"
 #include "log.h"
 #include "ns.h"
+#include "units.h"
 #include "xalloc.h"
 #include "fsutil.h"
 
@@ -42,59 +43,63 @@ struct options {
 
 enum { KEY_HELP, KEY_VERSION };
 
-#define OPT(t, p) {t, offsetof(struct options, p), 1}
+#define OPT(t, p)                                                              \
+	{                                                                      \
+		t, offsetof(struct options, p), 1                              \
+	}
 static const struct fuse_opt option_spec[] = {
-	OPT("pubkey=%s", pubkey),
-	OPT("cache=%s", cache_dir),
-	OPT("cache_size=%s", cache_size),
-	OPT("ca=%s", ca),
-	OPT("token=%s", token),
-	OPT("node_key=%s", node_key),
-	OPT("audit_log=%s", audit_log),
-	OPT("state=%s", state_dir),
-	OPT("timeout=%u", timeout),
-	OPT("retries=%u", retries),
-	FUSE_OPT_KEY("-h", KEY_HELP),
-	FUSE_OPT_KEY("--help", KEY_HELP),
-	FUSE_OPT_KEY("-V", KEY_VERSION),
-	FUSE_OPT_KEY("--version", KEY_VERSION),
-	FUSE_OPT_END,
+    OPT("pubkey=%s", pubkey),
+    OPT("cache=%s", cache_dir),
+    OPT("cache_size=%s", cache_size),
+    OPT("ca=%s", ca),
+    OPT("token=%s", token),
+    OPT("node_key=%s", node_key),
+    OPT("audit_log=%s", audit_log),
+    OPT("state=%s", state_dir),
+    OPT("timeout=%u", timeout),
+    OPT("retries=%u", retries),
+    FUSE_OPT_KEY("-h", KEY_HELP),
+    FUSE_OPT_KEY("--help", KEY_HELP),
+    FUSE_OPT_KEY("-V", KEY_VERSION),
+    FUSE_OPT_KEY("--version", KEY_VERSION),
+    FUSE_OPT_END,
 };
 
 static void usage(const char *prog)
 {
-	printf("usage: %s ORIGIN MOUNTPOINT -o pubkey=FILE [options]\n"
-	       "\n"
-	       "Mount the aidata platform published at ORIGIN (file:///path, "
-	       "http://... or\nhttps://...) read-only at MOUNTPOINT.\n"
-	       "\n"
-	       "aidatafs options:\n"
-	       "    -o pubkey=FILE       pinned platform public key (required)\n"
-	       "    -o cache=DIR         cache directory (default %s)\n"
-	       "    -o cache_size=SIZE   cache bound, e.g. 20G (default: half "
-	       "the cache filesystem)\n"
-	       "    -o timeout=SECONDS   per-attempt origin timeout (default "
-	       "20)\n"
-	       "    -o retries=N         extra attempts per origin request "
-	       "(default 3)\n"
-	       "    -o ca=FILE           CA bundle for https origins\n"
-	       "    -o token=FILE        default credential (JWT) for every "
-	       "local user\n"
-	       "    -o node_key=FILE     this secure-domain node's X25519 key\n"
-	       "    -o audit_log=FILE    audit of shared/secure opens "
-	       "(default %s)\n"
-	       "    -o state=DIR         login bindings (default %s)\n"
-	       "    -o allow_other       let every local user see the mount\n"
-	       "\n"
-	       "general options:\n"
-	       "    -f                   stay in the foreground, log to stderr\n"
-	       "    -d                   debug output (implies -f)\n"
-	       "    -s                   single-threaded\n"
-	       "    -h, --help           this help\n"
-	       "    -V, --version        version\n"
-	       "\n"
-	       "Unmount with: fusermount3 -u MOUNTPOINT (or umount as root).\n",
-	       prog, DEFAULT_CACHE_DIR, DEFAULT_AUDIT_LOG, DEFAULT_STATE_DIR);
+	printf(
+	    "usage: %s ORIGIN MOUNTPOINT -o pubkey=FILE [options]\n"
+	    "\n"
+	    "Mount the aidata platform published at ORIGIN (file:///path, "
+	    "http://... or\nhttps://...) read-only at MOUNTPOINT.\n"
+	    "\n"
+	    "aidatafs options:\n"
+	    "    -o pubkey=FILE       pinned platform public key (required)\n"
+	    "    -o cache=DIR         cache directory (default %s)\n"
+	    "    -o cache_size=SIZE   cache bound, e.g. 20G (default: half "
+	    "the cache filesystem)\n"
+	    "    -o timeout=SECONDS   per-attempt origin timeout (default "
+	    "20)\n"
+	    "    -o retries=N         extra attempts per origin request "
+	    "(default 3)\n"
+	    "    -o ca=FILE           CA bundle for https origins\n"
+	    "    -o token=FILE        default credential (JWT) for every "
+	    "local user\n"
+	    "    -o node_key=FILE     this secure-domain node's X25519 key\n"
+	    "    -o audit_log=FILE    audit of shared/secure opens "
+	    "(default %s)\n"
+	    "    -o state=DIR         login bindings (default %s)\n"
+	    "    -o allow_other       let every local user see the mount\n"
+	    "\n"
+	    "general options:\n"
+	    "    -f                   stay in the foreground, log to stderr\n"
+	    "    -d                   debug output (implies -f)\n"
+	    "    -s                   single-threaded\n"
+	    "    -h, --help           this help\n"
+	    "    -V, --version        version\n"
+	    "\n"
+	    "Unmount with: fusermount3 -u MOUNTPOINT (or umount as root).\n",
+	    prog, DEFAULT_CACHE_DIR, DEFAULT_AUDIT_LOG, DEFAULT_STATE_DIR);
 }
 
 static int option_proc(void *data, const char *arg, int key,
@@ -119,33 +124,6 @@ static int option_proc(void *data, const char *arg, int key,
 	default:
 		return 1;
 	}
-}
-
-/* "20G", "512M", "1000000" -> bytes. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	case 't': case 'T': v <<= 40; end++; break;
-	default: break;
-	}
-	if (*end == 'i' && end[1] == 'B')
-		end += 2;
-	else if (*end == 'B')
-		end++;
-	if (*end)
-		return -EINVAL;
-	*out = v;
-	return 0;
 }
 
 /*
@@ -210,8 +188,8 @@ static void raise_readahead(const char *mountpoint)
 		    strcmp(mnt, real) || !dash ||
 		    strncmp(dash + 3, "fuse.aidatafs", 13))
 			continue;
-		snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb",
-			 major, minor);
+		snprintf(path, sizeof(path),
+			 "/sys/class/bdi/%u:%u/read_ahead_kb", major, minor);
 		{
 			FILE *ra = fopen(path, "we");
 
@@ -313,9 +291,10 @@ int main(int argc, char **argv)
 				      : strerror(-rc));
 		goto out;
 	}
-	if (o.cache_size && parse_size(o.cache_size, &cache_size) != 0) {
-		fprintf(stderr, "aidatafs: cache_size '%s': expected a size "
-				"such as 20G or 512M\n",
+	if (o.cache_size && units_parse_size(o.cache_size, &cache_size) != 0) {
+		fprintf(stderr,
+			"aidatafs: cache_size '%s': expected a size "
+			"such as 20G or 512M\n",
 			o.cache_size);
 		ret = 2;
 		goto out;
@@ -343,8 +322,8 @@ int main(int argc, char **argv)
 	rc = open_platform(&co, &ao, key, &cache, &auth, &ctx.ns);
 	if (rc) {
 		fprintf(stderr, "aidatafs: cannot mount '%s': %s\n", origin,
-			rc == -EBADMSG ? "the manifest or a catalog does not "
-					 "verify with the pinned key"
+			rc == -EBADMSG	? "the manifest or a catalog does not "
+					  "verify with the pinned key"
 			: rc == -ESTALE ? "the origin serves an older revision "
 					  "than already seen (rollback)"
 					: strerror(-rc));
@@ -398,7 +377,7 @@ int main(int argc, char **argv)
 		fuse_loop_cfg_set_max_threads(loop, 16);
 		if (cmd.max_idle_threads != UINT_MAX)
 			fuse_loop_cfg_set_idle_threads(loop,
-							cmd.max_idle_threads);
+						       cmd.max_idle_threads);
 		ret = fuse_session_loop_mt(se, loop);
 	}
 	ll_background_stop(&ctx);

@@ -20,16 +20,16 @@
 #define SLOT_MAX (1u << SLOT_BITS)
 #define SLOT_HIGH_START (1u << (SLOT_BITS - 1))
 #define LOCAL_MASK ((1ULL << 40) - 1)
-#define TREE_INO(view, slot, local)                                        \
-	((2ULL << 62) | ((uint64_t)(view) << 60) | ((uint64_t)(slot) << 40) | \
+#define TREE_INO(view, slot, local)                                            \
+	((2ULL << 62) | ((uint64_t)(view) << 60) | ((uint64_t)(slot) << 40) |  \
 	 (local))
 #define LABEL_INO(which, i) ((1ULL << 62) | ((uint64_t)(which) << 40) | (i))
 #define INO_KIND(ino) ((ino) >> 62)
 #define TREE_VIEW(ino) ((unsigned)(((ino) >> 60) & 3))
 #define TREE_SLOT(ino) ((uint32_t)(((ino) >> 40) & (SLOT_MAX - 1)))
-#define TREE_LOCAL(ino) ((ino) & LOCAL_MASK)
+#define TREE_LOCAL(ino) ((ino)&LOCAL_MASK)
 #define LABEL_WHICH(ino) ((unsigned)(((ino) >> 40) & 1))
-#define LABEL_INDEX(ino) ((uint32_t)((ino) & 0xffffffffu))
+#define LABEL_INDEX(ino) ((uint32_t)((ino)&0xffffffffu))
 
 #define READAHEAD_BYTES (32u << 20)
 #define SYNTHETIC_TIMEOUT 1.0
@@ -47,8 +47,8 @@ struct ns_slot {
 	pthread_mutex_t lock;
 	repo_catalog_t *cat; /* opened on first use; protected by lock */
 	/* secure tier: the dataset key, unsealed in memory only */
-	int key_state;       /* 0 unknown, 1 held, <0 -errno; protected by lock */
-	time_t key_checked;  /* protected by lock */
+	int key_state; /* 0 unknown, 1 held, <0 -errno; protected by lock */
+	time_t key_checked;		   /* protected by lock */
 	uint8_t key[AUTH_DATASET_KEY_LEN]; /* protected by lock */
 };
 
@@ -69,14 +69,14 @@ struct ns {
 	auth_t *auth;
 	uint8_t key_id[32];
 	pthread_mutex_t lock;
-	struct ns_rev *rev;        /* protected by lock */
-	struct ns_slot **slots;    /* SLOT_MAX pointers; protected by lock */
-	uint32_t next_high_slot;   /* protected by lock */
-	char **labels[2];          /* append-only; protected by lock */
-	uint32_t nlabels[2];       /* protected by lock */
+	struct ns_rev *rev;	     /* protected by lock */
+	struct ns_slot **slots;	     /* SLOT_MAX pointers; protected by lock */
+	uint32_t next_high_slot;     /* protected by lock */
+	char **labels[2];	     /* append-only; protected by lock */
+	uint32_t nlabels[2];	     /* protected by lock */
 	struct ns_slot **open_slots; /* slots with a catalog open; lock */
-	size_t nopen;              /* protected by lock */
-	uint64_t catalog_ops;      /* atomic: lookups/readdirs since a trim */
+	size_t nopen;		     /* protected by lock */
+	uint64_t catalog_ops;	     /* atomic: lookups/readdirs since a trim */
 	struct fs_counters counters; /* atomics */
 };
 
@@ -104,13 +104,13 @@ struct ns_file {
 	struct ns_slot *slot;
 	struct repo_inode inode;
 	uint64_t *starts; /* starts[k]: file offset of extent k; [count]=size */
-	char *text;       /* generated content */
+	char *text;	  /* generated content */
 	size_t text_len;
 	pthread_mutex_t lock;
-	uint64_t next_off;      /* protected by lock: where a sequential
-				 * reader continues */
+	uint64_t next_off;	   /* protected by lock: where a sequential
+				    * reader continues */
 	struct plain_chunk *plain; /* protected by lock: last decrypted */
-	uint32_t prefetched_to; /* protected by lock: extents queued */
+	uint32_t prefetched_to;	   /* protected by lock: extents queued */
 };
 
 /* ------------------------------------------------------------ helpers -- */
@@ -230,9 +230,9 @@ static int slot_catalog(ns_t *ns, struct ns_slot *s, repo_catalog_t **out)
 		} else {
 			COUNT_ADD(ns->counters.catalogs_open, 1);
 			pthread_mutex_lock(&ns->lock);
-			ns->open_slots = xrealloc(ns->open_slots,
-						  (ns->nopen + 1) *
-							  sizeof(*ns->open_slots));
+			ns->open_slots =
+			    xrealloc(ns->open_slots,
+				     (ns->nopen + 1) * sizeof(*ns->open_slots));
 			ns->open_slots[ns->nopen++] = s;
 			pthread_mutex_unlock(&ns->lock);
 		}
@@ -335,9 +335,9 @@ static int load_dataset(void *arg, const struct repo_dataset *d)
 			s->d.license = xstrdup(d->license);
 			s->d.description = xstrdup(d->description);
 			s->label[LABEL_INDUSTRY] =
-				label_intern(ns, LABEL_INDUSTRY, d->industry);
+			    label_intern(ns, LABEL_INDUSTRY, d->industry);
 			s->label[LABEL_MODALITY] =
-				label_intern(ns, LABEL_MODALITY, d->modality);
+			    label_intern(ns, LABEL_MODALITY, d->modality);
 			pthread_mutex_init(&s->lock, NULL);
 			ns->slots[index] = s;
 		}
@@ -350,15 +350,15 @@ static int load_dataset(void *arg, const struct repo_dataset *d)
 	}
 	if (lc->r->n == lc->alloc) {
 		lc->alloc = lc->alloc ? 2 * lc->alloc : 32;
-		lc->r->slots = xrealloc(lc->r->slots,
-					lc->alloc * sizeof(*lc->r->slots));
+		lc->r->slots =
+		    xrealloc(lc->r->slots, lc->alloc * sizeof(*lc->r->slots));
 	}
 	lc->r->slots[lc->r->n++] = index;
 	for (unsigned w = 0; w < 2; w++) {
 		if (!rev_has_label(lc->r, w, s->label[w])) {
-			lc->r->labels[w] = xrealloc(
-				lc->r->labels[w],
-				(lc->r->nlabels[w] + 1) * sizeof(uint32_t));
+			lc->r->labels[w] =
+			    xrealloc(lc->r->labels[w], (lc->r->nlabels[w] + 1) *
+							   sizeof(uint32_t));
 			lc->r->labels[w][lc->r->nlabels[w]++] = s->label[w];
 		}
 	}
@@ -608,14 +608,15 @@ int ns_refresh(ns_t *ns, const struct ns_notify *nf)
 				notify_dataset(ns, nf, s);
 		}
 		for (unsigned w = 0; w < 2; w++) {
-			uint64_t top = w ? NS_INO_BY_MODALITY
-					 : NS_INO_BY_INDUSTRY;
+			uint64_t top =
+			    w ? NS_INO_BY_MODALITY : NS_INO_BY_INDUSTRY;
 
 			for (size_t i = 0; i < old->nlabels[w]; i++)
 				if (!rev_has_label(r, w, old->labels[w][i]))
-					nf->entry(nf->ctx, top,
-						  label_name(ns, w,
-							     old->labels[w][i]));
+					nf->entry(
+					    nf->ctx, top,
+					    label_name(ns, w,
+						       old->labels[w][i]));
 			nf->inode(nf->ctx, top);
 		}
 		nf->inode(nf->ctx, NS_INO_DATASETS);
@@ -655,7 +656,7 @@ void ns_trim(ns_t *ns)
 static void count_catalog_op(ns_t *ns)
 {
 	if (__atomic_add_fetch(&ns->catalog_ops, 1, __ATOMIC_RELAXED) %
-		    TRIM_EVERY_OPS ==
+		TRIM_EVERY_OPS ==
 	    0)
 		ns_trim(ns);
 }
@@ -817,8 +818,7 @@ int ns_lookup(ns_t *ns, uint64_t parent, const char *name, uint64_t *ino,
 		unsigned w = parent == NS_INO_BY_MODALITY;
 
 		for (size_t i = 0; i < r->nlabels[w]; i++) {
-			if (!strcmp(label_name(ns, w, r->labels[w][i]),
-				    name)) {
+			if (!strcmp(label_name(ns, w, r->labels[w][i]), name)) {
 				*ino = LABEL_INO(w, r->labels[w][i]);
 				rc = 0;
 			}
@@ -880,8 +880,8 @@ static int tree_entry(void *arg, const char *name, size_t len, uint64_t local,
 	return tf->fill(tf->ctx, name, len, &st, local + 2) ? 1 : 0;
 }
 
-int ns_readdir(ns_t *ns, uint64_t ino, uint64_t off, bool plus,
-	       ns_fill_fn fill, void *ctx)
+int ns_readdir(ns_t *ns, uint64_t ino, uint64_t off, bool plus, ns_fill_fn fill,
+	       void *ctx)
 {
 	struct stat st;
 	double timeout;
@@ -968,9 +968,9 @@ int ns_readdir(ns_t *ns, uint64_t ino, uint64_t off, bool plus,
 		} else {
 			type_only(&st, child,
 				  child >= NS_INO_STATS &&
-						  child <= NS_INO_WHOAMI
-					  ? S_IFREG
-					  : S_IFDIR);
+					  child <= NS_INO_WHOAMI
+				      ? S_IFREG
+				      : S_IFDIR);
 		}
 		if (fill(ctx, name, strlen(name), &st, i + 3))
 			break;
@@ -1110,8 +1110,8 @@ static void auth_request_init(ns_t *ns, struct auth_request *r,
 	r->path = path;
 	r->dataset = s->d.name;
 	r->tier = s->d.tier;
-	r->dataset_key_ok = s->d.tier == REPO_TIER_SECURE &&
-			    slot_dataset_key(ns, s, key) == 0;
+	r->dataset_key_ok =
+	    s->d.tier == REPO_TIER_SECURE && slot_dataset_key(ns, s, key) == 0;
 	explicit_bzero(key, sizeof(key));
 }
 
@@ -1155,8 +1155,8 @@ int ns_open(ns_t *ns, uint64_t ino, const struct ns_caller *who, bool write,
 		if (ino == NS_INO_STATS)
 			f = generated(render_stats(ns));
 		else if (ino == NS_INO_REVISION)
-			f = generated(xasprintf("%" PRIu64 "\n",
-						ns_revision(ns)));
+			f = generated(
+			    xasprintf("%" PRIu64 "\n", ns_revision(ns)));
 		else
 			f = generated(auth_whoami(ns->auth, who->uid));
 		*direct_io = true;
@@ -1303,7 +1303,8 @@ static void readahead(ns_t *ns, struct ns_file *f, repo_catalog_t *cat,
 		if (k > from &&
 		    f->inode.extents[k].chunk == f->inode.extents[k - 1].chunk)
 			continue;
-		if (repo_catalog_chunk(cat, f->inode.extents[k].chunk, &ch) == 0)
+		if (repo_catalog_chunk(cat, f->inode.extents[k].chunk, &ch) ==
+		    0)
 			cache_chunk_prefetch(ns->cache, &ch);
 	}
 }
@@ -1323,7 +1324,8 @@ static int decrypt_chunk(ns_t *ns, struct ns_slot *s,
 	size_t flen;
 	int rc;
 
-	if (ch->stored_size < AUTH_CHUNK_OVERHEAD || ref->size != ch->stored_size)
+	if (ch->stored_size < AUTH_CHUNK_OVERHEAD ||
+	    ref->size != ch->stored_size)
 		return -EIO;
 	rc = slot_dataset_key(ns, s, key);
 	if (rc) {
@@ -1429,9 +1431,8 @@ int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
 		out->seg = xcalloc(1, sizeof(*out->seg));
 		out->seg[0].fd = -1;
 		out->seg[0].mem = (const uint8_t *)f->text + off;
-		out->seg[0].len = f->text_len - off < size
-					  ? f->text_len - (size_t)off
-					  : size;
+		out->seg[0].len =
+		    f->text_len - off < size ? f->text_len - (size_t)off : size;
 		out->nseg = 1;
 		out->total = out->seg[0].len;
 		return 0;
@@ -1443,7 +1444,8 @@ int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
 	if (rc)
 		goto fail;
 	{
-		uint32_t first = extent_at(f, off), last = extent_at(f, end - 1);
+		uint32_t first = extent_at(f, off),
+			 last = extent_at(f, end - 1);
 		size_t n = last - first + 1;
 
 		out->seg = xcalloc(n, sizeof(*out->seg));
@@ -1451,8 +1453,8 @@ int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
 		for (uint32_t k = first; k <= last; k++) {
 			const struct repo_extent *e = &f->inode.extents[k];
 			uint64_t a = off > f->starts[k] ? off : f->starts[k];
-			uint64_t b = end < f->starts[k + 1] ? end
-							    : f->starts[k + 1];
+			uint64_t b =
+			    end < f->starts[k + 1] ? end : f->starts[k + 1];
 			struct cache_chunk_ref *ref = &out->refs[out->nrefs];
 			struct ns_segment *sg = &out->seg[out->nseg];
 			struct repo_chunk ch;
@@ -1475,9 +1477,9 @@ int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
 				rc = plain_get(ns, f, e->chunk, &ch, &pc);
 				if (rc)
 					goto fail;
-				out->owned = xrealloc(
-					out->owned, (out->nowned + 1) *
-							    sizeof(*out->owned));
+				out->owned = xrealloc(out->owned,
+						      (out->nowned + 1) *
+							  sizeof(*out->owned));
 				out->owned[out->nowned++] = pc;
 				sg->fd = -1;
 				sg->mem = pc->data;
@@ -1601,8 +1603,8 @@ int ns_getxattr(ns_t *ns, uint64_t ino, const struct ns_caller *who,
 	char *v = NULL;
 	int rc;
 
-	if (INO_KIND(ino) != 2 || strncmp(name, XATTR_PREFIX,
-					  strlen(XATTR_PREFIX)))
+	if (INO_KIND(ino) != 2 ||
+	    strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)))
 		return -ENODATA;
 	rc = tree_resolve(ns, ino, &s, NULL);
 	if (rc)
@@ -1626,8 +1628,7 @@ int ns_getxattr(ns_t *ns, uint64_t ino, const struct ns_caller *who,
 		/* what open() would say to this caller, without auditing */
 		auth_request_init(ns, &ar, who, s, "");
 		v = xstrdup(auth_reason_text(auth_decide(ns->auth, &ar)));
-	}
-	else if (!strcmp(key, "sha256") || !strcmp(key, "cached")) {
+	} else if (!strcmp(key, "sha256") || !strcmp(key, "cached")) {
 		struct repo_inode i;
 		uint64_t bytes;
 

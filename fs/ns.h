@@ -96,8 +96,8 @@ int ns_lookup(ns_t *ns, uint64_t parent, const char *name, uint64_t *ino,
  */
 typedef int (*ns_fill_fn)(void *ctx, const char *name, size_t name_len,
 			  const struct stat *st, uint64_t next_off);
-int ns_readdir(ns_t *ns, uint64_t ino, uint64_t off, bool plus,
-	       ns_fill_fn fill, void *ctx);
+int ns_readdir(ns_t *ns, uint64_t ino, uint64_t off, bool plus, ns_fill_fn fill,
+	       void *ctx);
 
 /* Symlink target (caller frees). */
 int ns_readlink(ns_t *ns, uint64_t ino, char **target);
@@ -129,7 +129,7 @@ struct ns_segment {
 struct ns_read {
 	struct ns_segment *seg;
 	size_t nseg;
-	void **owned;    /* decrypted chunks held until ns_read_done */
+	void **owned; /* decrypted chunks held until ns_read_done */
 	size_t nowned;
 	struct cache_chunk_ref *refs; /* pinned until ns_read_done */
 	size_t nrefs;

@@ -43,8 +43,8 @@ char *stats_render(const struct cache_stats *cs, const struct fs_counters *fc)
 	       "Bytes received from the origin.", NULL, cs->bytes_fetched);
 	metric(&b, "aidatafs_bytes_served_total", "counter",
 	       "File bytes returned to readers.", NULL, fc->bytes_served);
-	metric(&b, "aidatafs_reads_total", "counter",
-	       "Read requests answered.", NULL, fc->reads);
+	metric(&b, "aidatafs_reads_total", "counter", "Read requests answered.",
+	       NULL, fc->reads);
 	metric(&b, "aidatafs_opens_total", "counter", "Files opened.", NULL,
 	       fc->opens);
 	metric(&b, "aidatafs_chunks_cached", "gauge",
@@ -61,16 +61,16 @@ char *stats_render(const struct cache_stats *cs, const struct fs_counters *fc)
 	metric(&b, "aidatafs_origin_retries_total", "counter",
 	       "Origin requests retried after a failure.", NULL,
 	       cs->origin_retries);
-	metric(&b, "aidatafs_errors_total", "counter",
-	       "Errors by kind.", "{kind=\"verify\"}", cs->err_verify);
+	metric(&b, "aidatafs_errors_total", "counter", "Errors by kind.",
+	       "{kind=\"verify\"}", cs->err_verify);
 	metric(&b, "aidatafs_errors_total", "counter", NULL,
 	       "{kind=\"origin_timeout\"}", cs->err_origin_timeout);
 	metric(&b, "aidatafs_errors_total", "counter", NULL,
 	       "{kind=\"origin_io\"}", cs->err_origin_io);
 	metric(&b, "aidatafs_errors_total", "counter", NULL,
 	       "{kind=\"cache_full\"}", cs->err_cache_full);
-	metric(&b, "aidatafs_errors_total", "counter", NULL,
-	       "{kind=\"read\"}", fc->read_errors);
+	metric(&b, "aidatafs_errors_total", "counter", NULL, "{kind=\"read\"}",
+	       fc->read_errors);
 	metric(&b, "aidatafs_errors_total", "counter", NULL,
 	       "{kind=\"refresh\"}", fc->refresh_errors);
 	metric(&b, "aidatafs_errors_total", "counter", NULL,

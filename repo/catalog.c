@@ -61,10 +61,9 @@ int repo_catalog_open(const char *path, repo_catalog_t **out)
 	/* immutable file: no lock file, no writer, readers need no slots;
 	 * kernel readahead on: a directory walk reads the file in order */
 	if (!rc)
-		rc = mdb_env_open(cat->env, path,
-				  MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK |
-					  MDB_NOTLS,
-				  0444);
+		rc = mdb_env_open(
+		    cat->env, path,
+		    MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOTLS, 0444);
 	if (!rc) {
 		/* a short file would fault (SIGBUS) when its pages are read */
 		MDB_envinfo info;
@@ -73,7 +72,7 @@ int repo_catalog_open(const char *path, repo_catalog_t **out)
 		if (mdb_env_info(cat->env, &info) == 0 &&
 		    mdb_env_stat(cat->env, &est) == 0 &&
 		    ((uint64_t)info.me_last_pgno + 1) * est.ms_psize >
-			    (uint64_t)st.st_size) {
+			(uint64_t)st.st_size) {
 			log_error("catalog '%s': truncated", path);
 			rc = -EINVAL;
 			goto fail;
@@ -284,8 +283,7 @@ int repo_catalog_inode(repo_catalog_t *cat, uint64_t ino,
 
 	memset(out, 0, sizeof(*out));
 	store_be64(key, ino);
-	rc = get(cat, cat->inodes, cat->has_inodes, key, sizeof(key), &txn,
-		 &v);
+	rc = get(cat, cat->inodes, cat->has_inodes, key, sizeof(key), &txn, &v);
 	if (rc)
 		return rc;
 	rc = repo_inode_decode(ino, v.mv_data, v.mv_size, out);
@@ -302,9 +300,8 @@ static int dirent_value(const MDB_val *v, uint64_t *ino, uint32_t *type)
 	return 0;
 }
 
-int repo_catalog_lookup(repo_catalog_t *cat, uint64_t parent,
-			const char *name, size_t name_len, uint64_t *ino,
-			uint32_t *mode_type)
+int repo_catalog_lookup(repo_catalog_t *cat, uint64_t parent, const char *name,
+			size_t name_len, uint64_t *ino, uint32_t *mode_type)
 {
 	uint8_t key[8 + REPO_NAME_MAX];
 	size_t key_len;
@@ -347,8 +344,8 @@ int repo_catalog_readdir(repo_catalog_t *cat, uint64_t parent,
 			repo_inode_release(&prev);
 			return -EINVAL;
 		}
-		k.mv_size = repo_dirent_key(parent, prev.name,
-					    strlen(prev.name), key);
+		k.mv_size =
+		    repo_dirent_key(parent, prev.name, strlen(prev.name), key);
 		repo_inode_release(&prev);
 	}
 	rc = mdb_txn_begin(cat->env, NULL, MDB_RDONLY, &txn);
@@ -392,8 +389,7 @@ out:
 	return rc;
 }
 
-int repo_catalog_chunk(repo_catalog_t *cat, uint32_t id,
-		       struct repo_chunk *out)
+int repo_catalog_chunk(repo_catalog_t *cat, uint32_t id, struct repo_chunk *out)
 {
 	uint8_t key[4];
 	MDB_txn *txn;

@@ -83,9 +83,9 @@ int repo_catalog_writer_new(const char *work_dir, const char *kind,
 		rc = mdb_env_set_mapsize(w->env, WRITER_MAPSIZE);
 	/* scratch data: durability comes from the published copy's fsync */
 	if (!rc)
-		rc = mdb_env_open(w->env, work_dir,
-				  MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS,
-				  0600);
+		rc =
+		    mdb_env_open(w->env, work_dir,
+				 MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS, 0600);
 	if (rc) {
 		rc = catalog_lmdb_error("catalog scratch environment", rc);
 		goto fail;
@@ -163,8 +163,8 @@ int repo_catalog_writer_inode(repo_catalog_writer_t *w,
 }
 
 int repo_catalog_writer_dirent(repo_catalog_writer_t *w, uint64_t parent,
-			       const char *name, size_t name_len,
-			       uint64_t ino, uint32_t mode_type)
+			       const char *name, size_t name_len, uint64_t ino,
+			       uint32_t mode_type)
 {
 	uint8_t key[8 + REPO_NAME_MAX], val[12];
 	size_t key_len;
@@ -206,8 +206,8 @@ static int compress_file(int in_fd, const char *object_path,
 	int out_fd, rc = 0;
 	bool done = false;
 
-	out_fd = open(object_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		      0644);
+	out_fd =
+	    open(object_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (out_fd < 0) {
 		rc = -errno;
 		goto out;

@@ -46,7 +46,7 @@ int repo_chunk_decode(const void *stored, size_t stored_len,
 		return -EINVAL;
 	if (c->flags & REPO_CHUNK_ZSTD) {
 		unsigned long long content =
-			ZSTD_getFrameContentSize(stored, stored_len);
+		    ZSTD_getFrameContentSize(stored, stored_len);
 		size_t frame = ZSTD_findFrameCompressedSize(stored, stored_len);
 		size_t n;
 

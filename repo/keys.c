@@ -97,9 +97,9 @@ static int key_write(const repo_key_t *key, const char *path, bool private)
 		unlink(path);
 		return rc;
 	}
-	if (private ? !PEM_write_PrivateKey(f, key->pkey, NULL, NULL, 0, NULL,
-					     NULL)
-		    : !PEM_write_PUBKEY(f, key->pkey)) {
+	if (private
+		? !PEM_write_PrivateKey(f, key->pkey, NULL, NULL, 0, NULL, NULL)
+		: !PEM_write_PUBKEY(f, key->pkey)) {
 		log_openssl("cannot encode key");
 		rc = -EIO;
 	}

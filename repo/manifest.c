@@ -95,8 +95,8 @@ static const char *next_line(const char **p, const char *end, size_t *len)
 }
 
 /* Split "key value" with exactly one space; value must be non-empty. */
-static bool field(const char *line, size_t len, const char *key,
-		  char *value, size_t value_max)
+static bool field(const char *line, size_t len, const char *key, char *value,
+		  size_t value_max)
 {
 	size_t klen = strlen(key);
 
@@ -193,11 +193,11 @@ int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
 		if (n > 8 && !memcmp(line, "revoked ", 8)) {
 			if (!jti_valid(line + 8, n - 8))
 				goto out;
-			m->revoked = xrealloc(m->revoked,
-					      (m->revoked_count + 1) *
-						      sizeof(char *));
+			m->revoked =
+			    xrealloc(m->revoked,
+				     (m->revoked_count + 1) * sizeof(char *));
 			m->revoked[m->revoked_count++] =
-				xstrndup(line + 8, n - 8);
+			    xstrndup(line + 8, n - 8);
 			continue;
 		}
 		break;

@@ -155,7 +155,8 @@ int repo_dataset_decode(const char *name, size_t name_len, const void *val,
 	d->description = take_lstring(&r, TEXT_MAX);
 	d->name = xstrndup(name, name_len);
 	if (r.bad || r.left != 0 || !repo_tier_name(d->tier) ||
-	    (d->root_mode & S_IFMT) != S_IFDIR || d->mtime_nsec >= 1000000000u) {
+	    (d->root_mode & S_IFMT) != S_IFDIR ||
+	    d->mtime_nsec >= 1000000000u) {
 		repo_dataset_release(d);
 		return -EINVAL;
 	}
@@ -325,7 +326,8 @@ const char *repo_name_invalid_reason(const char *name, size_t len)
 		return "empty name";
 	if (len > REPO_NAME_MAX)
 		return "name longer than 255 bytes";
-	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+	if ((len == 1 && s[0] == '.') ||
+	    (len == 2 && s[0] == '.' && s[1] == '.'))
 		return "name is '.' or '..'";
 	while (i < len) {
 		unsigned c = s[i];

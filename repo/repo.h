@@ -61,12 +61,12 @@ void repo_key_free(repo_key_t *key);
 /* ------------------------------------------------------------ manifest -- */
 
 struct repo_manifest {
-	uint32_t format;            /* REPO_FORMAT_VERSION */
-	uint64_t revision;          /* 1, 2, ... strictly increasing */
+	uint32_t format;	    /* REPO_FORMAT_VERSION */
+	uint64_t revision;	    /* 1, 2, ... strictly increasing */
 	struct digest root_catalog; /* digest of the root catalog object */
-	int64_t created;            /* unix seconds, UTC */
-	uint32_t ttl;               /* seconds a client may use it unchecked */
-	char **revoked;             /* revoked credential ids (jti) */
+	int64_t created;	    /* unix seconds, UTC */
+	uint32_t ttl;		    /* seconds a client may use it unchecked */
+	char **revoked;		    /* revoked credential ids (jti) */
 	size_t revoked_count;
 };
 
@@ -99,8 +99,8 @@ struct repo_chunk {
 	struct digest shard;  /* the shard object holding it */
 	uint64_t offset;      /* byte offset of the stored bytes in the shard */
 	uint32_t stored_size; /* bytes in the shard */
-	uint32_t size;        /* uncompressed bytes */
-	uint32_t flags;       /* enum repo_chunk_flags */
+	uint32_t size;	      /* uncompressed bytes */
+	uint32_t flags;	      /* enum repo_chunk_flags */
 };
 
 /*
@@ -140,12 +140,12 @@ struct repo_dataset {
 	char *modality;
 	char *license;
 	char *description;
-	uint32_t id;          /* stable across revisions; inode numbering */
+	uint32_t id; /* stable across revisions; inode numbering */
 	enum repo_tier tier;
-	uint64_t files;       /* regular files */
-	uint64_t bytes;       /* sum of their sizes */
-	struct digest catalog;  /* digest of its catalog object */
-	uint64_t catalog_size;  /* bytes of the catalog object */
+	uint64_t files;	       /* regular files */
+	uint64_t bytes;	       /* sum of their sizes */
+	struct digest catalog; /* digest of its catalog object */
+	uint64_t catalog_size; /* bytes of the catalog object */
 	/* the dataset's top directory, so listings need no dataset catalog */
 	uint32_t root_mode;
 	uint32_t root_nlink;
@@ -162,25 +162,25 @@ void repo_dataset_release(struct repo_dataset *d);
 
 /* A slice of one chunk that belongs to a file, in file order. */
 struct repo_extent {
-	uint32_t chunk;  /* chunk id in this dataset's catalog */
+	uint32_t chunk;	 /* chunk id in this dataset's catalog */
 	uint32_t offset; /* first byte within the chunk's uncompressed data */
 	uint32_t length; /* bytes */
 };
 
 struct repo_inode {
 	uint64_t ino;
-	uint64_t parent;   /* REPO_ROOT_INO for the root itself */
-	char *name;        /* "" for the root */
-	uint32_t mode;     /* S_IFREG/S_IFDIR/S_IFLNK | permission bits */
+	uint64_t parent; /* REPO_ROOT_INO for the root itself */
+	char *name;	 /* "" for the root */
+	uint32_t mode;	 /* S_IFREG/S_IFDIR/S_IFLNK | permission bits */
 	uint32_t nlink;
-	uint64_t size;     /* exact; symlink: target length; directory:
-			    * the publisher's st_size, so du -b agrees */
+	uint64_t size; /* exact; symlink: target length; directory:
+			* the publisher's st_size, so du -b agrees */
 	int64_t mtime_sec;
 	uint32_t mtime_nsec;
-	struct digest sha256;     /* regular files: digest of the content */
-	uint32_t extent_count;    /* regular files */
+	struct digest sha256;  /* regular files: digest of the content */
+	uint32_t extent_count; /* regular files */
 	struct repo_extent *extents;
-	char *target;             /* symlinks: NUL-terminated target */
+	char *target; /* symlinks: NUL-terminated target */
 };
 
 int repo_inode_encode(const struct repo_inode *i, struct buf *out);
@@ -247,9 +247,8 @@ int repo_catalog_datasets(repo_catalog_t *cat, repo_dataset_cb cb, void *ctx);
 int repo_catalog_inode(repo_catalog_t *cat, uint64_t ino,
 		       struct repo_inode *out);
 /* Dataset catalog: the child named name of parent. -ENOENT if absent. */
-int repo_catalog_lookup(repo_catalog_t *cat, uint64_t parent,
-			const char *name, size_t name_len, uint64_t *ino,
-			uint32_t *mode_type);
+int repo_catalog_lookup(repo_catalog_t *cat, uint64_t parent, const char *name,
+			size_t name_len, uint64_t *ino, uint32_t *mode_type);
 /*
  * Dataset catalog: list parent's entries in name order, starting after
  * the entry whose inode is after_ino (0: from the start; inodes of one
@@ -285,8 +284,8 @@ int repo_catalog_writer_dataset(repo_catalog_writer_t *w,
 int repo_catalog_writer_inode(repo_catalog_writer_t *w,
 			      const struct repo_inode *i);
 int repo_catalog_writer_dirent(repo_catalog_writer_t *w, uint64_t parent,
-			       const char *name, size_t name_len,
-			       uint64_t ino, uint32_t mode_type);
+			       const char *name, size_t name_len, uint64_t ino,
+			       uint32_t mode_type);
 int repo_catalog_writer_chunk(repo_catalog_writer_t *w, uint32_t id,
 			      const struct repo_chunk *c);
 /*

@@ -12,19 +12,19 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"keygen", cmd_keygen, "create an Ed25519 platform key pair"},
-	{"pack", cmd_pack, "pack a source tree into a repository revision"},
-	{"verify", cmd_verify, "check a repository's signature and digests"},
-	{"ls", cmd_ls, "list a path inside a repository"},
-	{"get", cmd_get, "extract a file or tree from a repository"},
-	{"sample", cmd_sample, "generate the bundled sample platform"},
-	{"token", cmd_token, "issue or show a member credential (JWT)"},
-	{"node-keygen", cmd_node_keygen, "create a secure-domain node key pair"},
-	{"grant-node", cmd_grant_node, "seal a secure dataset's key to a node"},
-	{"revoke", cmd_revoke, "republish the manifest revoking credentials"},
-	{"login", cmd_login, "bind a credential to you on a mount"},
-	{"logout", cmd_logout, "drop your credential on a mount"},
-	{"whoami", cmd_whoami, "show your credential's claims on a mount"},
+    {"keygen", cmd_keygen, "create an Ed25519 platform key pair"},
+    {"pack", cmd_pack, "pack a source tree into a repository revision"},
+    {"verify", cmd_verify, "check a repository's signature and digests"},
+    {"ls", cmd_ls, "list a path inside a repository"},
+    {"get", cmd_get, "extract a file or tree from a repository"},
+    {"sample", cmd_sample, "generate the bundled sample platform"},
+    {"token", cmd_token, "issue or show a member credential (JWT)"},
+    {"node-keygen", cmd_node_keygen, "create a secure-domain node key pair"},
+    {"grant-node", cmd_grant_node, "seal a secure dataset's key to a node"},
+    {"revoke", cmd_revoke, "republish the manifest revoking credentials"},
+    {"login", cmd_login, "bind a credential to you on a mount"},
+    {"logout", cmd_logout, "drop your credential on a mount"},
+    {"whoami", cmd_whoami, "show your credential's claims on a mount"},
 };
 
 static void usage(FILE *out)

@@ -13,9 +13,9 @@
 int cmd_keygen(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"out", required_argument, NULL, 'o'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"out", required_argument, NULL, 'o'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *dir = NULL;
 	char *priv = NULL, *pub = NULL;
@@ -59,14 +59,16 @@ int cmd_keygen(int argc, char **argv)
 	if (!rc) {
 		rc = repo_key_write_private(key, priv);
 		if (rc)
-			fprintf(stderr, "aidata keygen: cannot write '%s': %s\n",
-				priv, strerror(-rc));
+			fprintf(stderr,
+				"aidata keygen: cannot write '%s': %s\n", priv,
+				strerror(-rc));
 	}
 	if (!rc) {
 		rc = repo_key_write_public(key, pub);
 		if (rc) {
-			fprintf(stderr, "aidata keygen: cannot write '%s': %s\n",
-				pub, strerror(-rc));
+			fprintf(stderr,
+				"aidata keygen: cannot write '%s': %s\n", pub,
+				strerror(-rc));
 			unlink(priv);
 		}
 	}

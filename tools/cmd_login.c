@@ -17,9 +17,9 @@
 static const char *parse_mount(int argc, char **argv, const char *usage)
 {
 	static const struct option longopts[] = {
-		{"mount", required_argument, NULL, 'm'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"mount", required_argument, NULL, 'm'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *mnt = "/mnt/aidata";
 	int c;
@@ -50,7 +50,8 @@ static int write_login(const char *mnt, const char *data, size_t len)
 
 	if (fd < 0) {
 		rc = -errno;
-		fprintf(stderr, "aidata: '%s': %s (is an aidatafs mount there?)\n",
+		fprintf(stderr,
+			"aidata: '%s': %s (is an aidatafs mount there?)\n",
 			path, strerror(errno));
 		free(path);
 		return rc;
@@ -92,10 +93,10 @@ static int show_whoami(const char *mnt)
 int cmd_login(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: aidata login [--mount DIR] < token\n\n"
-		"Bind the credential (a JWT on standard input) to you on the "
-		"mount at DIR\n(default /mnt/aidata). It is verified by the "
-		"daemon and kept until it\nexpires or you log out.\n";
+	    "usage: aidata login [--mount DIR] < token\n\n"
+	    "Bind the credential (a JWT on standard input) to you on the "
+	    "mount at DIR\n(default /mnt/aidata). It is verified by the "
+	    "daemon and kept until it\nexpires or you log out.\n";
 	const char *mnt = parse_mount(argc, argv, usage);
 	char *token = xmalloc(TOKEN_MAX + 1);
 	size_t len = 0;
@@ -138,8 +139,8 @@ int cmd_login(int argc, char **argv)
 int cmd_logout(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: aidata logout [--mount DIR]\n\nDrop your credential "
-		"binding on the mount at DIR.\n";
+	    "usage: aidata logout [--mount DIR]\n\nDrop your credential "
+	    "binding on the mount at DIR.\n";
 	const char *mnt = parse_mount(argc, argv, usage);
 	int rc;
 
@@ -157,8 +158,8 @@ int cmd_logout(int argc, char **argv)
 int cmd_whoami(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: aidata whoami [--mount DIR]\n\nShow the claims of the "
-		"credential the mount uses for you (never the token).\n";
+	    "usage: aidata whoami [--mount DIR]\n\nShow the claims of the "
+	    "credential the mount uses for you (never the token).\n";
 	const char *mnt = parse_mount(argc, argv, usage);
 
 	if (!mnt)

@@ -25,9 +25,9 @@ static int parse_common(int argc, char **argv, const char *usage,
 			struct tool_args *a)
 {
 	static const struct option longopts[] = {
-		{"pubkey", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"pubkey", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -92,7 +92,9 @@ static void print_inode(const struct repo_inode *i, const char *name)
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
 	printf("%c%04o %12" PRIu64 " %s %s",
-	       S_ISDIR(i->mode) ? 'd' : S_ISLNK(i->mode) ? 'l' : '-',
+	       S_ISDIR(i->mode)	  ? 'd'
+	       : S_ISLNK(i->mode) ? 'l'
+				  : '-',
 	       i->mode & 07777, i->size, when, name);
 	if (S_ISLNK(i->mode))
 		printf(" -> %s", i->target);
@@ -119,9 +121,9 @@ static int ls_entry(void *arg, const char *name, size_t len, uint64_t ino,
 int cmd_ls(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: aidata ls REPO [PATH] --pubkey platform.pub\n\n"
-		"List the datasets of REPO, or the entries at PATH "
-		"(dataset/dir/...).\n";
+	    "usage: aidata ls REPO [PATH] --pubkey platform.pub\n\n"
+	    "List the datasets of REPO, or the entries at PATH "
+	    "(dataset/dir/...).\n";
 	struct tool_args a = {0};
 	struct local_repo *r = NULL;
 	struct local_path p;
@@ -172,7 +174,7 @@ struct get_ctx {
 	struct local_repo *r;
 	repo_catalog_t *cat;
 	const char *dataset;
-	uint8_t *chunk;      /* the last chunk decoded, reused by neighbours */
+	uint8_t *chunk; /* the last chunk decoded, reused by neighbours */
 	uint32_t chunk_id;
 	bool chunk_valid;
 	uint64_t files, bytes;
@@ -182,8 +184,8 @@ struct get_ctx {
 static void set_times(const char *out, const struct repo_inode *i)
 {
 	struct timespec ts[2] = {
-		{i->mtime_sec, i->mtime_nsec},
-		{i->mtime_sec, i->mtime_nsec},
+	    {i->mtime_sec, i->mtime_nsec},
+	    {i->mtime_sec, i->mtime_nsec},
 	};
 
 	utimensat(AT_FDCWD, out, ts, AT_SYMLINK_NOFOLLOW);
@@ -338,10 +340,10 @@ static int get_dataset(void *arg, const struct repo_dataset *d)
 int cmd_get(int argc, char **argv)
 {
 	static const char usage[] =
-		"usage: aidata get REPO PATH OUT --pubkey platform.pub\n\n"
-		"Extract PATH (a file, directory, dataset, or / for "
-		"everything) to OUT,\nverifying every chunk and every file's "
-		"SHA-256.\n";
+	    "usage: aidata get REPO PATH OUT --pubkey platform.pub\n\n"
+	    "Extract PATH (a file, directory, dataset, or / for "
+	    "everything) to OUT,\nverifying every chunk and every file's "
+	    "SHA-256.\n";
 	struct tool_args a = {0};
 	struct get_ctx g = {0};
 	struct local_path p = {0};
@@ -372,7 +374,8 @@ int cmd_get(int argc, char **argv)
 				all.out, strerror(errno));
 			goto out;
 		}
-		rc = repo_catalog_datasets(g.r->root_catalog, get_dataset, &all);
+		rc =
+		    repo_catalog_datasets(g.r->root_catalog, get_dataset, &all);
 		rc = rc ? rc : all.rc;
 	} else {
 		g.cat = p.catalog;

@@ -19,15 +19,15 @@
 int cmd_revoke(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"key", required_argument, NULL, 'k'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"key", required_argument, NULL, 'k'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	static const char usage[] =
-		"usage: aidata revoke REPO --key platform.key JTI...\n\n"
-		"Publish the next revision of REPO's manifest with the "
-		"credential ids JTI\nadded to its revoked list. Mounts stop "
-		"accepting them at their next\nmanifest refresh.\n";
+	    "usage: aidata revoke REPO --key platform.key JTI...\n\n"
+	    "Publish the next revision of REPO's manifest with the "
+	    "credential ids JTI\nadded to its revoked list. Mounts stop "
+	    "accepting them at their next\nmanifest refresh.\n";
 	const char *keyfile = NULL, *repo;
 	struct repo_manifest m = {0};
 	repo_key_t *key = NULL;
@@ -73,7 +73,7 @@ int cmd_revoke(int argc, char **argv)
 		rc = repo_manifest_decode(data, len, key, &m);
 	if (rc) {
 		fprintf(stderr, "aidata revoke: '%s': %s\n", path,
-			rc == -EBADMSG ? "signed by a different platform key"
+			rc == -EBADMSG	? "signed by a different platform key"
 			: rc == -ENOENT ? "missing"
 					: "unreadable or malformed");
 		goto out;
@@ -85,8 +85,8 @@ int cmd_revoke(int argc, char **argv)
 			dup |= !strcmp(m.revoked[i], argv[optind]);
 		if (dup)
 			continue;
-		m.revoked = xrealloc(m.revoked,
-				     (m.revoked_count + 1) * sizeof(char *));
+		m.revoked =
+		    xrealloc(m.revoked, (m.revoked_count + 1) * sizeof(char *));
 		m.revoked[m.revoked_count++] = xstrdup(argv[optind]);
 	}
 	m.revision++;

@@ -35,7 +35,8 @@ static int verify_dataset(void *arg, const struct repo_dataset *d)
 		return 0;
 	}
 	if (repo_catalog_chunk_count(cat, &count) != 0) {
-		fprintf(stderr, "verify: dataset '%s': unreadable chunk table\n",
+		fprintf(stderr,
+			"verify: dataset '%s': unreadable chunk table\n",
 			d->name);
 		v->problems++;
 	}
@@ -62,7 +63,8 @@ static int verify_dataset(void *arg, const struct repo_dataset *d)
 	}
 	v->problems += bad;
 	printf("dataset %-28s %s  catalog %.16s…  %u chunks%s\n", d->name,
-	       repo_tier_name(d->tier), hex, count, bad ? "  PROBLEMS" : "  ok");
+	       repo_tier_name(d->tier), hex, count,
+	       bad ? "  PROBLEMS" : "  ok");
 	repo_catalog_free(cat);
 	return 0;
 }
@@ -70,9 +72,9 @@ static int verify_dataset(void *arg, const struct repo_dataset *d)
 int cmd_verify(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"pubkey", required_argument, NULL, 'p'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"pubkey", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *pubkey = NULL;
 	struct verify_ctx v = {0};
@@ -85,10 +87,11 @@ int cmd_verify(int argc, char **argv)
 		if (c == 'p') {
 			pubkey = optarg;
 		} else if (c == 'h') {
-			printf("usage: aidata verify REPO --pubkey platform.pub\n"
-			       "\nCheck the manifest signature, every catalog's "
-			       "digest and every chunk\nof every shard. Names "
-			       "each problem; exits 1 if there is any.\n");
+			printf(
+			    "usage: aidata verify REPO --pubkey platform.pub\n"
+			    "\nCheck the manifest signature, every catalog's "
+			    "digest and every chunk\nof every shard. Names "
+			    "each problem; exits 1 if there is any.\n");
 			return 0;
 		} else {
 			goto usage;
@@ -119,8 +122,9 @@ int cmd_verify(int argc, char **argv)
 	v.buf = xmalloc(REPO_CHUNK_MAX);
 	rc = repo_catalog_datasets(v.r->root_catalog, verify_dataset, &v);
 	if (rc) {
-		fprintf(stderr, "verify: root catalog: cannot list datasets: "
-				"%s\n",
+		fprintf(stderr,
+			"verify: root catalog: cannot list datasets: "
+			"%s\n",
 			strerror(-rc));
 		v.problems++;
 	}

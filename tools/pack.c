@@ -13,6 +13,7 @@
 #include "repo_local.h"
 #include "fsutil.h"
 #include "log.h"
+#include "units.h"
 #include "xalloc.h"
 
 #include <dirent.h>
@@ -96,8 +97,8 @@ static int move_object(const char *from, const char *repo, const char *rel,
 			strerror(-rc));
 		goto out;
 	}
-	pub->paths = xrealloc(pub->paths,
-			      (pub->count + 1) * sizeof(*pub->paths));
+	pub->paths =
+	    xrealloc(pub->paths, (pub->count + 1) * sizeof(*pub->paths));
 	pub->paths[pub->count++] = dest;
 	dest = NULL;
 	if (!strncmp(rel, "catalog/", 8))
@@ -159,9 +160,9 @@ static int sync_repo_dirs(const char *repo, const struct published *pub)
 	int rc = 0;
 
 	for (size_t i = 0; i < pub->count; i++) {
-		char *dir = xstrndup(pub->paths[i],
-				     (size_t)(strrchr(pub->paths[i], '/') -
-					      pub->paths[i]));
+		char *dir = xstrndup(
+		    pub->paths[i],
+		    (size_t)(strrchr(pub->paths[i], '/') - pub->paths[i]));
 		int r = fs_fsync_dir(dir);
 
 		rc = rc ? rc : r;
@@ -233,27 +234,16 @@ static void remove_stale_staging(const char *repo)
 	closedir(dir);
 }
 
-static void human(double v, char *out, size_t n)
-{
-	const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	unsigned u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 static void print_summary(const struct pack_options *o, uint64_t revision,
 			  size_t datasets, const struct pack_stats *s,
 			  const struct published *pub, double seconds)
 {
 	char in[32], stored[32], rate[32];
 
-	human((double)s->bytes_in, in, sizeof(in));
-	human((double)s->stored_new, stored, sizeof(stored));
-	human(seconds > 0 ? s->bytes_in / seconds : 0, rate, sizeof(rate));
+	units_format_size((double)s->bytes_in, in, sizeof(in));
+	units_format_size((double)s->stored_new, stored, sizeof(stored));
+	units_format_size(seconds > 0 ? s->bytes_in / seconds : 0, rate,
+			  sizeof(rate));
 	printf("packed revision %" PRIu64 " into '%s'\n", revision, o->repo);
 	printf("  datasets     %zu\n", datasets);
 	printf("  files        %" PRIu64 " (%" PRIu64 " directories, %" PRIu64
@@ -266,7 +256,8 @@ static void print_summary(const struct pack_options *o, uint64_t revision,
 	       " new shards, %zu new catalogs\n",
 	       stored, s->stored_new, s->shards_new, pub->catalogs);
 	printf("  compression  %.2fx (new chunk bytes / stored bytes)\n",
-	       s->stored_new ? (double)s->chunk_bytes_new / s->stored_new : 1.0);
+	       s->stored_new ? (double)s->chunk_bytes_new / s->stored_new
+			     : 1.0);
 	printf("  dedup        %.2fx (file bytes / distinct chunk bytes)\n",
 	       s->unique_bytes ? (double)s->bytes_in / s->unique_bytes : 1.0);
 	printf("  time         %.1fs (%s/s)\n", seconds, rate);
@@ -275,13 +266,13 @@ static void print_summary(const struct pack_options *o, uint64_t revision,
 static int build_revoked(const struct local_repo *prev,
 			 const struct pack_options *o, struct repo_manifest *m)
 {
-	size_t cap = o->revoke_count +
-		     (prev ? prev->manifest.revoked_count : 0);
+	size_t cap =
+	    o->revoke_count + (prev ? prev->manifest.revoked_count : 0);
 
 	m->revoked = xcalloc(cap ? cap : 1, sizeof(char *));
 	for (size_t i = 0; prev && i < prev->manifest.revoked_count; i++)
 		m->revoked[m->revoked_count++] =
-			xstrdup(prev->manifest.revoked[i]);
+		    xstrdup(prev->manifest.revoked[i]);
 	for (size_t i = 0; i < o->revoke_count; i++) {
 		bool dup = false;
 
@@ -332,8 +323,8 @@ int pack_run(const struct pack_options *o)
 	size_t manifest_len = 0;
 	bool exists = false, has_manifest = false, created = false;
 	struct pack_tree_options topt = {
-		.chunk_size = o->chunk_size,
-		.small_max = o->chunk_size / 4,
+	    .chunk_size = o->chunk_size,
+	    .small_max = o->chunk_size / 4,
 	};
 	uint32_t next_id = 0;
 	int lock_fd = -1, rc;
@@ -458,7 +449,8 @@ int pack_run(const struct pack_options *o)
 		uint8_t dkey[AUTH_DATASET_KEY_LEN];
 
 		if (d->tier == REPO_TIER_SECURE) {
-			/* the origin never holds a secure dataset's plaintext */
+			/* the origin never holds a secure dataset's plaintext
+			 */
 			rc = dataset_key_get(o->key_file, d->name, true, dkey);
 			if (rc) {
 				fprintf(stderr,
@@ -469,7 +461,7 @@ int pack_run(const struct pack_options *o)
 			}
 		}
 		pack_pipeline_dataset_begin(
-			pp, d->name, d->tier == REPO_TIER_SECURE ? dkey : NULL);
+		    pp, d->name, d->tier == REPO_TIER_SECURE ? dkey : NULL);
 		explicit_bzero(dkey, sizeof(dkey));
 		path = xasprintf("%s/cat-%zu", scratch, i);
 		rc = repo_catalog_writer_new(path, "dataset", &w);
@@ -554,7 +546,8 @@ out:
 	if (rc && created)
 		fs_remove_tree(o->repo);
 	if (rc && rc != -EINVAL)
-		fprintf(stderr, "aidata pack: failed: %s; '%s' left as it was\n",
+		fprintf(stderr,
+			"aidata pack: failed: %s; '%s' left as it was\n",
 			strerror(-rc), o->repo);
 	else if (rc)
 		fprintf(stderr, "aidata pack: failed; '%s' left as it was\n",

@@ -60,8 +60,9 @@ int pack_index_new(const char *dir, struct pack_index **out)
 	if (!rc)
 		rc = mdb_env_set_mapsize(ix->env, (size_t)256 << 30);
 	if (!rc)
-		rc = mdb_env_open(ix->env, dir,
-				  MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS, 0600);
+		rc =
+		    mdb_env_open(ix->env, dir,
+				 MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS, 0600);
 	if (rc) {
 		rc = index_error("open", rc);
 		goto fail;
@@ -123,8 +124,7 @@ int pack_index_get(struct pack_index *ix, const struct digest *key,
 	rc = repo_chunk_record_decode(v.mv_data, v.mv_size - 9, &loc->chunk);
 	if (rc)
 		return -EIO;
-	loc->shard_seq =
-		load_le64((const uint8_t *)v.mv_data + v.mv_size - 9);
+	loc->shard_seq = load_le64((const uint8_t *)v.mv_data + v.mv_size - 9);
 	loc->this_run = ((const uint8_t *)v.mv_data)[v.mv_size - 1] != 0;
 	return 0;
 }

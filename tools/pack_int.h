@@ -43,8 +43,8 @@ struct pack_index;
 
 struct pack_location {
 	struct repo_chunk chunk; /* shard digest valid if shard_seq is FINAL */
-	uint64_t shard_seq;      /* this run's shard sequence, while open */
-	bool this_run;           /* referenced by this pack already */
+	uint64_t shard_seq;	 /* this run's shard sequence, while open */
+	bool this_run;		 /* referenced by this pack already */
 };
 
 int pack_index_new(const char *dir, struct pack_index **out);
@@ -73,12 +73,12 @@ int pack_index_dataset_reset(struct pack_index *ix);
 
 struct pack_stats {
 	uint64_t files, dirs, symlinks;
-	uint64_t bytes_in;        /* file bytes read */
+	uint64_t bytes_in; /* file bytes read */
 	uint64_t chunks, chunks_new;
 	uint64_t chunk_bytes_new; /* uncompressed bytes of new chunks */
-	uint64_t stored_new;      /* bytes written to new shards */
+	uint64_t stored_new;	  /* bytes written to new shards */
 	uint64_t shards_new;
-	uint64_t unique_bytes;    /* uncompressed bytes of distinct chunks */
+	uint64_t unique_bytes; /* uncompressed bytes of distinct chunks */
 };
 
 struct pack_pipeline;

@@ -86,20 +86,19 @@ static void *worker_main(void *arg)
 
 		buf_reset(&job->out);
 		if (!job->encrypt) {
-			job->rc = repo_chunk_encode(job->raw, job->len,
-						    pp->level, &job->out,
-						    &job->flags);
+			job->rc =
+			    repo_chunk_encode(job->raw, job->len, pp->level,
+					      &job->out, &job->flags);
 		} else {
 			/* frame (compress or not), then encrypt the frame */
 			buf_reset(&job->framed);
-			job->rc = repo_chunk_encode(job->raw, job->len,
-						    pp->level, &job->framed,
-						    &job->flags);
+			job->rc =
+			    repo_chunk_encode(job->raw, job->len, pp->level,
+					      &job->framed, &job->flags);
 			if (!job->rc)
 				job->rc = auth_chunk_encrypt(
-					job->key, &job->digest,
-					job->framed.data, job->framed.len,
-					&job->out);
+				    job->key, &job->digest, job->framed.data,
+				    job->framed.len, &job->out);
 			job->flags |= REPO_CHUNK_ENCRYPTED;
 		}
 
@@ -154,8 +153,8 @@ static int shard_open(struct pack_pipeline *pp)
 	free(pp->shard_tmp);
 	pp->shard_tmp = xasprintf("%s/shard.%" PRIu64 ".tmp", pp->objects_dir,
 				  pp->shard_seq);
-	pp->shard_fd = open(pp->shard_tmp,
-			    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	pp->shard_fd =
+	    open(pp->shard_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (pp->shard_fd < 0)
 		return -errno;
 	pp->shard_len = 0;

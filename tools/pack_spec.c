@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 
 static const char *const spec_fields[] = {"name", "industry", "modality",
-					  "tier", "license", "description"};
+					  "tier", "license",  "description"};
 
 static int entry_cmp(const void *a, const void *b)
 {
@@ -31,8 +31,9 @@ static int check_label(const char *file, const char *name, const char *what,
 	if (why) {
 		char *en = log_escape(name), *ev = log_escape(v);
 
-		fprintf(stderr, "aidata pack: '%s': dataset '%s': %s '%s': %s\n",
-			file, en, what, ev, why);
+		fprintf(stderr,
+			"aidata pack: '%s': dataset '%s': %s '%s': %s\n", file,
+			en, what, ev, why);
 		free(en);
 		free(ev);
 		return -EINVAL;
@@ -53,7 +54,8 @@ static int parse_entry(const char *file, size_t index, json_t *obj,
 			file, index);
 		return -EINVAL;
 	}
-	json_object_foreach(obj, key, value) {
+	json_object_foreach(obj, key, value)
+	{
 		bool known = false;
 
 		for (unsigned i = 0; i < 6; i++)

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "pack_int.h"
 #include "log.h"
+#include "units.h"
 #include "xalloc.h"
 
 #include <dirent.h>
@@ -52,18 +53,6 @@ double pack_now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void human(double v, char *out, size_t n)
-{
-	const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	unsigned u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
 void pack_progress_draw(struct pack_progress *p, const struct pack_stats *s,
 			bool final)
 {
@@ -80,9 +69,9 @@ void pack_progress_draw(struct pack_progress *p, const struct pack_stats *s,
 	if (frac > 1)
 		frac = 1;
 	filled = (int)(frac * width);
-	human((double)s->bytes_in, done, sizeof(done));
-	human((double)p->total_bytes, total, sizeof(total));
-	human(bps, rate, sizeof(rate));
+	units_format_size((double)s->bytes_in, done, sizeof(done));
+	units_format_size((double)p->total_bytes, total, sizeof(total));
+	units_format_size(bps, rate, sizeof(rate));
 	fprintf(stderr, "\r[%.*s%*s] %s / %s  %s/s  ", filled,
 		"##############################", width - filled, "", done,
 		total, rate);
@@ -148,7 +137,8 @@ static int list_dir(int fd, const char *path, struct entry **out, size_t *count)
 			/* never print raw control bytes to a terminal */
 			char *en = log_escape(de->d_name);
 
-			fprintf(stderr, "aidata pack: '%s/%s': invalid name: %s\n",
+			fprintf(stderr,
+				"aidata pack: '%s/%s': invalid name: %s\n",
 				path, en, why);
 			free(en);
 			rc = -EINVAL;
@@ -225,8 +215,9 @@ static int read_symlink(int dirfd, const char *name, const char *path,
 		return rc;
 	}
 	if (n == 0 || n > SYMLINK_TARGET_MAX) {
-		fprintf(stderr, "aidata pack: '%s': symlink target empty or "
-				"too long\n",
+		fprintf(stderr,
+			"aidata pack: '%s': symlink target empty or "
+			"too long\n",
 			path);
 		free(buf);
 		return -EINVAL;
@@ -294,7 +285,7 @@ static int check_dir(int fd, const char *path, int depth,
 		if (!rc && S_ISDIR(e[i].st.st_mode)) {
 			int sub = openat(fd, e[i].name,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-						 O_CLOEXEC);
+					     O_CLOEXEC);
 
 			if (sub < 0) {
 				rc = -errno;
@@ -328,9 +319,8 @@ int pack_tree_check(const char *src_dir, struct pack_progress *progress)
 	return rc;
 }
 
-static void inode_from_stat(struct repo_inode *i, uint64_t ino,
-			    uint64_t parent, const char *name,
-			    const struct stat *st)
+static void inode_from_stat(struct repo_inode *i, uint64_t ino, uint64_t parent,
+			    const char *name, const struct stat *st)
 {
 	memset(i, 0, sizeof(*i));
 	i->ino = ino;
@@ -352,7 +342,8 @@ static int flush_shared(struct walk *wk)
 	rc = pack_pipeline_add(wk->pp, wk->shared, wk->shared_len, &id);
 	for (size_t i = 0; !rc && i < wk->npending; i++) {
 		struct pending_small *ps = &wk->pending[i];
-		struct repo_extent ext = {id, ps->offset, (uint32_t)ps->inode.size};
+		struct repo_extent ext = {id, ps->offset,
+					  (uint32_t)ps->inode.size};
 
 		ps->inode.extent_count = 1;
 		ps->inode.extents = &ext;
@@ -432,7 +423,7 @@ static int pack_file(struct walk *wk, int dirfd, const char *path,
 		if (wk->npending == wk->apending) {
 			wk->apending = wk->apending ? 2 * wk->apending : 256;
 			wk->pending = xrealloc(
-				wk->pending, wk->apending * sizeof(*wk->pending));
+			    wk->pending, wk->apending * sizeof(*wk->pending));
 		}
 		ps = &wk->pending[wk->npending++];
 		ps->inode = inode;
@@ -443,8 +434,8 @@ static int pack_file(struct walk *wk, int dirfd, const char *path,
 	}
 	while (done < size) {
 		size_t n = size - done < wk->o->chunk_size
-				   ? (size_t)(size - done)
-				   : wk->o->chunk_size;
+			       ? (size_t)(size - done)
+			       : wk->o->chunk_size;
 		uint32_t id;
 
 		rc = read_exact(fd, wk->readbuf, n, path);
@@ -464,8 +455,9 @@ static int pack_file(struct walk *wk, int dirfd, const char *path,
 		pack_progress_draw(wk->progress, wk->stats, false);
 	}
 	if (read(fd, &probe, 1) != 0) {
-		fprintf(stderr, "aidata pack: '%s': file grew while being "
-				"packed\n",
+		fprintf(stderr,
+			"aidata pack: '%s': file grew while being "
+			"packed\n",
 			path);
 		rc = -EIO;
 		goto out;
@@ -539,12 +531,12 @@ static int pack_dir(struct walk *wk, int fd, const char *path, uint64_t ino,
 					  &target);
 			/* the tree may have changed since it was checked */
 			if (!rc && symlink_escape_reason(target, wk->depth)) {
-				fprintf(stderr,
-					"aidata pack: '%s': symlink to '%s' "
-					"refused: %s\n",
-					child, target,
-					symlink_escape_reason(target,
-							      wk->depth));
+				fprintf(
+				    stderr,
+				    "aidata pack: '%s': symlink to '%s' "
+				    "refused: %s\n",
+				    child, target,
+				    symlink_escape_reason(target, wk->depth));
 				rc = -EINVAL;
 			}
 			if (!rc) {
@@ -559,7 +551,7 @@ static int pack_dir(struct walk *wk, int fd, const char *path, uint64_t ino,
 		} else if (S_ISDIR(e[i].st.st_mode)) {
 			int sub = openat(fd, e[i].name,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-						 O_CLOEXEC);
+					     O_CLOEXEC);
 
 			if (sub < 0) {
 				rc = -errno;
@@ -575,8 +567,9 @@ static int pack_dir(struct walk *wk, int fd, const char *path, uint64_t ino,
 				close(sub);
 			}
 		} else {
-			fprintf(stderr, "aidata pack: '%s': special file "
-					"refused\n",
+			fprintf(stderr,
+				"aidata pack: '%s': special file "
+				"refused\n",
 				child);
 			rc = -EINVAL;
 		}
@@ -592,8 +585,13 @@ int pack_tree_dataset(const char *src_dir, const struct pack_tree_options *o,
 		      struct pack_progress *progress)
 {
 	struct walk wk = {
-		.o = o, .pp = pp, .w = w, .d = d, .stats = stats,
-		.progress = progress, .next_ino = REPO_ROOT_INO + 1,
+	    .o = o,
+	    .pp = pp,
+	    .w = w,
+	    .d = d,
+	    .stats = stats,
+	    .progress = progress,
+	    .next_ino = REPO_ROOT_INO + 1,
 	};
 	struct stat st;
 	int fd, rc;

@@ -84,19 +84,19 @@ int local_repo_open(const char *dir, const repo_key_t *key,
 	mpath = xasprintf("%s/manifest", dir);
 	if (is_url(dir)) {
 		struct cache_options co = {
-			.dir = r->scratch,
-			.origin_url = dir,
-			.timeout_sec = 20,
-			.retries = 3,
-			.prefetch_threads = 1,
+		    .dir = r->scratch,
+		    .origin_url = dir,
+		    .timeout_sec = 20,
+		    .retries = 3,
+		    .prefetch_threads = 1,
 		};
 
 		free(r->root);
 		r->root = NULL;
 		rc = cache_new(&co, &r->cache);
 		if (rc) {
-			fprintf(stderr, "aidata: '%s': cannot use this origin\n",
-				dir);
+			fprintf(stderr,
+				"aidata: '%s': cannot use this origin\n", dir);
 			free(mpath);
 			goto out;
 		}
@@ -212,8 +212,9 @@ int local_repo_read_chunk(struct local_repo *r, const struct repo_chunk *c,
 	rc = fs_pread_all(fd, stored, c->stored_size, (off_t)c->offset);
 	close(fd);
 	if (rc) {
-		fprintf(stderr, "aidata: shard '%s': cannot read chunk '%s': %s\n",
-			path, hex, rc == -EIO ? "shard too short" : strerror(-rc));
+		fprintf(
+		    stderr, "aidata: shard '%s': cannot read chunk '%s': %s\n",
+		    path, hex, rc == -EIO ? "shard too short" : strerror(-rc));
 		goto out;
 	}
 	rc = repo_chunk_decode(stored, c->stored_size, c, out);

@@ -6,9 +6,9 @@
 #include "repo.h"
 
 struct local_repo {
-	char *root;        /* the repository directory, or NULL for a URL */
-	cache_t *cache;    /* URL repositories: fetched through cache/ */
-	char *scratch;     /* private temp dir for unpacked catalogs */
+	char *root;	/* the repository directory, or NULL for a URL */
+	cache_t *cache; /* URL repositories: fetched through cache/ */
+	char *scratch;	/* private temp dir for unpacked catalogs */
 	struct repo_manifest manifest;
 	repo_catalog_t *root_catalog;
 };

@@ -1,0 +1,16 @@
+/* Sizes as people write and read them. */
+#ifndef AIDATA_UNITS_H
+#define AIDATA_UNITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Parse "20G", "512M", "64k", "4MiB", "1000000" (powers of 1024) into
+ * bytes. 0, or -EINVAL for anything else (including overflow).
+ */
+int units_parse_size(const char *s, uint64_t *out);
+/* "1.5 GiB", "12 B" ... into out (n bytes). */
+void units_format_size(double bytes, char *out, size_t n);
+
+#endif
