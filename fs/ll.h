@@ -17,7 +17,8 @@ struct ll_ctx {
 	pthread_cond_t cond;
 	pthread_t refresher;
 	bool refresher_started;
-	bool stop; /* protected by lock */
+	bool stop;	  /* protected by lock */
+	bool readdirplus; /* -o readdirplus: attributes with listings */
 };
 
 extern const struct fuse_lowlevel_ops ll_ops;

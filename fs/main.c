@@ -37,6 +37,7 @@ struct options {
 	char *state_dir;
 	unsigned timeout;
 	unsigned retries;
+	int readdirplus;
 	int help;
 	int version;
 };
@@ -58,6 +59,7 @@ static const struct fuse_opt option_spec[] = {
     OPT("state=%s", state_dir),
     OPT("timeout=%u", timeout),
     OPT("retries=%u", retries),
+    OPT("readdirplus", readdirplus),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -90,6 +92,10 @@ static void usage(const char *prog)
 	    "(default %s)\n"
 	    "    -o state=DIR         login bindings (default %s)\n"
 	    "    -o allow_other       let every local user see the mount\n"
+	    "    -o readdirplus       attributes with listings: faster ls -l "
+	    "and du,\n"
+	    "                         slower find on huge trees (default "
+	    "off)\n"
 	    "\n"
 	    "general options:\n"
 	    "    -f                   stay in the foreground, log to stderr\n"
@@ -312,6 +318,7 @@ int main(int argc, char **argv)
 			cache_size = (uint64_t)sv.f_blocks * sv.f_frsize / 2;
 	}
 	co.max_bytes = cache_size;
+	ctx.readdirplus = o.readdirplus != 0;
 	ao.platform_pub = key;
 	ao.default_token_file = o.token;
 	ao.node_key_file = o.node_key;

@@ -651,7 +651,7 @@ void ns_trim(ns_t *ns)
  * pages every so many operations, not only on a timer, so the daemon's
  * resident set stays bounded however fast the walk goes.
  */
-#define TRIM_EVERY_OPS 2048
+#define TRIM_EVERY_OPS 256
 
 static void count_catalog_op(ns_t *ns)
 {

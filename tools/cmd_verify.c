@@ -1,5 +1,7 @@
 /* `aidata verify`: check everything a repository's manifest reaches. */
 #include "commands.h"
+#include "auth.h"
+#include "dataset_keys.h"
 #include "repo_local.h"
 #include "xalloc.h"
 
@@ -12,17 +14,60 @@
 
 struct verify_ctx {
 	struct local_repo *r;
+	const char *key_file; /* platform key: its dataset keys, or NULL */
 	uint64_t problems;
 	uint64_t chunks;
 	uint64_t bytes;
+	uint64_t unchecked; /* encrypted chunks without their key */
 	uint8_t *buf;
+	uint8_t *stored;
 };
+
+/* A secure chunk, with the publisher's dataset key: decrypt, unframe,
+ * verify. Names the chunk on failure. */
+static int verify_encrypted(struct verify_ctx *v, const uint8_t *key,
+			    const struct repo_chunk *c)
+{
+	struct repo_chunk inner = *c;
+	char hex[DIGEST_HEX_LEN + 1], rel[128];
+	size_t flen;
+	int rc;
+
+	if (c->stored_size < AUTH_CHUNK_OVERHEAD)
+		rc = -EINVAL;
+	else
+		rc = local_repo_read_stored(v->r, c, v->stored);
+	if (rc)
+		return rc;
+	flen = c->stored_size - AUTH_CHUNK_OVERHEAD;
+	rc = auth_chunk_decrypt(key, &c->digest, v->stored, c->stored_size,
+				v->buf);
+	if (!rc) {
+		/* unframe from the decrypted copy into the stored buffer */
+		memcpy(v->stored, v->buf, flen);
+		inner.flags &= ~(uint32_t)REPO_CHUNK_ENCRYPTED;
+		inner.stored_size = (uint32_t)flen;
+		rc = repo_chunk_decode(v->stored, flen, &inner, v->buf);
+	}
+	if (rc) {
+		digest_to_hex(&c->digest, hex);
+		repo_shard_object_path(&c->shard, rel, sizeof(rel));
+		fprintf(stderr,
+			"aidata: encrypted chunk '%s' in shard '%s': %s\n", hex,
+			rel,
+			rc == -EBADMSG ? "does not decrypt or verify"
+				       : "corrupt frame");
+	}
+	return rc;
+}
 
 static int verify_dataset(void *arg, const struct repo_dataset *d)
 {
 	struct verify_ctx *v = arg;
 	repo_catalog_t *cat = NULL;
-	uint32_t count = 0, bad = 0;
+	uint32_t count = 0, bad = 0, unchecked = 0;
+	uint8_t key[AUTH_DATASET_KEY_LEN];
+	bool have_key = false;
 	char hex[DIGEST_HEX_LEN + 1];
 
 	digest_to_hex(&d->catalog, hex);
@@ -51,8 +96,23 @@ static int verify_dataset(void *arg, const struct repo_dataset *d)
 			bad++;
 			continue;
 		}
-		if (c.flags & REPO_CHUNK_ENCRYPTED)
-			continue; /* checked by the secure node, not here */
+		if (c.flags & REPO_CHUNK_ENCRYPTED) {
+			if (!have_key && v->key_file &&
+			    dataset_key_get(v->key_file, d->name, false, key) ==
+				0)
+				have_key = true;
+			if (!have_key) {
+				unchecked++;
+				continue;
+			}
+			if (verify_encrypted(v, key, &c) != 0) {
+				bad++;
+				continue;
+			}
+			v->chunks++;
+			v->bytes += c.size;
+			continue;
+		}
 		if (local_repo_read_chunk(v->r, &c, v->buf) != 0) {
 			/* local_repo_read_chunk named the chunk and shard */
 			bad++;
@@ -62,9 +122,16 @@ static int verify_dataset(void *arg, const struct repo_dataset *d)
 		v->bytes += c.size;
 	}
 	v->problems += bad;
-	printf("dataset %-28s %s  catalog %.16s…  %u chunks%s\n", d->name,
+	v->unchecked += unchecked;
+	explicit_bzero(key, sizeof(key));
+	printf("dataset %-28s %s  catalog %.16s…  %u chunks%s", d->name,
 	       repo_tier_name(d->tier), hex, count,
 	       bad ? "  PROBLEMS" : "  ok");
+	if (unchecked)
+		printf(" (%u encrypted, not checked: no dataset key, see "
+		       "--key)",
+		       unchecked);
+	putchar('\n');
 	repo_catalog_free(cat);
 	return 0;
 }
@@ -73,6 +140,7 @@ int cmd_verify(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"pubkey", required_argument, NULL, 'p'},
+	    {"key", required_argument, NULL, 'k'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -86,12 +154,20 @@ int cmd_verify(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (c == 'p') {
 			pubkey = optarg;
+		} else if (c == 'k') {
+			v.key_file = optarg;
 		} else if (c == 'h') {
 			printf(
-			    "usage: aidata verify REPO --pubkey platform.pub\n"
+			    "usage: aidata verify REPO --pubkey platform.pub "
+			    "[--key platform.key]\n"
 			    "\nCheck the manifest signature, every catalog's "
 			    "digest and every chunk\nof every shard. Names "
-			    "each problem; exits 1 if there is any.\n");
+			    "each problem; exits 1 if there is any.\n"
+			    "Encrypted (secure-tier) chunks are checked only "
+			    "with "
+			    "--key:\nthe publisher's dataset keys kept beside "
+			    "the "
+			    "platform key.\n");
 			return 0;
 		} else {
 			goto usage;
@@ -119,7 +195,8 @@ int cmd_verify(int argc, char **argv)
 	printf("manifest revision %" PRIu64 ": signature ok, root catalog "
 	       "%.16s… ok\n",
 	       v.r->manifest.revision, hex);
-	v.buf = xmalloc(REPO_CHUNK_MAX);
+	v.buf = xmalloc(REPO_STORED_MAX);
+	v.stored = xmalloc(REPO_STORED_MAX);
 	rc = repo_catalog_datasets(v.r->root_catalog, verify_dataset, &v);
 	if (rc) {
 		fprintf(stderr,
@@ -133,9 +210,13 @@ int cmd_verify(int argc, char **argv)
 			argv[optind], v.problems);
 	else
 		printf("verify: '%s': ok, %" PRIu64 " chunks, %" PRIu64
-		       " bytes checked\n",
-		       argv[optind], v.chunks, v.bytes);
+		       " bytes checked%s\n",
+		       argv[optind], v.chunks, v.bytes,
+		       v.unchecked ? "; encrypted chunks not checked (no "
+				     "dataset keys)"
+				   : "");
 	free(v.buf);
+	free(v.stored);
 	local_repo_free(v.r);
 	repo_key_free(key);
 	return v.problems ? 1 : 0;

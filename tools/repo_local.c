@@ -232,6 +232,33 @@ out:
 	return rc;
 }
 
+int local_repo_read_stored(struct local_repo *r, const struct repo_chunk *c,
+			   uint8_t *stored)
+{
+	char rel[128], *path;
+	int fd, rc;
+
+	if (!r->root)
+		return -ENOTSUP;
+	repo_shard_object_path(&c->shard, rel, sizeof(rel));
+	path = xasprintf("%s/%s", r->root, rel);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		fprintf(stderr, "aidata: shard '%s': %s\n", path,
+			strerror(errno));
+		free(path);
+		return rc;
+	}
+	rc = fs_pread_all(fd, stored, c->stored_size, (off_t)c->offset);
+	close(fd);
+	if (rc)
+		fprintf(stderr, "aidata: shard '%s': %s\n", path,
+			rc == -EIO ? "shard too short" : strerror(-rc));
+	free(path);
+	return rc;
+}
+
 int local_repo_resolve(struct local_repo *r, const char *path,
 		       struct local_path *out)
 {

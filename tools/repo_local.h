@@ -35,6 +35,11 @@ int local_repo_dataset_catalog(struct local_repo *r,
 int local_repo_read_chunk(struct local_repo *r, const struct repo_chunk *c,
 			  uint8_t *out);
 
+/* The stored bytes of chunk c (c->stored_size), unverified: for chunks
+ * only their dataset key can check. Local repositories only. */
+int local_repo_read_stored(struct local_repo *r, const struct repo_chunk *c,
+			   uint8_t *stored);
+
 /* Resolve "dataset/some/path" to its dataset, catalog and inode.
  * Empty path or "/" gives ino 0 (the repository root). */
 struct local_path {
