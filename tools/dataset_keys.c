@@ -1,6 +1,7 @@
 /* The publisher's per-dataset keys, stored beside the platform key. */
 #define _GNU_SOURCE
 #include "dataset_keys.h"
+#include "digest.h"
 #include "auth.h"
 #include "fsutil.h"
 #include "log.h"
@@ -141,7 +142,17 @@ int dataset_key_get(const char *platform_key_path, const char *dataset,
 		goto out;
 	}
 	dir = keys_dir(platform_key_path);
-	path = xasprintf("%s/%s.key", dir, dataset);
+	if (strlen(dataset) + 4 <= 255) {
+		path = xasprintf("%s/%s.key", dir, dataset);
+	} else {
+		/* "<name>.key" would pass NAME_MAX: name it by a digest */
+		char hex[DIGEST_HEX_LEN + 1];
+		struct digest d;
+
+		sha256_buffer(dataset, strlen(dataset), &d);
+		digest_to_hex(&d, hex);
+		path = xasprintf("%s/sha256-%s.key", dir, hex);
+	}
 	rc = key_read(path, key);
 	if (rc != -ENOENT || !create)
 		goto out;
