@@ -52,16 +52,6 @@ struct auth_node_key {
 	uint8_t pub[X25519_LEN]; /* raw public key, for ids and HKDF salt */
 };
 
-static void log_openssl(const char *what)
-{
-	char msg[256];
-	unsigned long e = ERR_get_error();
-
-	ERR_error_string_n(e, msg, sizeof(msg));
-	log_error("%s: %s", what, e ? msg : "unknown openssl error");
-	ERR_clear_error();
-}
-
 /* ----------------------------------------------------------- node keys -- */
 
 static int node_key_wrap(EVP_PKEY *pkey, bool has_private,
@@ -95,7 +85,7 @@ int auth_node_key_generate(auth_node_key_t **out)
 
 	if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0 ||
 	    EVP_PKEY_keygen(ctx, &pkey) <= 0) {
-		log_openssl("x25519 key generation failed");
+		log_openssl_error("x25519 key generation failed");
 		EVP_PKEY_CTX_free(ctx);
 		return -EIO;
 	}
@@ -164,7 +154,7 @@ static int node_key_write(const auth_node_key_t *k, const char *path,
 	if (private ? !PEM_write_bio_PrivateKey(bio, k->pkey, NULL, NULL, 0,
 						NULL, NULL)
 		    : !PEM_write_bio_PUBKEY(bio, k->pkey)) {
-		log_openssl("cannot encode node key");
+		log_openssl_error("cannot encode node key");
 		rc = -EIO;
 		goto out;
 	}
@@ -232,7 +222,7 @@ void auth_node_key_free(auth_node_key_t *k)
 int auth_dataset_key_generate(uint8_t key[AUTH_DATASET_KEY_LEN])
 {
 	if (RAND_bytes(key, AUTH_DATASET_KEY_LEN) != 1) {
-		log_openssl("no randomness for a dataset key");
+		log_openssl_error("no randomness for a dataset key");
 		return -EIO;
 	}
 	return 0;
@@ -296,7 +286,7 @@ static int derive_kek(const uint8_t shared[X25519_LEN],
 	params[4] = OSSL_PARAM_construct_end();
 	if (!kctx ||
 	    EVP_KDF_derive(kctx, kek, AUTH_DATASET_KEY_LEN, params) <= 0) {
-		log_openssl("hkdf-sha256 failed");
+		log_openssl_error("hkdf-sha256 failed");
 		rc = -EIO;
 	}
 	EVP_KDF_CTX_free(kctx);
@@ -335,7 +325,7 @@ static int gcm_seal(const uint8_t key[32], const uint8_t nonce[12],
 	rc = 0;
 out:
 	if (rc)
-		log_openssl("aes-256-gcm encryption failed");
+		log_openssl_error("aes-256-gcm encryption failed");
 	EVP_CIPHER_CTX_free(ctx); /* cleanses the key schedule */
 	return rc;
 }
@@ -368,7 +358,7 @@ static int gcm_open(const uint8_t key[32], const uint8_t nonce[12],
 	rc = EVP_DecryptFinal_ex(ctx, fin, &len) == 1 ? 0 : -EBADMSG;
 out:
 	if (rc == -EIO)
-		log_openssl("aes-256-gcm decryption failed");
+		log_openssl_error("aes-256-gcm decryption failed");
 	ERR_clear_error();
 	if (rc && n)
 		OPENSSL_cleanse(out, n);
@@ -434,7 +424,7 @@ int auth_seal_dataset_key(const repo_key_t *platform, const char *dataset,
 	if (rc)
 		goto out;
 	if (RAND_bytes(sealed, GCM_NONCE_LEN) != 1) {
-		log_openssl("no randomness for a nonce");
+		log_openssl_error("no randomness for a nonce");
 		rc = -EIO;
 		goto out;
 	}
@@ -608,7 +598,7 @@ static int chunk_nonce(const uint8_t key[AUTH_DATASET_KEY_LEN],
 	if (!HMAC(EVP_sha256(), key, AUTH_DATASET_KEY_LEN, digest->b,
 		  DIGEST_LEN, mac, &mac_len) ||
 	    mac_len != 32) {
-		log_openssl("hmac-sha256 failed");
+		log_openssl_error("hmac-sha256 failed");
 		rc = -EIO;
 	} else {
 		memcpy(nonce, mac, GCM_NONCE_LEN);

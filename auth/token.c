@@ -23,7 +23,6 @@
 #define TOKEN_HEADER "{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}"
 #define TOKEN_SIG_LEN 64
 /* Same limit and charset as the manifest's revoked list (FORMAT.md). */
-#define TOKEN_JTI_MAX 128
 
 static const char *const scope_names[] = {"shared", "secure"};
 static const uint32_t scope_bits[] = {AUTH_SCOPE_SHARED, AUTH_SCOPE_SECURE};
@@ -31,23 +30,6 @@ static const uint32_t scope_bits[] = {AUTH_SCOPE_SHARED, AUTH_SCOPE_SECURE};
 #define SCOPE_ALL (AUTH_SCOPE_SHARED | AUTH_SCOPE_SECURE)
 
 /* ------------------------------------------------------------ claims -- */
-
-static bool jti_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > TOKEN_JTI_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-		      c == '.'))
-			return false;
-	}
-	return true;
-}
 
 static bool node_valid(const char *s)
 {
@@ -64,7 +46,8 @@ static bool node_valid(const char *s)
 /* What auth_token_issue accepts is exactly what verify would accept. */
 static bool claims_valid(const struct auth_claims *c)
 {
-	if (!c->sub || !*c->sub || !c->org || !c->jti || !jti_valid(c->jti))
+	if (!c->sub || !*c->sub || !c->org || !c->jti ||
+	    !repo_jti_valid(c->jti, strlen(c->jti)))
 		return false;
 	if (c->exp <= c->iat || (c->scope & ~(uint32_t)SCOPE_ALL))
 		return false;
@@ -141,7 +124,8 @@ static bool claims_from_json(json_t *o, struct auth_claims *c)
 
 	if (!take_string(o, "sub", true, &c->sub) ||
 	    !take_string(o, "org", false, &c->org) ||
-	    !take_string(o, "jti", true, &c->jti) || !jti_valid(c->jti) ||
+	    !take_string(o, "jti", true, &c->jti) ||
+	    !repo_jti_valid(c->jti, strlen(c->jti)) ||
 	    !take_int(o, "iat", &c->iat) || !take_int(o, "exp", &c->exp) ||
 	    c->exp <= c->iat)
 		return false;

@@ -77,7 +77,7 @@ int fs_read_file(const char *path, size_t max, char **out, size_t *len)
 {
 	struct stat st;
 	char *data = NULL;
-	size_t got = 0;
+	size_t got = 0, alloc;
 	int fd, rc = 0;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -91,10 +91,21 @@ int fs_read_file(const char *path, size_t max, char **out, size_t *len)
 		rc = -EFBIG;
 		goto out;
 	}
-	data = xmalloc((size_t)st.st_size + 1);
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, data + got, (size_t)st.st_size - got);
+	/* read to the end, not to st_size: generated files report 0 */
+	alloc = (size_t)st.st_size + 1 > 4096 ? (size_t)st.st_size + 1 : 4096;
+	data = xmalloc(alloc);
+	for (;;) {
+		ssize_t r;
 
+		if (got + 1 == alloc) {
+			if (got >= max + 1) {
+				rc = -EFBIG;
+				goto out;
+			}
+			alloc = alloc * 2 > max + 2 ? max + 2 : alloc * 2;
+			data = xrealloc(data, alloc);
+		}
+		r = read(fd, data + got, alloc - 1 - got);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
@@ -104,6 +115,10 @@ int fs_read_file(const char *path, size_t max, char **out, size_t *len)
 		if (r == 0)
 			break;
 		got += (size_t)r;
+	}
+	if (got > max) {
+		rc = -EFBIG;
+		goto out;
 	}
 	data[got] = '\0';
 	*out = data;

@@ -13,7 +13,8 @@ int fs_write_all(int fd, const void *p, size_t n);
 /* pread exactly n bytes at off. 0, -EIO on a short file, or -errno. */
 int fs_pread_all(int fd, void *p, size_t n, off_t off);
 /*
- * Read a whole file of at most max bytes into a new NUL-terminated buffer
+ * Read a whole file (to its end, whatever st_size says, so generated
+ * files work too) of at most max bytes into a new NUL-terminated buffer
  * (*out, freed by the caller) and its length (*len).
  * Returns 0, -EFBIG if larger than max, or -errno.
  */

@@ -1,5 +1,7 @@
 #include "log.h"
+#include "utf8.h"
 
+#include <openssl/err.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -63,47 +65,21 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	pthread_mutex_unlock(&log_lock);
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s)
-{
-	unsigned c = s[0], need, cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		need = 1, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		need = 2, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		need = 3, cp = c & 0x07;
-	else
-		return 0;
-	for (unsigned k = 1; k <= need; k++) {
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[k] & 0x3f);
-	}
-	if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ||
-	    (cp >= 0x80 && cp <= 0x9f))
-		return 0;
-	return need + 1;
-}
-
 char *log_escape(const char *s)
 {
 	size_t n = strlen(s), o = 0;
 	char *out = malloc(4 * n + 1);
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)s, *start = p;
 
 	if (!out)
 		abort();
 	while (*p) {
-		size_t len = utf8_len(p);
+		uint32_t cp = 0;
+		size_t len = utf8_decode(p, n - (size_t)(p - start), &cp);
 
-		if (len == 1 && *p >= 0x20 && *p != 0x7f) {
-			out[o++] = (char)*p++;
-		} else if (len > 1) {
+		/* printable ASCII and non-control characters pass */
+		if (len && cp >= 0x20 && cp != 0x7f &&
+		    !(cp >= 0x80 && cp <= 0x9f)) {
 			memcpy(out + o, p, len);
 			o += len;
 			p += len;
@@ -113,4 +89,14 @@ char *log_escape(const char *s)
 	}
 	out[o] = '\0';
 	return out;
+}
+
+void log_openssl_error(const char *what)
+{
+	char msg[256];
+	unsigned long e = ERR_get_error();
+
+	ERR_error_string_n(e, msg, sizeof(msg));
+	log_error("%s: %s", what, e ? msg : "unknown openssl error");
+	ERR_clear_error();
 }

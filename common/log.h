@@ -33,6 +33,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
  */
 char *log_escape(const char *s);
 
+/* Log what failed with OpenSSL's own message, once, and clear its queue. */
+void log_openssl_error(const char *what);
+
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)

@@ -18,16 +18,6 @@ struct repo_key {
 	bool has_private;
 };
 
-static void log_openssl(const char *what)
-{
-	char msg[256];
-	unsigned long e = ERR_get_error();
-
-	ERR_error_string_n(e, msg, sizeof(msg));
-	log_error("%s: %s", what, e ? msg : "unknown openssl error");
-	ERR_clear_error();
-}
-
 int repo_key_generate(repo_key_t **out)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, NULL);
@@ -35,7 +25,7 @@ int repo_key_generate(repo_key_t **out)
 
 	if (!ctx || EVP_PKEY_keygen_init(ctx) <= 0 ||
 	    EVP_PKEY_keygen(ctx, &pkey) <= 0) {
-		log_openssl("ed25519 key generation failed");
+		log_openssl_error("ed25519 key generation failed");
 		EVP_PKEY_CTX_free(ctx);
 		return -EIO;
 	}
@@ -100,7 +90,7 @@ static int key_write(const repo_key_t *key, const char *path, bool private)
 	if (private
 		? !PEM_write_PrivateKey(f, key->pkey, NULL, NULL, 0, NULL, NULL)
 		: !PEM_write_PUBKEY(f, key->pkey)) {
-		log_openssl("cannot encode key");
+		log_openssl_error("cannot encode key");
 		rc = -EIO;
 	}
 	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
@@ -146,7 +136,7 @@ int repo_key_sign(const repo_key_t *key, const void *p, size_t n,
 	ctx = EVP_MD_CTX_new();
 	if (!ctx || EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey) <= 0 ||
 	    EVP_DigestSign(ctx, sig, &sig_len, p, n) <= 0 || sig_len != 64) {
-		log_openssl("ed25519 signing failed");
+		log_openssl_error("ed25519 signing failed");
 		rc = -EIO;
 	}
 	EVP_MD_CTX_free(ctx);

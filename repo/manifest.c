@@ -13,7 +13,7 @@
 #define MANIFEST_MAGIC "aidata-manifest"
 #define JTI_MAX 128
 
-static bool jti_valid(const char *s, size_t n)
+bool repo_jti_valid(const char *s, size_t n)
 {
 	if (n == 0 || n > JTI_MAX)
 		return false;
@@ -53,7 +53,7 @@ int repo_manifest_encode(const struct repo_manifest *m, const repo_key_t *key,
 	for (size_t i = 0; !rc && i < m->revoked_count; i++) {
 		const char *j = m->revoked[i];
 
-		if (!jti_valid(j, strlen(j))) {
+		if (!repo_jti_valid(j, strlen(j))) {
 			rc = -EINVAL;
 			break;
 		}
@@ -191,7 +191,7 @@ int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
 		if (!line)
 			goto out;
 		if (n > 8 && !memcmp(line, "revoked ", 8)) {
-			if (!jti_valid(line + 8, n - 8))
+			if (!repo_jti_valid(line + 8, n - 8))
 				goto out;
 			m->revoked =
 			    xrealloc(m->revoked,

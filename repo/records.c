@@ -1,5 +1,6 @@
 /* Catalog record encodings (docs/FORMAT.md "catalog records"). */
 #include "repo.h"
+#include "utf8.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -330,41 +331,16 @@ const char *repo_name_invalid_reason(const char *name, size_t len)
 	    (len == 2 && s[0] == '.' && s[1] == '.'))
 		return "name is '.' or '..'";
 	while (i < len) {
-		unsigned c = s[i];
-		unsigned cp, need;
+		uint32_t cp = 0;
+		size_t n = utf8_decode(s + i, len - i, &cp);
 
-		if (c == '/')
+		if (n == 0)
+			return "name is not valid UTF-8";
+		if (cp == '/')
 			return "name contains '/'";
-		if (c < 0x20 || c == 0x7f)
+		if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f))
 			return "name contains a control character";
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			cp = c & 0x07;
-		} else {
-			return "name is not valid UTF-8";
-		}
-		for (unsigned k = 1; k <= need; k++) {
-			if (i + k >= len || (s[i + k] & 0xc0) != 0x80)
-				return "name is not valid UTF-8";
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		/* overlong forms, surrogates, beyond U+10FFFF */
-		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-			return "name is not valid UTF-8";
-		if (cp >= 0x80 && cp <= 0x9f)
-			return "name contains a control character";
-		i += need + 1;
+		i += n;
 	}
 	return NULL;
 }

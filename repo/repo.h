@@ -85,6 +85,8 @@ int repo_manifest_encode(const struct repo_manifest *m, const repo_key_t *key,
 int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
 			 struct repo_manifest *m);
 void repo_manifest_release(struct repo_manifest *m);
+/* A credential id the manifest can revoke: 1..128 of [A-Za-z0-9._-]. */
+bool repo_jti_valid(const char *s, size_t n);
 
 /* ------------------------------------------------------- chunk framing -- */
 

@@ -2,6 +2,7 @@
  * The daemon takes the uid from the request that writes .aidata/login,
  * so a user can only ever bind or see their own credential. */
 #include "commands.h"
+#include "fsutil.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -65,27 +66,17 @@ static int write_login(const char *mnt, const char *data, size_t len)
 	return rc;
 }
 
-/* .aidata/whoami is generated at open: its size is not known in advance,
- * so read to the end rather than by st_size. */
 static int show_whoami(const char *mnt)
 {
-	char *path = xasprintf("%s/.aidata/whoami", mnt), buf[4096];
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-	ssize_t n;
+	char *path = xasprintf("%s/.aidata/whoami", mnt), *text = NULL;
+	size_t len;
+	int rc = fs_read_file(path, 1 << 20, &text, &len);
 
-	if (fd < 0) {
-		rc = -errno;
-		fprintf(stderr, "aidata: '%s': %s\n", path, strerror(errno));
-		free(path);
-		return rc;
-	}
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		fwrite(buf, 1, (size_t)n, stdout);
-	if (n < 0) {
-		rc = -errno;
-		fprintf(stderr, "aidata: '%s': %s\n", path, strerror(errno));
-	}
-	close(fd);
+	if (rc)
+		fprintf(stderr, "aidata: '%s': %s\n", path, strerror(-rc));
+	else
+		fwrite(text, 1, len, stdout);
+	free(text);
 	free(path);
 	return rc;
 }

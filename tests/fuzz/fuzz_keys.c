@@ -31,7 +31,8 @@ static int pem_memfd(int type, const uint8_t seed[32])
 	if (!pk)
 		goto out;
 	bio = BIO_new(BIO_s_mem());
-	if (!bio || !PEM_write_bio_PrivateKey(bio, pk, NULL, NULL, 0, NULL, NULL))
+	if (!bio ||
+	    !PEM_write_bio_PrivateKey(bio, pk, NULL, NULL, 0, NULL, NULL))
 		goto out;
 	n = BIO_get_mem_data(bio, &pem);
 	if (n <= 0)

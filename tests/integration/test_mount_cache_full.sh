@@ -40,4 +40,21 @@ full=$(stat_value "$T/mnt" aidatafs_errors_total '{kind="cache_full"}')
 [ $((ev + full)) -gt 0 ] || fail "neither evictions nor cache_full recorded"
 note "evictions $ev, served from memory $full"
 mount_stop "$T/mnt"
+
+# -o readdirplus (attributes with listings) shows the same tree
+mkdir -p "$T/sub/a/b"
+cp "$T/src/big/f1.bin" "$T/sub/a/b/x.bin"
+ln -s b/x.bin "$T/sub/a/link"
+mk_dataset_json "$T/sub.json" a:science:text:open
+pack_into "$T/sub" "$T/sub.json" "$T/keys/platform.key" "$T/subrepo"
+mount_start "file://$T/subrepo" "$T/m1" "$T/m1.log" \
+	"pubkey=$T/keys/platform.pub,cache=$T/c1"
+mount_start "file://$T/subrepo" "$T/m2" "$T/m2.log" \
+	"pubkey=$T/keys/platform.pub,cache=$T/c2" readdirplus
+(cd "$T/m1" && ls -lRn --time-style=+%s datasets) >"$T/plain.txt"
+(cd "$T/m2" && ls -lRn --time-style=+%s datasets) >"$T/plus.txt"
+grep -q "x.bin" "$T/plain.txt" || fail "listing lacks x.bin"
+diff "$T/plain.txt" "$T/plus.txt" || fail "readdirplus listing differs"
+mount_stop "$T/m1"
+mount_stop "$T/m2"
 note "ok"
