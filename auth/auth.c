@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 /* A user's credential: its verified claims, or why it does not verify. */
 struct credential {
 	char *token;

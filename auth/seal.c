@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "auth.h"
 #include "fsutil.h"
+#include "lines.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -29,6 +30,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "banned.h"
 
 #define X25519_LEN 32
 #define GCM_NONCE_LEN 12
@@ -454,22 +457,6 @@ out:
 	return rc;
 }
 
-/* The next line of [*p, end) without its '\n'; NULL if unterminated. */
-static const char *next_line(const char **p, const char *end, size_t *len)
-{
-	const char *start = *p;
-	const char *nl;
-
-	if (start >= end)
-		return NULL;
-	nl = memchr(start, '\n', (size_t)(end - start));
-	if (!nl)
-		return NULL;
-	*len = (size_t)(nl - start);
-	*p = nl + 1;
-	return start;
-}
-
 /* "key value": the value (not NUL-terminated) and its length, or NULL. */
 static const char *line_value(const char *line, size_t len, const char *key,
 			      size_t *vlen)
@@ -501,7 +488,7 @@ static bool b64_field(const char *s, size_t len, uint8_t *out, size_t n)
 	return ok;
 }
 
-static bool node_id_valid(const char *s, size_t len)
+bool auth_node_id_valid(const char *s, size_t len)
 {
 	if (len != AUTH_NODE_ID_LEN)
 		return false;
@@ -528,28 +515,28 @@ int auth_unseal_dataset_key(const repo_key_t *platform_pub, const char *dataset,
 	if (!data || len > SEALED_MAX || !node_priv->has_private)
 		goto out;
 	/* strict syntax: these six lines in this order, nothing else */
-	line = next_line(&p, end, &n);
+	line = line_next(&p, end, &n);
 	if (!line || n != strlen(SEALED_MAGIC) || memcmp(line, SEALED_MAGIC, n))
 		goto out;
-	line = next_line(&p, end, &n);
+	line = line_next(&p, end, &n);
 	name = line ? line_value(line, n, "dataset", &name_len) : NULL;
 	if (!name || repo_name_invalid_reason(name, name_len))
 		goto out;
-	line = next_line(&p, end, &n);
+	line = line_next(&p, end, &n);
 	id = line ? line_value(line, n, "node", &id_len) : NULL;
-	if (!id || !node_id_valid(id, id_len))
+	if (!id || !auth_node_id_valid(id, id_len))
 		goto out;
 	header_len = (size_t)(p - data);
-	line = next_line(&p, end, &n);
+	line = line_next(&p, end, &n);
 	v = line ? line_value(line, n, "ephemeral", &vlen) : NULL;
 	if (!v || !b64_field(v, vlen, eph_pub, X25519_LEN))
 		goto out;
-	line = next_line(&p, end, &n);
+	line = line_next(&p, end, &n);
 	v = line ? line_value(line, n, "sealed", &vlen) : NULL;
 	if (!v || !b64_field(v, vlen, sealed, SEALED_LEN))
 		goto out;
 	signed_end = p;
-	line = next_line(&p, end, &n);
+	line = line_next(&p, end, &n);
 	v = line ? line_value(line, n, "signature", &vlen) : NULL;
 	if (!v || !b64_field(v, vlen, sig, SIG_LEN) || p != end)
 		goto out;

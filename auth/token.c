@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "banned.h"
+
 /* The one header this issuer writes, byte for byte. */
 #define TOKEN_HEADER "{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}"
 #define TOKEN_SIG_LEN 64
@@ -30,18 +32,6 @@ static const uint32_t scope_bits[] = {AUTH_SCOPE_SHARED, AUTH_SCOPE_SECURE};
 #define SCOPE_ALL (AUTH_SCOPE_SHARED | AUTH_SCOPE_SECURE)
 
 /* ------------------------------------------------------------ claims -- */
-
-static bool node_valid(const char *s)
-{
-	if (strlen(s) != AUTH_NODE_ID_LEN)
-		return false;
-	/* lowercase only: the id is compared as a string, so "AB" != "ab" */
-	for (size_t i = 0; i < AUTH_NODE_ID_LEN; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
-}
 
 /* What auth_token_issue accepts is exactly what verify would accept. */
 static bool claims_valid(const struct auth_claims *c)
@@ -56,7 +46,7 @@ static bool claims_valid(const struct auth_claims *c)
 	for (size_t i = 0; i < c->ndatasets; i++)
 		if (!c->datasets[i] || !*c->datasets[i])
 			return false;
-	return !c->node || node_valid(c->node);
+	return !c->node || auth_node_id_valid(c->node, strlen(c->node));
 }
 
 /* The claims as a JSON object; NULL only if jansson fails (memory). */
@@ -161,7 +151,8 @@ static bool claims_from_json(json_t *o, struct auth_claims *c)
 	node = json_object_get(o, "node");
 	if (node) {
 		if (!json_is_string(node) ||
-		    !node_valid(json_string_value(node)))
+		    !auth_node_id_valid(json_string_value(node),
+					json_string_length(node)))
 			return false;
 		c->node = xstrdup(json_string_value(node));
 	}

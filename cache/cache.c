@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 #define TOUCH_MAX 8192 /* LRU updates batched between flushes */
 #define TOUCH_INTERVAL_SEC 2
 #define PREFETCH_QUEUE 64

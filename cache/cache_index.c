@@ -12,12 +12,16 @@
 #include "buf.h"
 #include "fsutil.h"
 #include "log.h"
+#include "lmdb_errno.h"
 #include "xalloc.h"
 
 #include <errno.h>
 #include <lmdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "banned.h"
 
 #define INDEX_MAPSIZE ((size_t)16 << 30)
 
@@ -28,17 +32,10 @@ struct cache_index {
 
 static int index_error(const char *what, int rc)
 {
-	if (rc == MDB_NOTFOUND)
-		return -ENOENT;
-	if (rc > 0 && rc < 200)
-		return -rc;
-	log_error("cache index: %s: %s", what, mdb_strerror(rc));
-	if (rc == MDB_MAP_FULL)
-		return -ENOSPC;
-	if (rc == MDB_CORRUPTED || rc == MDB_INVALID ||
-	    rc == MDB_VERSION_MISMATCH || rc == MDB_PAGE_NOTFOUND)
-		return -EBADMSG;
-	return -EIO;
+	char label[64];
+
+	snprintf(label, sizeof(label), "cache index: %s", what);
+	return lmdb_errno(rc, label);
 }
 
 int cache_index_open(const char *dir, struct cache_index **out)

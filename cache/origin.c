@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 #ifndef AIDATA_VERSION
 #define AIDATA_VERSION "dev"
 #endif

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "banned.h"
+
 void buf_init(struct buf *b, size_t max)
 {
 	memset(b, 0, sizeof(*b));
@@ -73,14 +75,6 @@ int buf_put_le64(struct buf *b, uint64_t v)
 
 	for (int i = 0; i < 8; i++)
 		p[i] = v >> (8 * i);
-	return buf_append(b, p, sizeof(p));
-}
-
-int buf_put_be64(struct buf *b, uint64_t v)
-{
-	uint8_t p[8];
-
-	store_be64(p, v);
 	return buf_append(b, p, sizeof(p));
 }
 

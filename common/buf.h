@@ -25,7 +25,6 @@ int buf_reserve(struct buf *b, size_t n);
 int buf_put_u8(struct buf *b, uint8_t v);
 int buf_put_le32(struct buf *b, uint32_t v);
 int buf_put_le64(struct buf *b, uint64_t v);
-int buf_put_be64(struct buf *b, uint64_t v);
 /* Append a u32 little-endian length followed by the bytes. */
 int buf_put_lstring(struct buf *b, const char *s, size_t n);
 

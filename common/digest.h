@@ -34,7 +34,6 @@ void digest_to_hex(const struct digest *d, char out[DIGEST_HEX_LEN + 1]);
 /* Parse 64 hex characters (a NUL or end of string must follow). */
 int digest_from_hex(const char *hex, struct digest *out);
 bool digest_equal(const struct digest *a, const struct digest *b);
-bool digest_is_zero(const struct digest *d);
 
 /*
  * Standard base64 (RFC 4648 section 4, with padding) of n bytes.

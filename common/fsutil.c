@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 int fs_mkdir_p(const char *path, mode_t mode)
 {
 	char *copy = xstrdup(path);

@@ -10,6 +10,8 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "banned.h"
+
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char log_ident[32] = "aidata"; /* protected by log_lock */
 static enum log_level log_threshold = LOG_LEVEL_INFO;
@@ -26,11 +28,6 @@ void log_init(const char *ident, enum log_level level, bool use_syslog)
 	if (use_syslog)
 		openlog(log_ident, LOG_PID, LOG_DAEMON);
 	pthread_mutex_unlock(&log_lock);
-}
-
-enum log_level log_get_level(void)
-{
-	return log_threshold;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
@@ -84,7 +81,7 @@ char *log_escape(const char *s)
 			o += len;
 			p += len;
 		} else {
-			o += (size_t)sprintf(out + o, "\\x%02x", *p++);
+			o += (size_t)snprintf(out + o, 5, "\\x%02x", *p++);
 		}
 	}
 	out[o] = '\0';

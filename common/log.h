@@ -17,9 +17,6 @@ enum log_level {
  */
 void log_init(const char *ident, enum log_level level, bool use_syslog);
 
-/* Current threshold; messages above it are dropped. */
-enum log_level log_get_level(void);
-
 /*
  * Log one line. Messages are lowercase and quote the object they are about;
  * they never contain a token or a key. Thread-safe.

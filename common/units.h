@@ -10,6 +10,11 @@
  * bytes. 0, or -EINVAL for anything else (including overflow).
  */
 int units_parse_size(const char *s, uint64_t *out);
+/*
+ * Parse a decimal integer in [min, max] (no sign, no suffix, nothing
+ * after it). 0, or -EINVAL for anything else.
+ */
+int units_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* "1.5 GiB", "12 B" ... into out (n bytes). */
 void units_format_size(double bytes, char *out, size_t n);
 

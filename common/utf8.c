@@ -1,5 +1,7 @@
 #include "utf8.h"
 
+#include "banned.h"
+
 size_t utf8_decode(const unsigned char *s, size_t left, uint32_t *cp)
 {
 	unsigned c, need;

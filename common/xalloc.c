@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "banned.h"
+
 static void out_of_memory(size_t size)
 {
 	fprintf(stderr, "aidata: out of memory allocating %zu bytes\n", size);

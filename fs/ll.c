@@ -12,6 +12,8 @@
 #include <sys/statvfs.h>
 #include <time.h>
 
+#include "banned.h"
+
 #define READ_MAX (1u << 20)
 
 static ns_t *ll_ns(fuse_req_t req)
@@ -237,7 +239,6 @@ struct dir_buf {
 	char *data;
 	size_t len, cap;
 	bool plus;
-	double timeout;
 };
 
 static int dir_fill(void *ctx, const char *name, size_t name_len,
@@ -278,7 +279,7 @@ static int dir_fill(void *ctx, const char *name, size_t name_len,
 static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size,
 			   off_t off, bool plus)
 {
-	struct dir_buf d = {req, NULL, 0, size, plus, 0};
+	struct dir_buf d = {req, NULL, 0, size, plus};
 	int rc;
 
 	if (size > READ_MAX)

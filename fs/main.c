@@ -21,6 +21,8 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 #define DEFAULT_CACHE_DIR "/var/cache/aidatafs"
 #define DEFAULT_STATE_DIR "/var/lib/aidatafs"
 #define DEFAULT_AUDIT_LOG "/var/log/aidatafs/audit.log"

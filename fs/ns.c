@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 #define SLOT_BITS 20
 #define KEY_RETRY_SEC 30
 #define SLOT_MAX (1u << SLOT_BITS)

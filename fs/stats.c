@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "banned.h"
+
 static void metric(struct buf *b, const char *name, const char *type,
 		   const char *help, const char *labels, uint64_t value)
 {

@@ -2,6 +2,7 @@
 #include "repo.h"
 #include "catalog_int.h"
 #include "log.h"
+#include "lmdb_errno.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -18,6 +19,8 @@
 
 #include "fsutil.h"
 
+#include "banned.h"
+
 struct repo_catalog {
 	MDB_env *env;
 	void *map_addr; /* found on first trim; the map never moves */
@@ -25,16 +28,6 @@ struct repo_catalog {
 	MDB_dbi meta, datasets, inodes, dirents, chunks;
 	bool has_datasets, has_inodes, has_dirents, has_chunks;
 };
-
-int catalog_lmdb_error(const char *what, int rc)
-{
-	if (rc == MDB_NOTFOUND)
-		return -ENOENT;
-	if (rc > 0 && rc < 200)
-		return -rc; /* LMDB passes system errors through */
-	log_error("%s: %s", what, mdb_strerror(rc));
-	return rc == MDB_MAP_FULL ? -ENOSPC : -EIO;
-}
 
 static bool open_dbi(MDB_txn *txn, const char *name, MDB_dbi *dbi)
 {
@@ -108,7 +101,7 @@ int repo_catalog_open(const char *path, repo_catalog_t **out)
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
 	if (rc) {
-		rc = catalog_lmdb_error("catalog open", rc);
+		rc = lmdb_errno(rc, "catalog open");
 		goto fail;
 	}
 	*out = cat;
@@ -187,12 +180,12 @@ static int get(repo_catalog_t *cat, MDB_dbi dbi, bool present, void *key,
 		return -ENOENT;
 	rc = mdb_txn_begin(cat->env, NULL, MDB_RDONLY, txn);
 	if (rc)
-		return catalog_lmdb_error("catalog read", rc);
+		return lmdb_errno(rc, "catalog read");
 	rc = mdb_get(*txn, dbi, &k, val);
 	if (rc) {
 		mdb_txn_abort(*txn);
 		*txn = NULL;
-		return catalog_lmdb_error("catalog read", rc);
+		return lmdb_errno(rc, "catalog read");
 	}
 	return 0;
 }
@@ -240,11 +233,11 @@ int repo_catalog_datasets(repo_catalog_t *cat, repo_dataset_cb cb, void *ctx)
 		return -EINVAL;
 	rc = mdb_txn_begin(cat->env, NULL, MDB_RDONLY, &txn);
 	if (rc)
-		return catalog_lmdb_error("catalog read", rc);
+		return lmdb_errno(rc, "catalog read");
 	rc = mdb_cursor_open(txn, cat->datasets, &cur);
 	if (rc) {
 		mdb_txn_abort(txn);
-		return catalog_lmdb_error("catalog cursor", rc);
+		return lmdb_errno(rc, "catalog cursor");
 	}
 	for (;;) {
 		struct repo_dataset d;
@@ -256,7 +249,7 @@ int repo_catalog_datasets(repo_catalog_t *cat, repo_dataset_cb cb, void *ctx)
 			break;
 		}
 		if (rc) {
-			rc = catalog_lmdb_error("catalog scan", rc);
+			rc = lmdb_errno(rc, "catalog scan");
 			break;
 		}
 		rc = repo_dataset_decode(k.mv_data, k.mv_size, v.mv_data,
@@ -380,7 +373,7 @@ int repo_catalog_readdir(repo_catalog_t *cat, uint64_t parent,
 	if (rc == MDB_NOTFOUND)
 		rc = 0;
 	else if (rc > 0)
-		rc = catalog_lmdb_error("catalog readdir", rc);
+		rc = lmdb_errno(rc, "catalog readdir");
 out:
 	if (cur)
 		mdb_cursor_close(cur);
@@ -416,11 +409,11 @@ int repo_catalog_chunk_count(repo_catalog_t *cat, uint32_t *count)
 		return 0;
 	rc = mdb_txn_begin(cat->env, NULL, MDB_RDONLY, &txn);
 	if (rc)
-		return catalog_lmdb_error("catalog read", rc);
+		return lmdb_errno(rc, "catalog read");
 	rc = mdb_stat(txn, cat->chunks, &st);
 	mdb_txn_abort(txn);
 	if (rc)
-		return catalog_lmdb_error("catalog stat", rc);
+		return lmdb_errno(rc, "catalog stat");
 	*count = (uint32_t)st.ms_entries;
 	return 0;
 }

@@ -22,7 +22,4 @@ int catalog_lmdb_map(MDB_env *env, void **addr, size_t *len);
  * MDB_WRITEMAP. */
 void catalog_lmdb_trim(MDB_env *env);
 
-/* Translate an LMDB return code to a negative errno, logging what failed. */
-int catalog_lmdb_error(const char *what, int rc);
-
 #endif

@@ -4,6 +4,7 @@
 #include "catalog_int.h"
 #include "fsutil.h"
 #include "log.h"
+#include "lmdb_errno.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -15,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <zstd.h>
+
+#include "banned.h"
 
 /* Commit every this many puts so dirty pages stay bounded. */
 #define WRITER_BATCH 20000
@@ -51,12 +54,12 @@ static int writer_txn(repo_catalog_writer_t *w)
 		rc = mdb_txn_commit(w->txn);
 		w->txn = NULL;
 		if (rc)
-			return catalog_lmdb_error("catalog commit", rc);
+			return lmdb_errno(rc, "catalog commit");
 		env_trim(w->env);
 	}
 	w->pending = 0;
 	rc = mdb_txn_begin(w->env, NULL, 0, &w->txn);
-	return rc ? catalog_lmdb_error("catalog transaction", rc) : 0;
+	return rc ? lmdb_errno(rc, "catalog transaction") : 0;
 }
 
 int repo_catalog_writer_new(const char *work_dir, const char *kind,
@@ -87,7 +90,7 @@ int repo_catalog_writer_new(const char *work_dir, const char *kind,
 		    mdb_env_open(w->env, work_dir,
 				 MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS, 0600);
 	if (rc) {
-		rc = catalog_lmdb_error("catalog scratch environment", rc);
+		rc = lmdb_errno(rc, "catalog scratch environment");
 		goto fail;
 	}
 	rc = writer_txn(w);
@@ -97,7 +100,7 @@ int repo_catalog_writer_new(const char *work_dir, const char *kind,
 			continue;
 		rc = mdb_dbi_open(w->txn, tables[i], MDB_CREATE, dbis[i]);
 		if (rc)
-			rc = catalog_lmdb_error("catalog table", rc);
+			rc = lmdb_errno(rc, "catalog table");
 	}
 	if (!rc)
 		rc = repo_catalog_writer_meta(w, "format", "1");
@@ -125,7 +128,7 @@ static int put(repo_catalog_writer_t *w, MDB_dbi dbi, const void *key,
 		return rc;
 	rc = mdb_put(w->txn, dbi, &k, &v, 0);
 	if (rc)
-		return catalog_lmdb_error("catalog write", rc);
+		return lmdb_errno(rc, "catalog write");
 	w->pending++;
 	return 0;
 }
@@ -341,7 +344,7 @@ int repo_catalog_writer_finish(repo_catalog_writer_t *w,
 	rc = mdb_txn_commit(w->txn);
 	w->txn = NULL;
 	if (rc) {
-		rc = catalog_lmdb_error("catalog commit", rc);
+		rc = lmdb_errno(rc, "catalog commit");
 		goto out;
 	}
 	fd = open(copy, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -351,7 +354,7 @@ int repo_catalog_writer_finish(repo_catalog_writer_t *w,
 	}
 	rc = compact_copy(w->env, fd);
 	if (rc) {
-		rc = catalog_lmdb_error("catalog compaction", rc);
+		rc = lmdb_errno(rc, "catalog compaction");
 		goto out;
 	}
 	rc = compress_file(fd, object_path, digest, size);

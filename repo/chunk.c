@@ -6,6 +6,8 @@
 #include <string.h>
 #include <zstd.h>
 
+#include "banned.h"
+
 int repo_chunk_encode(const void *raw, size_t len, int level, struct buf *out,
 		      uint32_t *flags)
 {

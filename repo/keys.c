@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 struct repo_key {
 	EVP_PKEY *pkey;
 	bool has_private;

@@ -1,6 +1,7 @@
 /* The signed manifest: a short text object (docs/FORMAT.md "manifest"). */
 #define _GNU_SOURCE
 #include "repo.h"
+#include "lines.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -9,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "banned.h"
 
 #define MANIFEST_MAGIC "aidata-manifest"
 #define JTI_MAX 128
@@ -81,19 +84,6 @@ int repo_manifest_encode(const struct repo_manifest *m, const repo_key_t *key,
 	return 0;
 }
 
-/* Next line of [*p, end) without its '\n'; NULL at end or if unterminated. */
-static const char *next_line(const char **p, const char *end, size_t *len)
-{
-	const char *start = *p;
-	const char *nl = memchr(start, '\n', (size_t)(end - start));
-
-	if (start >= end || !nl)
-		return NULL;
-	*len = (size_t)(nl - start);
-	*p = nl + 1;
-	return start;
-}
-
 /* Split "key value" with exactly one space; value must be non-empty. */
 static bool field(const char *line, size_t len, const char *key, char *value,
 		  size_t value_max)
@@ -134,7 +124,7 @@ int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
 	if (len > REPO_MANIFEST_MAX)
 		return -EINVAL;
 
-	line = next_line(&p, end, &n);
+	line = line_next(&p, end, &n);
 	if (!line || !field(line, n, MANIFEST_MAGIC, value, sizeof(value)) ||
 	    !parse_u64(value, &num))
 		goto out;
@@ -144,11 +134,11 @@ int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
 	}
 	m->format = (uint32_t)num;
 
-	line = next_line(&p, end, &n);
+	line = line_next(&p, end, &n);
 	if (!line || !field(line, n, "revision", value, sizeof(value)) ||
 	    !parse_u64(value, &m->revision) || m->revision == 0)
 		goto out;
-	line = next_line(&p, end, &n);
+	line = line_next(&p, end, &n);
 	if (!line || !field(line, n, "root-catalog", value, sizeof(value)) ||
 	    strlen(value) != DIGEST_HEX_LEN ||
 	    digest_from_hex(value, &m->root_catalog) != 0)
@@ -156,7 +146,7 @@ int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
 	for (size_t i = 0; i < DIGEST_HEX_LEN; i++)
 		if (value[i] >= 'A' && value[i] <= 'F')
 			goto out; /* lowercase only: one spelling per digest */
-	line = next_line(&p, end, &n);
+	line = line_next(&p, end, &n);
 	memset(&tm, 0, sizeof(tm));
 	if (!line || !field(line, n, "created", value, sizeof(value)) ||
 	    strlen(value) != 20)
@@ -179,7 +169,7 @@ int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
 		if (strcmp(canon, value))
 			goto out;
 	}
-	line = next_line(&p, end, &n);
+	line = line_next(&p, end, &n);
 	if (!line || !field(line, n, "ttl", value, sizeof(value)) ||
 	    !parse_u64(value, &num) || num > UINT32_MAX)
 		goto out;
@@ -187,7 +177,7 @@ int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
 
 	for (;;) {
 		signed_end = p;
-		line = next_line(&p, end, &n);
+		line = line_next(&p, end, &n);
 		if (!line)
 			goto out;
 		if (n > 8 && !memcmp(line, "revoked ", 8)) {

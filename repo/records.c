@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "banned.h"
+
 #define RECORD_MAX (64u * 1024 * 1024)
 #define TEXT_MAX (64u * 1024)
 

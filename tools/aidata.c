@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "banned.h"
+
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv);

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 int cmd_keygen(int argc, char **argv)
 {
 	static const struct option longopts[] = {

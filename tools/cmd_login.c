@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 #define TOKEN_MAX 16384
 
 static const char *parse_mount(int argc, char **argv, const char *usage)

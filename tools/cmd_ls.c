@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 struct tool_args {
 	const char *pubkey;
 	int first; /* index of the first positional argument */

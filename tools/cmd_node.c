@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 static const char node_keygen_usage[] = "usage: aidata node-keygen --out DIR\n";
 
 int cmd_node_keygen(int argc, char **argv)

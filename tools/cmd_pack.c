@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 static void pack_usage(FILE *out)
 {
 	fprintf(
@@ -87,15 +89,20 @@ int cmd_pack(int argc, char **argv)
 			o.shard_size = v;
 			break;
 		case 'l':
-			o.level = atoi(optarg);
-			if (o.level < 1 || o.level > 19) {
+			if (units_parse_uint(optarg, 1, 19, &v)) {
 				fprintf(stderr, "aidata pack: --level must be "
 						"1..19\n");
 				goto usage;
 			}
+			o.level = (int)v;
 			break;
 		case 'j':
-			o.jobs = (unsigned)atoi(optarg);
+			if (units_parse_uint(optarg, 1, 1024, &v)) {
+				fprintf(stderr, "aidata pack: --jobs must be "
+						"1..1024\n");
+				goto usage;
+			}
+			o.jobs = (unsigned)v;
 			break;
 		case 't': {
 			char *end;

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 int cmd_revoke(int argc, char **argv)
 {
 	static const struct option longopts[] = {

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "banned.h"
+
 static void usage(FILE *out)
 {
 	fprintf(

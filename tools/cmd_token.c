@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 #define JTI_RANDOM_BYTES 16
 
 /* Hidden options: only for tests, which need a fixed clock. */
@@ -145,22 +147,6 @@ static bool parse_scope(const char *s, uint32_t *scope)
 	return ok;
 }
 
-static bool jti_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 128)
-		return false;
-	return strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			 "0123456789._-") == n;
-}
-
-static bool node_ok(const char *s)
-{
-	return strlen(s) == AUTH_NODE_ID_LEN &&
-	       strspn(s, "0123456789abcdef") == AUTH_NODE_ID_LEN;
-}
-
 static int token_issue(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -269,14 +255,15 @@ static int token_issue(int argc, char **argv)
 			ttl_arg);
 		return 2;
 	}
-	if (claims.node && !node_ok(claims.node)) {
+	if (claims.node &&
+	    !auth_node_id_valid(claims.node, strlen(claims.node))) {
 		fprintf(stderr,
 			"aidata token: invalid --node '%s' (16 lowercase hex "
 			"characters)\n",
 			claims.node);
 		return 2;
 	}
-	if (claims.jti && !jti_ok(claims.jti)) {
+	if (claims.jti && !repo_jti_valid(claims.jti, strlen(claims.jti))) {
 		fprintf(stderr,
 			"aidata token: invalid --jti '%s' (1-128 characters "
 			"of A-Z a-z 0-9 . _ -)\n",

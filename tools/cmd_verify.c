@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "banned.h"
+
 struct verify_ctx {
 	struct local_repo *r;
 	const char *key_file; /* platform key: its dataset keys, or NULL */

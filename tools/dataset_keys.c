@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 #define KEY_HEX_LEN (2 * DATASET_KEY_LEN)
 #define KEY_FILE_LEN (KEY_HEX_LEN + 1)
 

@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 struct published {
 	char **paths; /* objects moved into REPO by this run */
 	size_t count;

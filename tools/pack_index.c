@@ -3,11 +3,15 @@
 #include "pack_int.h"
 #include "fsutil.h"
 #include "log.h"
+#include "lmdb_errno.h"
 #include "xalloc.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "banned.h"
 
 #define INDEX_BATCH 20000
 
@@ -21,12 +25,10 @@ struct pack_index {
 
 static int index_error(const char *what, int rc)
 {
-	if (rc == MDB_NOTFOUND)
-		return -ENOENT;
-	if (rc > 0 && rc < 200)
-		return -rc;
-	log_error("pack index: %s: %s", what, mdb_strerror(rc));
-	return rc == MDB_MAP_FULL ? -ENOSPC : -EIO;
+	char label[64];
+
+	snprintf(label, sizeof(label), "pack index: %s", what);
+	return lmdb_errno(rc, label);
 }
 
 static int index_txn(struct pack_index *ix)

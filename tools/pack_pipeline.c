@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 #define SHARD_IN_FLIGHT (UINT64_MAX - 1)
 
 enum job_state { JOB_FREE, JOB_QUEUED, JOB_BUSY, JOB_DONE };

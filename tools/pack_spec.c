@@ -12,6 +12,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "banned.h"
+
 static const char *const spec_fields[] = {"name", "industry", "modality",
 					  "tier", "license",  "description"};
 

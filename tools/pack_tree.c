@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 #define TREE_DEPTH_MAX 256
 #define SYMLINK_TARGET_MAX 4096
 

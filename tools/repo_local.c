@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 static bool is_url(const char *s)
 {
 	return !strncmp(s, "file://", 7) || !strncmp(s, "http://", 7) ||
@@ -259,33 +261,49 @@ int local_repo_read_stored(struct local_repo *r, const struct repo_chunk *c,
 	return rc;
 }
 
+/* The next '/'-separated component of *p (empty ones skipped) into a
+ * new string, or NULL at the end. */
+static char *next_component(const char **p)
+{
+	const char *start = *p, *end;
+
+	while (*start == '/')
+		start++;
+	if (!*start)
+		return NULL;
+	end = strchrnul(start, '/');
+	*p = end;
+	return xstrndup(start, (size_t)(end - start));
+}
+
 int local_repo_resolve(struct local_repo *r, const char *path,
 		       struct local_path *out)
 {
-	char *copy = xstrdup(path), *save = NULL, *part;
+	char *part;
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	part = strtok_r(copy, "/", &save);
+	part = next_component(&path);
 	if (!part)
-		goto done;
+		return 0;
 	rc = repo_catalog_dataset(r->root_catalog, part, &out->dataset);
+	free(part);
 	if (rc)
 		goto done;
 	rc = local_repo_dataset_catalog(r, &out->dataset, &out->catalog);
 	if (rc)
 		goto done;
 	out->ino = REPO_ROOT_INO;
-	while ((part = strtok_r(NULL, "/", &save))) {
+	while ((part = next_component(&path))) {
 		uint32_t type;
 
 		rc = repo_catalog_lookup(out->catalog, out->ino, part,
 					 strlen(part), &out->ino, &type);
+		free(part);
 		if (rc)
 			break;
 	}
 done:
-	free(copy);
 	if (rc)
 		local_path_release(out);
 	return rc;

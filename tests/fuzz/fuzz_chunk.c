@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "banned.h"
+
 #define FUZZ_CHUNK_CAP (1024u * 1024)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -16,6 +16,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 static const uint8_t platform_seed[32] = "aidatafs fuzz platform key 0001";
 static const uint8_t node_seed[32] = "aidatafs fuzz secure node 00001";
 

@@ -2,6 +2,8 @@
 #include "fuzz.h"
 #include "fuzz_keys.h"
 
+#include "banned.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct repo_manifest m;

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "banned.h"
+
 static void *dup_exact(const uint8_t *p, size_t n)
 {
 	void *q = malloc(n ? n : 1);

@@ -6,6 +6,8 @@
 #include "fuzz.h"
 #include "fuzz_keys.h"
 
+#include "banned.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t key[AUTH_DATASET_KEY_LEN];

@@ -5,6 +5,8 @@
 #include "fuzz.h"
 #include "fuzz_keys.h"
 
+#include "banned.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const int64_t nows[] = {0, INT64_MAX / 2};

@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 #define REPLAY_MAX (1024 * 1024)
 
 static unsigned long inputs;

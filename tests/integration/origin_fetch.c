@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "banned.h"
+
 #define MAX_THREADS 64
 
 struct job {

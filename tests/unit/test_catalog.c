@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <zstd.h>
 
+#include "banned.h"
+
 #define BIG_DIR_ENTRIES 60000 /* more than WRITER_BATCH (50,000) puts */
 #define BIG_FIRST_INO 100
 
@@ -287,6 +289,7 @@ static size_t tree_children(uint64_t parent, const struct node **out)
 
 static int count_cb(void *ctx, const struct repo_dataset *d)
 {
+	(void)d;
 	(*(uint32_t *)ctx)++;
 	return 0;
 }

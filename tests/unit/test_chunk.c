@@ -6,6 +6,8 @@
 
 #include <zstd.h>
 
+#include "banned.h"
+
 #define LEVEL 3
 
 static uint8_t *text_data(size_t n)

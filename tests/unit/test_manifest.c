@@ -8,6 +8,8 @@
 #include <openssl/pem.h>
 #include <sys/stat.h>
 
+#include "banned.h"
+
 #define SAMPLE_CREATED 1700000000 /* 2023-11-14T22:13:20Z */
 #define SAMPLE_HEX                                                             \
 	"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
@@ -551,12 +553,12 @@ static void test_fields_rejected(void)
 	CHECK_BODY(body_with(0, 0, 0, 0, 0, "revoked a\nrevoked b\n"), 0);
 
 	/* root-catalog: lowercase hex only, exactly 64 digits */
-	strcpy(upper, SAMPLE_HEX);
+	memcpy(upper, SAMPLE_HEX, sizeof(upper));
 	for (char *p = upper; *p; p++)
 		if (*p >= 'a' && *p <= 'f')
 			*p = (char)(*p - 'a' + 'A');
 	CHECK_BODY(body_with(0, 0, upper, 0, 0, 0), -EINVAL);
-	strcpy(upper, SAMPLE_HEX); /* a single uppercase digit */
+	memcpy(upper, SAMPLE_HEX, sizeof(upper)); /* a single uppercase digit */
 	upper[20] = 'A';
 	CHECK_BODY(body_with(0, 0, upper, 0, 0, 0), -EINVAL);
 	CHECK_BODY(body_with(0, 0, SAMPLE_HEX "0", 0, 0, 0), -EINVAL);
@@ -671,12 +673,12 @@ static void test_revoked_rejected(void)
 	CHECK_BODY(body_with(0, 0, 0, 0, 0, "revoked a \n"), -EINVAL);
 	CHECK_BODY(body_with(0, 0, 0, 0, 0, "revoked ok\nrevoked a;b\n"),
 		   -EINVAL);
-	strcpy(line, "revoked ");
+	memcpy(line, "revoked ", 8);
 	memset(line + 8, 'z', 128);
-	strcpy(line + 136, "\n");
+	memcpy(line + 136, "\n", 2);
 	CHECK_BODY(body_with(0, 0, 0, 0, 0, line), 0);
 	memset(line + 8, 'z', 129);
-	strcpy(line + 137, "\n");
+	memcpy(line + 137, "\n", 2);
 	CHECK_BODY(body_with(0, 0, 0, 0, 0, line), -EINVAL);
 	/* a revoked line after the signature is trailing garbage */
 	{

@@ -7,6 +7,8 @@
 
 #include <sys/stat.h>
 
+#include "banned.h"
+
 #define OBJ_SIZE (300 * 1000 + 7) /* not a multiple of any read chunk */
 
 static char *root;     /* temp dir served as the origin */

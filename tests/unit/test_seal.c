@@ -15,6 +15,8 @@
 #include <openssl/pem.h>
 #include <sys/stat.h>
 
+#include "banned.h"
+
 static repo_key_t *platform, *platform_pub, *other_platform;
 static auth_node_key_t *node_a, *node_b;
 static char id_a[AUTH_NODE_ID_LEN + 1], id_b[AUTH_NODE_ID_LEN + 1];

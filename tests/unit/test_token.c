@@ -13,6 +13,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "banned.h"
+
 #define NOW0 1700000000 /* 2023-11-14T22:13:20Z */
 #define HEADER "{\"alg\":\"EdDSA\",\"typ\":\"JWT\"}"
 /* base64url of HEADER: every token this issuer writes starts so */

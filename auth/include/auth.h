@@ -90,6 +90,10 @@ int auth_node_key_write_public(const auth_node_key_t *k, const char *path);
 /* The node id: the first 16 hex characters of SHA-256 of the raw public
  * key; out has room for AUTH_NODE_ID_LEN + 1. */
 void auth_node_key_id(const auth_node_key_t *k, char *out);
+/* Whether s (len bytes, not necessarily NUL-terminated) is a node id:
+ * exactly AUTH_NODE_ID_LEN lowercase hex characters (ids are compared as
+ * strings, so "AB" and "ab" would be two nodes). */
+bool auth_node_id_valid(const char *s, size_t len);
 void auth_node_key_free(auth_node_key_t *k);
 
 /* 32 random bytes. */
