@@ -1048,7 +1048,7 @@ static int slot_dataset_key(ns_t *ns, struct ns_slot *s,
 		rc = s->key_state == 1 ? 0 : s->key_state;
 		goto out;
 	}
-	rel = xasprintf("keys/%s/%s", s->d.name, auth_node_id(ns->auth));
+	rel = repo_sealed_key_object_path(s->d.name, auth_node_id(ns->auth));
 	rc = cache_object_fetch(ns->cache, rel, AUTH_SEALED_KEY_MAX, &data,
 				&len);
 	if (rc == 0) {

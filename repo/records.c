@@ -362,3 +362,8 @@ void repo_shard_object_path(const struct digest *d, char *out, size_t n)
 	digest_to_hex(d, hex);
 	snprintf(out, n, "data/%.2s/%s", hex, hex);
 }
+
+char *repo_sealed_key_object_path(const char *dataset, const char *node_id)
+{
+	return xasprintf("keys/%s/%s", dataset, node_id);
+}

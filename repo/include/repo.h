@@ -305,5 +305,11 @@ void repo_catalog_writer_free(repo_catalog_writer_t *w);
 /* "catalog/<hex>" and "data/<aa>/<hex>"; write into out (>= 80 bytes). */
 void repo_catalog_object_path(const struct digest *d, char *out, size_t n);
 void repo_shard_object_path(const struct digest *d, char *out, size_t n);
+/*
+ * "keys/<dataset>/<node id>": dataset's key sealed to one secure node
+ * (docs/FORMAT.md, the secure tier). dataset is a valid name and node_id
+ * a node id (auth_node_id_valid); a new string the caller frees.
+ */
+char *repo_sealed_key_object_path(const char *dataset, const char *node_id);
 
 #endif
