@@ -36,7 +36,7 @@ struct pack_small *pack_small_new(struct pack_dataset_ctx *c, int root_fd,
 	s->c = c;
 	s->root_fd = root_fd;
 	s->root_path = root_path;
-	s->group = pack_group_new(c->chunk_size, PACK_GROUP_FILES_MAX);
+	s->group = pack_group_new(c->chunk_size);
 	s->buf = xmalloc(c->chunk_size);
 	return s;
 }

@@ -305,26 +305,31 @@ int pack_prev_dataset(struct pack_prev *p, const char *name,
 
 /*
  * The small-file grouping rule (docs/FORMAT.md §9.2), computed as files
- * come: a boundary after a file depends only on the keys and sizes of the
+ * come: where a group ends depends only on the keys and sizes of the
  * files near it, so an edit moves at most the boundaries next to it.
  * Files are pushed in order; the caller keeps their data in the same
  * order and takes whole groups from the front.
  */
 struct pack_group;
 
-#define PACK_GROUP_FILES_MAX 65536 /* files in one small-file chunk */
+/* A file weighs at least chunk_size / this: a chunk holds at most this
+ * many files. */
+#define PACK_GROUP_FILES_MAX 65536
 
-/* max_bytes: the chunk size C; max_files: PACK_GROUP_FILES_MAX. */
-struct pack_group *pack_group_new(uint64_t max_bytes, uint32_t max_files);
+struct pack_group *pack_group_new(uint32_t chunk_size);
 void pack_group_free(struct pack_group *g);
-/* The next small file: its key (pack_group_key) and size (1..max_bytes). */
+/* The next small file: its key (pack_group_key) and size (1..C/4). */
 void pack_group_push(struct pack_group *g, const struct digest *key,
 		     uint64_t size);
 /* If a group is complete at the front: true and its number of files,
  * which are dropped from g. */
 bool pack_group_take(struct pack_group *g, size_t *count);
-/* At the end: the remaining files form the last group; its size, or 0. */
+/* At the end: the remaining files form the last group; its size, or 0.
+ * Every complete group must have been taken before. */
 size_t pack_group_finish(struct pack_group *g);
+/* Whether a file of this key and weight ends its group (rule 1). */
+bool pack_group_ends(const struct digest *key, uint64_t weight,
+		     uint32_t chunk_size);
 /* The key of a small file: SHA-256 of its path inside the dataset. */
 void pack_group_key(const char *path, struct digest *key);
 

@@ -215,45 +215,43 @@ static void settle(void)
 
 /* -------------------------------------------------------- grouping -- */
 
-/* The rule's definition, over all n files at once (FORMAT.md §9.2). */
-static size_t reference_groups(const struct digest *keys, const uint64_t *sizes,
-			       size_t n, uint64_t max_bytes, uint32_t max_files,
+/* Rule 2's definition: the boundaries inside group lo..hi (weights w). */
+static size_t reference_splits(const struct digest *keys, const uint64_t *w,
+			       size_t lo, size_t hi, uint64_t max_weight,
 			       size_t *ends)
 {
-	size_t gaps = n ? n - 1 : 0, count = 0;
+	size_t gaps = hi - lo, count = 0;
 	long *prev = calloc(gaps + 1, sizeof(long));
 	long *next = calloc(gaps + 1, sizeof(long));
 	long *stack = calloc(gaps + 1, sizeof(long));
-	uint64_t *before = calloc(n + 1, sizeof(uint64_t));
+	uint64_t *before = calloc(gaps + 2, sizeof(uint64_t));
+	const struct digest *k = keys + lo;
 	long top = 0;
 
-	for (size_t i = 0; i < n; i++)
-		before[i + 1] = before[i] + sizes[i];
+	for (size_t i = 0; i <= gaps; i++)
+		before[i + 1] = before[i] + w[lo + i];
 	for (size_t i = 0; i < gaps; i++) {
-		while (top && memcmp(keys[stack[top - 1]].b, keys[i].b,
-				     DIGEST_LEN) > 0)
+		while (top &&
+		       memcmp(k[stack[top - 1]].b, k[i].b, DIGEST_LEN) > 0)
 			top--;
 		prev[i] = top ? stack[top - 1] : -1;
 		stack[top++] = (long)i;
 	}
 	top = 0;
 	for (size_t i = gaps; i-- > 0;) {
-		while (top && memcmp(keys[stack[top - 1]].b, keys[i].b,
-				     DIGEST_LEN) > 0)
+		while (top &&
+		       memcmp(k[stack[top - 1]].b, k[i].b, DIGEST_LEN) > 0)
 			top--;
 		next[i] = top ? stack[top - 1] : (long)gaps;
 		stack[top++] = (long)i;
 	}
 	for (size_t i = 0; i < gaps; i++) {
 		/* the range of gap i: files prev+1 .. next */
-		size_t lo = (size_t)(prev[i] + 1), hi = (size_t)next[i];
+		size_t a = (size_t)(prev[i] + 1), b = (size_t)next[i];
 
-		if (before[hi + 1] - before[lo] > max_bytes ||
-		    hi + 1 - lo > max_files)
-			ends[count++] = i;
+		if (before[b + 1] - before[a] > max_weight)
+			ends[count++] = lo + i;
 	}
-	if (n)
-		ends[count++] = n - 1;
 	free(prev);
 	free(next);
 	free(stack);
@@ -261,12 +259,35 @@ static size_t reference_groups(const struct digest *keys, const uint64_t *sizes,
 	return count;
 }
 
+/* The rule's definition, over all n files at once (FORMAT.md §9.2). */
+static size_t reference_groups(const struct digest *keys, const uint64_t *sizes,
+			       size_t n, uint32_t chunk_size, size_t *ends)
+{
+	uint64_t min_w = (chunk_size + 65535) / 65536, total = 0;
+	uint64_t *w = calloc(n + 1, sizeof(*w));
+	size_t count = 0, start = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		w[i] = sizes[i] > min_w ? sizes[i] : min_w;
+		total += w[i];
+		if (!pack_group_ends(&keys[i], w[i], chunk_size) && i + 1 < n)
+			continue;
+		if (total > chunk_size)
+			count += reference_splits(keys, w, start, i, chunk_size,
+						  ends + count);
+		ends[count++] = i;
+		start = i + 1;
+		total = 0;
+	}
+	free(w);
+	return count;
+}
+
 /* The streaming implementation's groups, as ends. */
 static size_t streamed_groups(const struct digest *keys, const uint64_t *sizes,
-			      size_t n, uint64_t max_bytes, uint32_t max_files,
-			      size_t *ends)
+			      size_t n, uint32_t chunk_size, size_t *ends)
 {
-	struct pack_group *g = pack_group_new(max_bytes, max_files);
+	struct pack_group *g = pack_group_new(chunk_size);
 	size_t count = 0, taken = 0, k;
 
 	for (size_t i = 0; i < n; i++) {
@@ -293,29 +314,33 @@ static void test_group_matches_definition(void)
 	struct digest *keys = calloc(N, sizeof(*keys));
 	uint64_t *sizes = calloc(N, sizeof(*sizes)), seed = 7;
 	size_t *a = calloc(N, sizeof(*a)), *b = calloc(N, sizeof(*b));
+	size_t splits = 0;
+	/* sizes 1..size_max; endless: per mille of keys that never end a
+	 * group (first byte 0xff), so that rule 2 has work */
 	const struct {
-		uint64_t max_bytes;
-		uint32_t max_files, size_max;
+		uint32_t chunk_size, size_max, endless;
 	} cases[] = {
-	    {4096, 65536, 1024}, {65536, 65536, 16384}, {10000, 7, 3000},
-	    {1000, 65536, 250},	 {1 << 20, 100, 10},	{300, 2, 75},
+	    {65536, 1024, 0},	   {65536, 4096, 990},	{65536, 16384, 0},
+	    {65536, 100, 1000},	   {65536, 16384, 500}, {4u << 20, 64, 500},
+	    {4u << 20, 1024, 999}, {100000, 10, 1000},
 	};
 
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		uint32_t cs = cases[c].chunk_size;
+
 		for (int round = 0; round < 4; round++) {
 			size_t n = round == 0 ? 1 : N / (size_t)(4 - round);
 			size_t na, nb;
 
 			for (size_t i = 0; i < n; i++) {
 				unit_rand_fill(&seed, keys[i].b, DIGEST_LEN);
+				if (unit_rand(&seed) % 1000 < cases[c].endless)
+					keys[i].b[0] = 0xff;
 				sizes[i] =
 				    1 + unit_rand(&seed) % cases[c].size_max;
 			}
-			na =
-			    reference_groups(keys, sizes, n, cases[c].max_bytes,
-					     cases[c].max_files, a);
-			nb = streamed_groups(keys, sizes, n, cases[c].max_bytes,
-					     cases[c].max_files, b);
+			na = reference_groups(keys, sizes, n, cs, a);
+			nb = streamed_groups(keys, sizes, n, cs, b);
 			CHECK_U64(nb, na);
 			if (na == nb)
 				CHECK_MEM(b, a, na * sizeof(*a));
@@ -325,12 +350,19 @@ static void test_group_matches_definition(void)
 
 				for (size_t f = start; f <= b[i]; f++)
 					bytes += sizes[f];
-				CHECK(bytes <= cases[c].max_bytes);
-				CHECK(b[i] + 1 - start <= cases[c].max_files);
+				CHECK(bytes <= cs);
+				CHECK(b[i] + 1 - start <= 65536);
+				splits += !pack_group_ends(
+				    &keys[b[i]],
+				    sizes[b[i]] > (cs + 65535) / 65536
+					? sizes[b[i]]
+					: (cs + 65535) / 65536,
+				    cs);
 				start = b[i] + 1;
 			}
 		}
 	}
+	CHECK(splits > 100); /* rule 2 was exercised */
 	free(keys);
 	free(sizes);
 	free(a);
@@ -366,8 +398,8 @@ static size_t groups_of(const struct file_list *f, uint64_t max_bytes,
 {
 	size_t *ends = calloc(f->n, sizeof(*ends)), count, start = 0;
 
-	count = streamed_groups(f->keys, f->sizes, f->n, max_bytes,
-				PACK_GROUP_FILES_MAX, ends);
+	count =
+	    streamed_groups(f->keys, f->sizes, f->n, (uint32_t)max_bytes, ends);
 	for (size_t i = 0; i < count; i++) {
 		hashes[i] = group_hash(f, start, ends[i]);
 		start = ends[i] + 1;
