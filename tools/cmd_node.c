@@ -212,9 +212,10 @@ int cmd_grant_node(int argc, char **argv)
 			       "dataset NAME: seal the dataset's key (kept in\n"
 			       "dataset-keys/ beside PLATFORM_KEY by aidata "
 			       "pack) to that node, sign\nit with the platform "
-			       "key and write REPO/keys/NAME/<node id>.\n"
-			       "Publish it with the repository; re-running "
-			       "replaces the object.\n",
+			       "key and write REPO/keys/NAME/<node id>,\n"
+			       "holding the repository's lock as aidata pack "
+			       "does. Publish it with the\nrepository; "
+			       "re-running replaces the object.\n",
 			       grant_usage);
 			return 0;
 		} else {
