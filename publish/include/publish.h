@@ -66,8 +66,9 @@ void publish_lock_release(publish_lock_t *lock);
  * (temp file, fsync, rename). pack uses the same code for its manifest.
  * On success *revision and *revoked_count (either may be NULL) are the
  * new manifest's. Returns 0; -ENOENT when the repository has no
- * manifest; -EBADMSG when it does not verify with key; -EINVAL when it is
- * malformed or an id is invalid; or -errno. On error the manifest is
+ * manifest; -EBADMSG when it does not verify with key; -EPROTONOSUPPORT
+ * for another format version; -EINVAL when it is malformed or an id is
+ * invalid; or -errno. Every error is logged. On error the manifest is
  * unchanged.
  */
 int publish_manifest_resign(publish_lock_t *lock, const repo_key_t *key,
@@ -113,7 +114,8 @@ int publish_dataset_key_get(const char *platform_key_file, const char *dataset,
  * atomically. The manifest is not re-signed: mounts fetch keys/ objects
  * when a secure file is opened. *object_path (if not NULL) is the path
  * written, a new string the caller frees. Returns 0, -EINVAL (invalid
- * name), or -errno; on error nothing under keys/ changed.
+ * name), or -errno, logged; on error no object under keys/ changed (the
+ * directory keys/<dataset>/ may have been created).
  */
 int publish_sealed_key_write(publish_lock_t *lock, const repo_key_t *platform,
 			     const char *dataset, const auth_node_key_t *node,
