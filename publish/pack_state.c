@@ -103,6 +103,10 @@ static int directory_parse(struct pack_state *s, const uint8_t *p, size_t len,
 {
 	size_t at = 0;
 
+	/* an entry takes at least 89 bytes: a corrupt count allocates nothing
+	 */
+	if (count > len / (4 + 1 + 2 * DIGEST_LEN + 4 + 16))
+		return -EINVAL;
 	s->sections = xcalloc(count ? count : 1, sizeof(*s->sections));
 	for (uint32_t i = 0; i < count; i++) {
 		struct section *sec = &s->sections[i];
@@ -127,8 +131,8 @@ static int directory_parse(struct pack_state *s, const uint8_t *p, size_t len,
 		sec->count = load_le64(p + at + 8);
 		at += 16;
 		s->count++;
-		if (sec->offset < HEADER_LEN || sec->count > records_end ||
-		    sec->offset > records_end - sec->count * RECORD_LEN)
+		if (sec->offset < HEADER_LEN || sec->offset > records_end ||
+		    sec->count > (records_end - sec->offset) / RECORD_LEN)
 			return -EINVAL;
 	}
 	return at == len ? 0 : -EINVAL;

@@ -678,6 +678,29 @@ static void test_state_tied_to_revision(void)
 	REQUIRE_RC(pack(&p, PUBLISH_PACK_NO_STATE, &r), 0);
 	CHECK_U64(r.files_unchanged, 0);
 
+	/* a damaged state is not trusted, and not fatal */
+	REQUIRE_RC(pack(&p, 0, &r), 0);
+	{
+		char *file = unit_path(p.state, "pack-state"), *data;
+		size_t len;
+
+		REQUIRE(fs_read_file(file, (size_t)1 << 30, &data, &len) == 0);
+		REQUIRE(len > 100);
+		/* a dataset count of 2^32 - 1 */
+		memset(data + 28, 0xff, 4);
+		write_file(file, data, len);
+		CHECK_RC(pack(&p, 0, &r), 0);
+		CHECK_U64(r.files_unchanged, 0);
+		/* cut short */
+		free(data);
+		REQUIRE(fs_read_file(file, (size_t)1 << 30, &data, &len) == 0);
+		write_file(file, data, len / 2);
+		CHECK_RC(pack(&p, 0, &r), 0);
+		CHECK_U64(r.files_unchanged, 0);
+		free(data);
+		free(file);
+	}
+
 	/* a dataset turned secure never reuses its plaintext chunks */
 	REQUIRE_RC(pack(&p, 0, &r), 0);
 	REQUIRE_RC(pack(&p, 0, &r), 0);
