@@ -31,6 +31,7 @@ struct auth_claims {
 	char *org;	 /* member organisation */
 	char *jti;	 /* credential id, for revocation */
 	int64_t iat;	 /* issued at, unix seconds */
+	int64_t nbf;	 /* not before, unix seconds; 0: no such claim */
 	int64_t exp;	 /* expires at, unix seconds */
 	uint32_t scope;	 /* enum auth_scope */
 	char **datasets; /* shared and secure datasets granted */
@@ -53,15 +54,28 @@ enum auth_token_error {
 	AUTH_TOKEN_BAD_SIGNATURE, /* missing or not by the platform key */
 	AUTH_TOKEN_BAD_CLAIMS,	  /* a required claim missing or mistyped */
 	AUTH_TOKEN_EXPIRED,	  /* exp <= now */
+	AUTH_TOKEN_NOT_YET_VALID, /* nbf > now + AUTH_CLOCK_LEEWAY */
 };
+
+/*
+ * Clock skew allowed between the issuer and a node, for nbf only: a
+ * credential issued "valid from now" works on a node whose clock is up to
+ * this many seconds behind. exp has no leeway (fail closed).
+ */
+#define AUTH_CLOCK_LEEWAY 60
+/* now for auth_token_verify: check everything but the time claims. */
+#define AUTH_NOW_ANY INT64_MIN
 
 /*
  * Verify token (len bytes, surrounding whitespace allowed) with the
  * platform public key at time now and fill *out (release with
- * auth_claims_release). Checks, in order: form, alg, signature, claims,
- * expiry; *why says which failed. Returns 0, or -EINVAL (malformed, bad
- * alg or claims), -EBADMSG (signature), -EKEYEXPIRED (expired); on error
- * *out is empty. Revocation is the caller's business (the manifest).
+ * auth_claims_release; its strings are owned by *out and live until
+ * then). Checks, in order: form, alg, signature, claims, expiry, not
+ * before (none of the last two when now is AUTH_NOW_ANY); *why says
+ * which failed. Returns 0, or -EINVAL (malformed, bad alg or claims),
+ * -EBADMSG (signature), -EKEYEXPIRED (expired), -EKEYREJECTED (not yet
+ * valid); on error *out is empty. Revocation is the caller's business
+ * (the manifest).
  */
 int auth_token_verify(const repo_key_t *pub, const char *token, size_t len,
 		      int64_t now, struct auth_claims *out,
@@ -71,6 +85,8 @@ void auth_claims_release(struct auth_claims *c);
 /* The claims as a JSON object text (no token); caller frees. */
 char *auth_claims_json(const struct auth_claims *c);
 bool auth_claims_grants(const struct auth_claims *c, const char *dataset);
+/* Whether c's nbf (if any) has been reached at now, with the leeway. */
+bool auth_claims_valid_yet(const struct auth_claims *c, int64_t now);
 
 /* --------------------------------------------------- the secure tier -- */
 
@@ -171,6 +187,8 @@ enum auth_reason {
 	AUTH_NOT_SECURE_NODE,
 	AUTH_WRONG_NODE,
 	AUTH_AUDIT_UNAVAILABLE,
+	AUTH_NOT_YET_VALID, /* the credential's nbf is in the future */
+	AUTH_READ_ONLY,	    /* an open for writing (EROFS, audited) */
 };
 /* "granted", "no credential", "expired", ... (stable strings). */
 const char *auth_reason_text(enum auth_reason r);
@@ -182,6 +200,7 @@ struct auth_request {
 	const char *dataset;
 	enum repo_tier tier;
 	bool dataset_key_ok; /* secure: this node unsealed the key */
+	bool write;	     /* an open for writing: always refused */
 };
 
 /* The decision for r, without side effects (access(), getxattr). */
@@ -190,8 +209,11 @@ enum auth_reason auth_decide(auth_t *a, const struct auth_request *r);
 /*
  * The decision at open(): for shared and secure files, appends one audit
  * record (and, for a refusal, logs one line). Fails closed: if the record
- * cannot be written the open is refused with AUTH_AUDIT_UNAVAILABLE.
- * Returns 0 or -EACCES.
+ * cannot be written the open is refused with AUTH_AUDIT_UNAVAILABLE, and
+ * auth_decide says the same whenever a record could not be written (no
+ * log, not a regular file, removed or renamed since opened, its
+ * filesystem full). Returns 0 or -EACCES (*reason says why; the caller
+ * maps AUTH_READ_ONLY to EROFS).
  */
 int auth_check_open(auth_t *a, const struct auth_request *r,
 		    enum auth_reason *reason);
@@ -202,6 +224,13 @@ int auth_check_open(auth_t *a, const struct auth_request *r,
  */
 int auth_login(auth_t *a, uid_t uid, const char *token, size_t len,
 	       enum auth_reason *reason);
+/*
+ * Reopen the audit log at its path (SIGHUP, after logrotate renamed or
+ * removed it; until then shared and secure opens are refused). 0 or the
+ * -errno of the open, logged.
+ */
+int auth_audit_reopen(auth_t *a);
+
 /* Drop uid's binding. 0 even if there was none. */
 int auth_logout(auth_t *a, uid_t uid);
 /*
