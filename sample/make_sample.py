@@ -11,10 +11,11 @@ carries canaries, AIDATA-SECURE-PLAINTEXT-<dataset>-<n>, so that a grep finds
 leaked plaintext; no other file carries that prefix.
 
 Deterministic: every file draws its bytes from its own random stream, keyed
-by the seed and the file's path, so no file depends on the order in which
-files are made, and the same seed gives a byte-identical tree, mtimes
-included (with the same Python and zlib). Nothing reads the clock.
-Standard library only (the tests run it with `python3 -S`).
+by the seed and the file's path, so no file's data depends on the order in
+which files are made, and the same seed gives a byte-identical tree, mtimes
+included (on one platform: the same Python, zlib and C math library).
+Nothing reads the clock. Standard library only (the tests run it with
+`python3 -S`).
 """
 import argparse
 import array
@@ -60,14 +61,14 @@ _VOCAB = {
         "zh": ["原告|被告|上诉人|本院|公诉机关|辩护人|合议庭|申请执行人|仲裁委员会",
                "主张|认为|请求判令|提交了|依法审理了|确认了|驳回了|部分支持|违反了",
                "借款合同|房屋租赁协议|全部诉讼请求|相关证据材料|违约责任|逾期利息损失|劳动合同|工程价款",
-               "涉案金额为人民币##.#万元|依照《民法典》第###条的规定|于20##年#月#日起诉至本院|"
+               "涉案金额为人民币##.#万元|依照《民法典》第###条的规定|于202#年#月#日起诉至本院|"
                "对此本院不予采信|应按照年利率#.##%计算逾期利息|本案适用简易程序公开开庭进行了审理"],
         "en": ["the plaintiff|the defendant|the court|the appellant|the respondent|the tribunal",
                "alleged|submitted|dismissed|affirmed|breached|challenged|reviewed|upheld|rejected",
                "the loan agreement|the lease contract|the claim for damages|the evidence on record|"
                "the arbitration clause|the first-instance judgment",
                "under Article ### of the Civil Code|in the amount of RMB ###,### yuan|"
-               "on # March 20##|for lack of sufficient evidence|with interest at #.#% per annum"]},
+               "on # March 202#|for lack of sufficient evidence|with interest at #.#% per annum"]},
     "medicine": {
         "zh": ["患者|医生|主治医师|护士|家属|门诊医生|儿科医生|药师|会诊专家",
                "主诉|出现了|建议进行|诊断为|服用了|需要复查|排除了|密切监测|调整了",
@@ -83,14 +84,14 @@ _VOCAB = {
         "zh": ["公司|本集团|董事会|管理层|审计机构|机构投资者|控股股东|全资子公司|本行",
                "实现了|披露了|计提了|拟发行|完成了|预计|回购了|调整了|审议通过了",
                "营业收入|归属于母公司股东的净利润|资产减值准备|公司债券|年度利润分配方案|应收账款|研发投入",
-               "同比增长##.#%|同比下降#.#%|金额为人民币##.##亿元|报告期内|截至20##年12月31日|"
+               "同比增长##.#%|同比下降#.#%|金额为人民币##.##亿元|报告期内|截至202#年12月31日|"
                "每10股派发现金红利#.#元（含税）"],
         "en": ["the company|the group|the board|management|the auditor|analysts|the subsidiary",
                "reported|disclosed|recognized|issued|completed|forecast|repurchased|revised",
                "operating revenue|net profit attributable to shareholders|impairment provisions|"
                "senior unsecured bonds|the annual dividend|operating cash flow|its gross margin",
                "up ##.#% year on year|down #.#% from the prior year|totalling USD ###.# million|"
-               "during the reporting period|as of 31 December 20##|in line with IFRS"]},
+               "during the reporting period|as of 31 December 202#|in line with IFRS"]},
     "education": {
         "zh": ["学生|教师|同学们|本章|这篇课文|作者|实验小组|本单元",
                "学习了|理解了|讨论了|掌握了|通过实验验证了|阅读了|分析了|总结了",
@@ -116,13 +117,13 @@ _VOCAB = {
         "zh": ["国务院|市政府|各级部门|本办法|主管部门|街道办事处|财政局|本通知",
                "印发了|要求|加强|规定了|推进|落实|组织开展|公布了|部署了",
                "营商环境|政务服务事项|专项资金管理|安全生产责任制|基层治理|数据共享机制|老旧小区改造",
-               "自发布之日起施行|请认真贯彻执行|（国办发〔20##〕##号）|确保各项任务落到实处|于20##年底前完成"],
+               "自发布之日起施行|请认真贯彻执行|（国办发〔202#〕##号）|确保各项任务落到实处|于202#年底前完成"],
         "en": ["the state council|the municipal government|the department|this regulation",
                "issued|required|strengthened|stipulated|promoted|implemented|published|revised",
                "the business environment|public service procedures|special fund management|"
                "grassroots governance|data sharing mechanisms|environmental protection",
                "with effect from the date of issue|as set out in Document No. ##|"
-               "by the end of 20##|after a ##-day public consultation"]},
+               "by the end of 202#|after a ##-day public consultation"]},
 }
 CONNECTORS = {"zh": [""] * 4 + "同时，|此外，|因此，|但是，|另外，|与此同时，".split("|"),
               "en": [""] * 4 + ["Moreover, ", "However, ", "In addition, ", "As a result, "]}
@@ -159,7 +160,7 @@ def sentence(rng, dom, lang):
     if lang == "zh":
         s = c + head + verb[int(r() * len(verb))] + obj[int(r() * len(obj))]
     else:
-        s = "%s%s %s %s" % (c, c and head or head[0].upper() + head[1:],
+        s = "%s%s %s %s" % (c, head if c else head[0].upper() + head[1:],
                             verb[int(r() * len(verb))], obj[int(r() * len(obj))])
     if r() < 0.6:
         fmt, numbers = tails[int(r() * len(tails))]
@@ -343,7 +344,7 @@ class Raster:
         def chunk(kind, body):
             return (struct.pack(">I", len(body)) + kind + body +
                     struct.pack(">I", zlib.crc32(kind + body)))
-        # level 1: on grainy images within a few percent of level 6, and
+        # level 1: on grainy images within about 5 % of level 6's size, and
         # several times faster
         return (b"\x89PNG\r\n\x1a\n" +
                 chunk(b"IHDR", struct.pack(">IIBBBBB", self.w, self.h, 8, 2, 0, 0, 0)) +
