@@ -350,7 +350,7 @@ static int fetch_chunk(cache_t *c, const struct repo_chunk *ch, uint8_t **data,
 		goto out;
 	}
 	out = xmalloc(ch->size ? ch->size : 1);
-	rc = repo_chunk_decode(b.data, b.len, ch, out);
+	rc = repo_chunk_decode(b.data, b.len, ch, NULL, out);
 	if (rc) {
 		STAT_ADD(c->stats.err_verify, 1);
 		log_error("chunk '%s' from shard '%s': %s; refusing the bytes",

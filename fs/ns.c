@@ -1320,14 +1320,11 @@ static int decrypt_chunk(ns_t *ns, struct ns_slot *s,
 			 const struct repo_chunk *ch,
 			 const struct cache_chunk_ref *ref, uint8_t *plain)
 {
-	uint8_t key[AUTH_DATASET_KEY_LEN], *stored = NULL, *framed = NULL;
-	struct repo_chunk inner = *ch;
+	uint8_t key[AUTH_DATASET_KEY_LEN], *stored = NULL;
 	char hex[DIGEST_HEX_LEN + 1];
-	size_t flen;
 	int rc;
 
-	if (ch->stored_size < AUTH_CHUNK_OVERHEAD ||
-	    ref->size != ch->stored_size)
+	if (ref->size != ch->stored_size)
 		return -EIO;
 	rc = slot_dataset_key(ns, s, key);
 	if (rc) {
@@ -1342,15 +1339,8 @@ static int decrypt_chunk(ns_t *ns, struct ns_slot *s,
 		if (rc)
 			goto out;
 	}
-	flen = ch->stored_size - AUTH_CHUNK_OVERHEAD;
-	framed = xmalloc(flen ? flen : 1);
-	rc = auth_chunk_decrypt(key, &ch->digest, stored ? stored : ref->mem,
-				ch->stored_size, framed);
-	if (!rc) {
-		inner.flags &= ~(uint32_t)REPO_CHUNK_ENCRYPTED;
-		inner.stored_size = (uint32_t)flen;
-		rc = repo_chunk_decode(framed, flen, &inner, plain);
-	}
+	rc = repo_chunk_decode(stored ? stored : ref->mem, ch->stored_size, ch,
+			       key, plain);
 	if (rc) {
 		digest_to_hex(&ch->digest, hex);
 		log_error("chunk '%s' of dataset '%s': %s; refusing the bytes",
@@ -1361,13 +1351,7 @@ static int decrypt_chunk(ns_t *ns, struct ns_slot *s,
 	}
 out:
 	explicit_bzero(key, sizeof(key));
-	if (framed) {
-		explicit_bzero(framed, flen);
-		free(framed);
-	}
 	free(stored);
-	if (rc)
-		explicit_bzero(plain, ch->size);
 	return rc;
 }
 

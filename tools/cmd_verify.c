@@ -30,27 +30,13 @@ struct verify_ctx {
 static int verify_encrypted(struct verify_ctx *v, const uint8_t *key,
 			    const struct repo_chunk *c)
 {
-	struct repo_chunk inner = *c;
 	char hex[DIGEST_HEX_LEN + 1], rel[128];
-	size_t flen;
 	int rc;
 
-	if (c->stored_size < AUTH_CHUNK_OVERHEAD)
-		rc = -EINVAL;
-	else
-		rc = local_repo_read_stored(v->r, c, v->stored);
+	rc = local_repo_read_stored(v->r, c, v->stored);
 	if (rc)
 		return rc;
-	flen = c->stored_size - AUTH_CHUNK_OVERHEAD;
-	rc = auth_chunk_decrypt(key, &c->digest, v->stored, c->stored_size,
-				v->buf);
-	if (!rc) {
-		/* unframe from the decrypted copy into the stored buffer */
-		memcpy(v->stored, v->buf, flen);
-		inner.flags &= ~(uint32_t)REPO_CHUNK_ENCRYPTED;
-		inner.stored_size = (uint32_t)flen;
-		rc = repo_chunk_decode(v->stored, flen, &inner, v->buf);
-	}
+	rc = repo_chunk_decode(v->stored, c->stored_size, c, key, v->buf);
 	if (rc) {
 		digest_to_hex(&c->digest, hex);
 		repo_shard_object_path(&c->shard, rel, sizeof(rel));

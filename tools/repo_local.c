@@ -219,7 +219,7 @@ int local_repo_read_chunk(struct local_repo *r, const struct repo_chunk *c,
 		    path, hex, rc == -EIO ? "shard too short" : strerror(-rc));
 		goto out;
 	}
-	rc = repo_chunk_decode(stored, c->stored_size, c, out);
+	rc = repo_chunk_decode(stored, c->stored_size, c, NULL, out);
 	if (rc == -EBADMSG)
 		fprintf(stderr,
 			"aidata: chunk '%s' in shard '%s': digest mismatch\n",

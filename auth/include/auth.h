@@ -74,7 +74,7 @@ bool auth_claims_grants(const struct auth_claims *c, const char *dataset);
 
 /* --------------------------------------------------- the secure tier -- */
 
-#define AUTH_DATASET_KEY_LEN 32
+#define AUTH_DATASET_KEY_LEN REPO_CHUNK_KEY_LEN
 #define AUTH_SEALED_KEY_MAX 4096 /* bytes of a keys/<dataset>/<node> object */
 #define AUTH_NODE_ID_LEN 16	 /* hex characters */
 
@@ -117,23 +117,6 @@ int auth_seal_dataset_key(const repo_key_t *platform, const char *dataset,
 int auth_unseal_dataset_key(const repo_key_t *platform_pub, const char *dataset,
 			    const auth_node_key_t *node_priv, const char *data,
 			    size_t len, uint8_t key[AUTH_DATASET_KEY_LEN]);
-
-/*
- * Chunk encryption (docs/FORMAT.md "encrypted chunks"): stored bytes are
- * nonce(12) || AES-256-GCM(framed bytes) || tag(16), with the chunk's
- * plaintext digest as associated data and nonce = the first 12 bytes of
- * HMAC-SHA256(key, digest) (unique per distinct chunk, and deterministic
- * so an unchanged dataset re-packs to identical objects).
- * encrypt appends to out; decrypt writes exactly in_len - 28 bytes to out.
- * decrypt returns -EBADMSG when the tag does not verify.
- */
-#define AUTH_CHUNK_OVERHEAD 28
-int auth_chunk_encrypt(const uint8_t key[AUTH_DATASET_KEY_LEN],
-		       const struct digest *digest, const void *in,
-		       size_t in_len, struct buf *out);
-int auth_chunk_decrypt(const uint8_t key[AUTH_DATASET_KEY_LEN],
-		       const struct digest *digest, const void *in,
-		       size_t in_len, uint8_t *out);
 
 /* ------------------------------------------------- decisions, audit -- */
 

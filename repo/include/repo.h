@@ -114,14 +114,34 @@ struct repo_chunk {
 int repo_chunk_encode(const void *raw, size_t len, int level, struct buf *out,
 		      uint32_t *flags);
 /*
- * Decode stored bytes (stored_len == c->stored_size) into out, which has
- * room for c->size bytes, and check the SHA-256 against c->digest.
- * Returns 0; -EINVAL if the frame is malformed or of the wrong size;
- * -EBADMSG on a digest mismatch; -ENOTSUP for an encrypted chunk. The
- * contents of out are unspecified on error and must not be used.
+ * The secure tier's envelope (docs/FORMAT.md §6.4): the framed bytes
+ * (as repo_chunk_encode left them) encrypted with AES-256-GCM under the
+ * dataset's key, the chunk's digest as associated data, nonce = the
+ * first 12 bytes of HMAC-SHA256(key, digest) (unique per distinct chunk,
+ * and deterministic so an unchanged dataset re-packs to identical
+ * objects). Appends nonce(12) || ciphertext || tag(16) to out. 0,
+ * -EFBIG (len over REPO_CHUNK_MAX, or past out's cap) or -EIO.
+ */
+#define REPO_CHUNK_KEY_LEN 32
+#define REPO_CHUNK_ENVELOPE 28 /* stored_size - framed size */
+int repo_chunk_encrypt(const uint8_t key[REPO_CHUNK_KEY_LEN],
+		       const struct digest *digest, const void *framed,
+		       size_t len, struct buf *out);
+/*
+ * Decode the stored bytes of chunk c (stored_len == c->stored_size) into
+ * out, which has room for c->size bytes, and check the SHA-256 against
+ * c->digest: the one decoder of stored chunks, plain, zstd or encrypted.
+ * key is the dataset key for an encrypted chunk and is ignored for the
+ * others. Returns 0; -EINVAL if the framing or a size is wrong; -EBADMSG
+ * on a digest mismatch or, for an encrypted chunk, a tag that does not
+ * verify (wrong key, damaged bytes); -ENOKEY for an encrypted chunk
+ * without a key; -EIO if OpenSSL fails (logged). On error the contents
+ * of out are unspecified and must not be used (cleared for an encrypted
+ * chunk, so no unverified plaintext is left behind).
  */
 int repo_chunk_decode(const void *stored, size_t stored_len,
-		      const struct repo_chunk *c, void *out);
+		      const struct repo_chunk *c, const uint8_t *key,
+		      void *out);
 
 /* ------------------------------------------------------ catalog records -- */
 
