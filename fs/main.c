@@ -154,20 +154,6 @@ static void make_absolute(char **path)
 	}
 }
 
-/* Accept a plain path as file://. */
-static char *normalize_origin(const char *origin)
-{
-	if (!strstr(origin, "://")) {
-		char *path = xstrdup(origin), *url;
-
-		make_absolute(&path);
-		url = xasprintf("file://%s", path);
-		free(path);
-		return url;
-	}
-	return xstrdup(origin);
-}
-
 /*
  * The kernel gives a FUSE mount 128 KiB of readahead whatever max_readahead
  * says; sequential readers then cost eight requests per MiB. Raise it to
@@ -284,14 +270,6 @@ int main(int argc, char **argv)
 	make_absolute(&o.node_key);
 	make_absolute(&o.audit_log);
 	make_absolute(&o.state_dir);
-	if (!strncmp(o.origin, "file://", 7) && o.origin[7] != '/') {
-		char *rel = xstrdup(o.origin + 7);
-
-		make_absolute(&rel);
-		free(o.origin);
-		o.origin = xasprintf("file://%s", rel);
-		free(rel);
-	}
 	rc = repo_key_load_public(o.pubkey, &key);
 	if (rc) {
 		fprintf(stderr, "aidatafs: public key '%s': %s\n", o.pubkey,
@@ -307,7 +285,7 @@ int main(int argc, char **argv)
 		ret = 2;
 		goto out;
 	}
-	origin = normalize_origin(o.origin);
+	origin = cache_origin_url(o.origin);
 	co.dir = o.cache_dir ? o.cache_dir : DEFAULT_CACHE_DIR;
 	co.origin_url = origin;
 	co.timeout_sec = o.timeout;

@@ -84,23 +84,6 @@ struct ns {
 
 enum ns_file_kind { FILE_TREE, FILE_GENERATED, FILE_LOGIN };
 
-/* A decrypted secure chunk, in memory only; wiped when the last holder
- * lets go. refs is atomic. */
-struct plain_chunk {
-	unsigned refs;
-	uint32_t id;
-	size_t size;
-	uint8_t data[];
-};
-
-static void plain_put(struct plain_chunk *pc)
-{
-	if (pc && __atomic_sub_fetch(&pc->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-		explicit_bzero(pc->data, pc->size);
-		free(pc);
-	}
-}
-
 struct ns_file {
 	enum ns_file_kind kind;
 	struct ns_slot *slot;
@@ -109,10 +92,14 @@ struct ns_file {
 	char *text;	  /* generated content */
 	size_t text_len;
 	pthread_mutex_t lock;
-	uint64_t next_off;	   /* protected by lock: where a sequential
-				    * reader continues */
-	struct plain_chunk *plain; /* protected by lock: last decrypted */
-	uint32_t prefetched_to;	   /* protected by lock: extents queued */
+	uint64_t next_off; /* protected by lock: where a sequential reader
+			    * continues */
+	/* secure files: the last chunk read stays held, so its shared
+	 * plaintext outlives a read and a sequential reader of this file
+	 * does not decrypt it again; protected by lock */
+	struct cache_chunk_ref held;
+	uint32_t held_id;
+	uint32_t prefetched_to; /* protected by lock: extents queued */
 };
 
 /* ------------------------------------------------------------ helpers -- */
@@ -1249,11 +1236,10 @@ int ns_write(ns_t *ns, struct ns_file *f, const struct ns_caller *who,
 
 void ns_release(ns_t *ns, struct ns_file *f)
 {
-	(void)ns;
 	if (!f)
 		return;
 	repo_inode_release(&f->inode);
-	plain_put(f->plain);
+	cache_chunk_release(ns->cache, &f->held);
 	free(f->starts);
 	free(f->text);
 	pthread_mutex_destroy(&f->lock);
@@ -1312,94 +1298,52 @@ static void readahead(ns_t *ns, struct ns_file *f, repo_catalog_t *cat,
 }
 
 /*
- * A secure chunk: the cache holds it as fetched (ciphertext); decrypt it
- * in memory, unframe, and verify its digest into plain (ch->size bytes,
- * the caller's memory). Plaintext never touches disk.
+ * Keep a reference to secure chunk id for f (the one just read), so its
+ * plaintext stays in memory between reads.
  */
-static int decrypt_chunk(ns_t *ns, struct ns_slot *s,
-			 const struct repo_chunk *ch,
-			 const struct cache_chunk_ref *ref, uint8_t *plain)
+static void hold_chunk(ns_t *ns, struct ns_file *f, uint32_t id,
+		       const struct repo_chunk *ch, const uint8_t *key)
 {
-	uint8_t key[AUTH_DATASET_KEY_LEN], *stored = NULL;
-	char hex[DIGEST_HEX_LEN + 1];
+	struct cache_chunk_ref ref, old;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->held.priv && f->held_id == id) {
+		pthread_mutex_unlock(&f->lock);
+		return;
+	}
+	pthread_mutex_unlock(&f->lock);
+	/* held by this read: found in memory, not decrypted again */
+	if (cache_chunk_acquire(ns->cache, ch, key, &ref) != 0)
+		return;
+	pthread_mutex_lock(&f->lock);
+	old = f->held;
+	f->held = ref;
+	f->held_id = id;
+	pthread_mutex_unlock(&f->lock);
+	cache_chunk_release(ns->cache, &old);
+}
+
+/* One extent's chunk for a read: verified plaintext, held in *ref. */
+static int read_chunk(ns_t *ns, struct ns_file *f, uint32_t id,
+		      const struct repo_chunk *ch, struct cache_chunk_ref *ref)
+{
+	uint8_t key[AUTH_DATASET_KEY_LEN];
 	int rc;
 
-	if (ref->size != ch->stored_size)
-		return -EIO;
-	rc = slot_dataset_key(ns, s, key);
+	if (!(ch->flags & REPO_CHUNK_ENCRYPTED))
+		return cache_chunk_acquire(ns->cache, ch, NULL, ref);
+	rc = slot_dataset_key(ns, f->slot, key);
 	if (rc) {
 		log_error("dataset '%s': cannot decrypt: this node holds no "
 			  "key for it",
-			  s->d.name);
+			  f->slot->d.name);
 		return -EACCES;
 	}
-	if (ref->fd >= 0) {
-		stored = xmalloc(ch->stored_size);
-		rc = fs_pread_all(ref->fd, stored, ch->stored_size, 0);
-		if (rc)
-			goto out;
-	}
-	rc = repo_chunk_decode(stored ? stored : ref->mem, ch->stored_size, ch,
-			       key, plain);
-	if (rc) {
-		digest_to_hex(&ch->digest, hex);
-		log_error("chunk '%s' of dataset '%s': %s; refusing the bytes",
-			  hex, s->d.name,
-			  rc == -EBADMSG ? "does not decrypt or verify"
-					 : "corrupt frame");
-		rc = -EIO;
-	}
-out:
+	rc = cache_chunk_acquire(ns->cache, ch, key, ref);
+	if (!rc)
+		hold_chunk(ns, f, id, ch, key);
 	explicit_bzero(key, sizeof(key));
-	free(stored);
 	return rc;
-}
-
-/*
- * The plaintext of secure chunk id for f, with a reference for the
- * caller: the open file keeps its last decrypted chunk (in memory only),
- * so a sequential reader decrypts each chunk once.
- */
-static int plain_get(ns_t *ns, struct ns_file *f, uint32_t id,
-		     const struct repo_chunk *ch, struct plain_chunk **out)
-{
-	struct cache_chunk_ref ref;
-	struct plain_chunk *pc = NULL, *old;
-	int rc;
-
-	pthread_mutex_lock(&f->lock);
-	if (f->plain && f->plain->id == id) {
-		pc = f->plain;
-		__atomic_add_fetch(&pc->refs, 1, __ATOMIC_ACQ_REL);
-	}
-	pthread_mutex_unlock(&f->lock);
-	if (pc) {
-		*out = pc;
-		return 0;
-	}
-	rc = cache_chunk_acquire(ns->cache, ch, &ref);
-	if (rc)
-		return rc;
-	pc = xmalloc(sizeof(*pc) + (ch->size ? ch->size : 1));
-	pc->refs = 2; /* the file's and the caller's */
-	pc->id = id;
-	pc->size = ch->size;
-	rc = decrypt_chunk(ns, f->slot, ch, &ref, pc->data);
-	cache_chunk_release(ns->cache, &ref);
-	if (rc) {
-		/* bad ciphertext is only seen here: let a refetch heal it */
-		if (rc == -EIO)
-			cache_chunk_discard(ns->cache, ch);
-		free(pc);
-		return rc;
-	}
-	pthread_mutex_lock(&f->lock);
-	old = f->plain;
-	f->plain = pc;
-	pthread_mutex_unlock(&f->lock);
-	plain_put(old);
-	*out = pc;
-	return 0;
 }
 
 int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
@@ -1457,26 +1401,12 @@ int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
 				rc = -EIO;
 				goto fail;
 			}
-			if (ch.flags & REPO_CHUNK_ENCRYPTED) {
-				struct plain_chunk *pc;
-
-				rc = plain_get(ns, f, e->chunk, &ch, &pc);
-				if (rc)
-					goto fail;
-				out->owned = xrealloc(out->owned,
-						      (out->nowned + 1) *
-							  sizeof(*out->owned));
-				out->owned[out->nowned++] = pc;
-				sg->fd = -1;
-				sg->mem = pc->data;
-			} else {
-				rc = cache_chunk_acquire(ns->cache, &ch, ref);
-				if (rc)
-					goto fail;
-				out->nrefs++;
-				sg->fd = ref->fd;
-				sg->mem = ref->mem;
-			}
+			rc = read_chunk(ns, f, e->chunk, &ch, ref);
+			if (rc)
+				goto fail;
+			out->nrefs++;
+			sg->fd = ref->fd;
+			sg->mem = ref->mem;
 			sg->pos = e->offset + (a - f->starts[k]);
 			sg->len = (size_t)(b - a);
 			out->nseg++;
@@ -1496,9 +1426,6 @@ void ns_read_done(ns_t *ns, struct ns_read *r)
 {
 	for (size_t i = 0; i < r->nrefs; i++)
 		cache_chunk_release(ns->cache, &r->refs[i]);
-	for (size_t i = 0; i < r->nowned; i++)
-		plain_put(r->owned[i]);
-	free(r->owned);
 	free(r->refs);
 	free(r->seg);
 	memset(r, 0, sizeof(*r));

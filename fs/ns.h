@@ -129,8 +129,6 @@ struct ns_segment {
 struct ns_read {
 	struct ns_segment *seg;
 	size_t nseg;
-	void **owned; /* decrypted chunks held until ns_read_done */
-	size_t nowned;
 	struct cache_chunk_ref *refs; /* pinned until ns_read_done */
 	size_t nrefs;
 	size_t total;
