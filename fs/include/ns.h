@@ -83,6 +83,13 @@ int ns_refresh(ns_t *ns, const struct ns_notify *notify);
 /* Drop mapped catalog pages from this process's resident set. */
 void ns_trim(ns_t *ns);
 
+/*
+ * Whether ino is an entry of a dataset catalog: its attributes, listing
+ * and content never change (a new revision gives changed datasets new
+ * inode numbers), so the kernel may cache them for NS_TIMEOUT_IMMUTABLE.
+ */
+bool ns_ino_immutable(uint64_t ino);
+
 /* Attributes; *timeout is how long the kernel may cache them. */
 int ns_getattr(ns_t *ns, uint64_t ino, struct stat *st, double *timeout);
 int ns_lookup(ns_t *ns, uint64_t parent, const char *name, uint64_t *ino,
