@@ -25,7 +25,12 @@ enum auth_scope {
 
 #define AUTH_TOKEN_MAX 16384 /* bytes; longer tokens are refused */
 
-/* The claims of a credential (RFC 7519 names). */
+/*
+ * The claims of a credential (RFC 7519 names). Filled by
+ * auth_token_verify, the struct owns every string and array in it: free
+ * them with auth_claims_release. Filled by a caller (for
+ * auth_token_issue), they stay the caller's.
+ */
 struct auth_claims {
 	char *sub;	 /* member (user) */
 	char *org;	 /* member organisation */
@@ -66,10 +71,15 @@ enum auth_token_error {
 int auth_token_verify(const repo_key_t *pub, const char *token, size_t len,
 		      int64_t now, struct auth_claims *out,
 		      enum auth_token_error *why);
+/* A static string naming e. */
 const char *auth_token_error_text(enum auth_token_error e);
+/* Free what auth_token_verify put in c and zero it; c itself stays the
+ * caller's. A zeroed struct is a no-op. */
 void auth_claims_release(struct auth_claims *c);
-/* The claims as a JSON object text (no token); caller frees. */
+/* The claims as a JSON object text (no token); a new string the caller
+ * frees. */
 char *auth_claims_json(const struct auth_claims *c);
+/* Whether c grants dataset (it is in c->datasets). */
 bool auth_claims_grants(const struct auth_claims *c, const char *dataset);
 
 /* --------------------------------------------------- the secure tier -- */
@@ -81,8 +91,11 @@ bool auth_claims_grants(const struct auth_claims *c, const char *dataset);
 /* A secure-domain node's X25519 key pair (private) or public key. */
 typedef struct auth_node_key auth_node_key_t;
 
+/* A new key pair in *out (free with auth_node_key_free). 0 or -EIO. */
 int auth_node_key_generate(auth_node_key_t **out);
-/* PEM (PKCS#8 private / SubjectPublicKeyInfo public) X25519 keys. */
+/* PEM (PKCS#8 private / SubjectPublicKeyInfo public) X25519 keys. load
+ * gives *out (free with auth_node_key_free), -EINVAL for a file that is
+ * not such a key, -errno; write never overwrites (-EEXIST). */
 int auth_node_key_load_private(const char *path, auth_node_key_t **out);
 int auth_node_key_load_public(const char *path, auth_node_key_t **out);
 int auth_node_key_write_private(const auth_node_key_t *k, const char *path);
@@ -131,15 +144,20 @@ struct auth_options {
 };
 
 /* Open the audit log, load the default credential, the node key and the
- * persisted login bindings. Errors are logged with the reason. */
+ * persisted login bindings. Errors are logged with the reason. The
+ * strings of o are copied; o->platform_pub is not, and must outlive *out.
+ * Free with auth_free. */
 int auth_new(const struct auth_options *o, auth_t **out);
 void auth_free(auth_t *a);
 
 /* Replace the revoked credential ids (from each new manifest). */
 void auth_set_revoked(auth_t *a, char *const *jtis, size_t n);
 
-/* The node id of this node's key, or NULL when it has none. */
+/* The node id of this node's key, or NULL when it has none; valid as
+ * long as a. */
 const char *auth_node_id(auth_t *a);
+/* This node's key pair (-o node_key), or NULL; owned by a, valid as long
+ * as a. */
 const auth_node_key_t *auth_node_key(auth_t *a);
 
 enum auth_reason {
@@ -155,7 +173,7 @@ enum auth_reason {
 	AUTH_WRONG_NODE,
 	AUTH_AUDIT_UNAVAILABLE,
 };
-/* "granted", "no credential", "expired", ... (stable strings). */
+/* "granted", "no credential", "expired", ... (static, stable strings). */
 const char *auth_reason_text(enum auth_reason r);
 
 struct auth_request {
