@@ -368,12 +368,7 @@ int auth_seal_dataset_key(const repo_key_t *platform, const char *dataset,
 	rc = rc ? rc : append_b64_line(&b, "sealed", sealed, SEALED_LEN);
 	rc = rc ? rc : repo_key_sign(platform, b.data, b.len, sig);
 	rc = rc ? rc : append_b64_line(&b, "signature", sig, SIG_LEN);
-	rc = rc ? rc : buf_put_u8(&b, 0);
-	if (rc)
-		goto out;
-	*out = (char *)b.data;
-	*out_len = b.len - 1;
-	b.data = NULL;
+	rc = rc ? rc : buf_take_string(&b, out, out_len);
 out:
 	OPENSSL_cleanse(shared, sizeof(shared));
 	OPENSSL_cleanse(kek, sizeof(kek));

@@ -39,15 +39,11 @@ int cache_object_fetch(cache_t *c, const char *rel, size_t max, char **data,
 
 	buf_init(&b, max + 1);
 	rc = origin_get(c->origin, rel, max, &b);
-	if (!rc)
-		rc = buf_put_u8(&b, 0);
 	if (rc) {
 		buf_release(&b);
 		return rc;
 	}
-	*data = (char *)b.data;
-	*len = b.len - 1;
-	return 0;
+	return buf_take_string(&b, data, len);
 }
 
 int cache_catalog_path(cache_t *c, const struct digest *d, char **path_out)
