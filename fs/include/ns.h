@@ -57,11 +57,14 @@ struct ns_caller {
  * Fetch and verify the manifest with pub, refuse a revision older than
  * the newest this cache has accepted from the origin, fetch and verify
  * the root catalog. Errors are logged with the reason: -EBADMSG (bad
- * signature or digest), -ESTALE (rollback), origin errors.
+ * signature or digest), -ESTALE (rollback), origin errors. cache, pub and
+ * auth stay the caller's and must outlive *out, which is freed with
+ * ns_free once every file it opened is released.
  */
 int ns_new(cache_t *cache, const repo_key_t *pub, auth_t *auth, ns_t **out);
 void ns_free(ns_t *ns);
 
+/* The revision being served. */
 uint64_t ns_revision(ns_t *ns);
 /* Seconds until the manifest should be checked again. */
 uint32_t ns_ttl(ns_t *ns);
@@ -106,14 +109,16 @@ typedef int (*ns_fill_fn)(void *ctx, const char *name, size_t name_len,
 int ns_readdir(ns_t *ns, uint64_t ino, uint64_t off, bool plus, ns_fill_fn fill,
 	       void *ctx);
 
-/* Symlink target (caller frees). */
+/* Symlink target: *target is a new string the caller frees. -EINVAL for
+ * what is not a symlink. */
 int ns_readlink(ns_t *ns, uint64_t ino, char **target);
 
 /*
- * Open a regular file for the caller. *direct_io is set for generated
- * control files (their size is not known in advance). -EISDIR for
- * directories; -EACCES when the tier refuses the caller (audited).
- * write is allowed only for .aidata/login.
+ * Open a regular file for the caller: *out, released with ns_release.
+ * *direct_io is set for generated control files (their size is not known
+ * in advance). -EISDIR for directories; -EACCES when the tier refuses
+ * the caller (audited). write is allowed only for .aidata/login (-EROFS
+ * elsewhere).
  */
 int ns_open(ns_t *ns, uint64_t ino, const struct ns_caller *who, bool write,
 	    struct ns_file **out, bool *direct_io);
@@ -125,7 +130,8 @@ int ns_write(ns_t *ns, struct ns_file *f, const struct ns_caller *who,
 	     const char *data, size_t len);
 void ns_release(ns_t *ns, struct ns_file *f);
 
-/* One piece of a read reply: bytes [pos, pos+len) of fd, or of mem. */
+/* One piece of a read reply: bytes [pos, pos+len) of fd, or of mem
+ * (fd -1); both valid until ns_read_done. */
 struct ns_segment {
 	int fd;
 	const uint8_t *mem;
@@ -142,15 +148,17 @@ struct ns_read {
 };
 
 /*
- * Plan a read of size bytes at off: pins the chunks it needs (fetching
- * what is missing, verified) and starts readahead for sequential readers.
- * On error nothing is pinned. Call ns_read_done after replying.
+ * Plan a read of size bytes at off into *out: holds the chunks it needs
+ * (fetched and verified if missing; secure chunks decrypted in memory)
+ * and starts readahead for sequential readers. out->nseg is 0 at or past
+ * the end. On error nothing is held. Call ns_read_done after replying.
  */
 int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
 	    struct ns_read *out);
 void ns_read_done(ns_t *ns, struct ns_read *r);
 
-/* "user.aidata.*" attributes of files and dataset directories. */
+/* "user.aidata.*" attribute names of files and dataset directories,
+ * each NUL-terminated, appended to names. */
 int ns_listxattr(ns_t *ns, uint64_t ino, struct buf *names);
 /* Value into *value (caller frees) of *len bytes; -ENODATA if absent.
  * "user.aidata.access" answers for the caller. */
