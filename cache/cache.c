@@ -287,6 +287,7 @@ void cache_free(cache_t *c)
 		cache_touched_flush(c);
 		cache_index_close(c->ix);
 	}
+	cache_plain_free_all(c);
 	origin_free(c->origin);
 	free(c->pf_threads);
 	free(c->pins);

@@ -383,7 +383,8 @@ static int stored_get(cache_t *c, const struct repo_chunk *ch,
 	int rc;
 
 	for (;;) {
-		rc = open_cached(c, key, fd);
+		/* a transient cache stores nothing: no need to look */
+		rc = c->transient ? -ENOENT : open_cached(c, key, fd);
 		if (rc == 0) {
 			STAT_ADD(c->stats.hits, 1);
 			touch(c, key);

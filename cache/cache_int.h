@@ -98,6 +98,9 @@ int cache_plain_acquire(cache_t *c, const struct repo_chunk *ch,
 			struct cache_chunk_ref *ref);
 /* Drop one reference; the last wipes and unmaps the plaintext. */
 void cache_plain_release(cache_t *c, struct cache_plain *p);
+/* At cache_free: wipe and unmap what holders that never released (files
+ * still open when the daemon stops) left behind. */
+void cache_plain_free_all(cache_t *c);
 
 /* ------------------------------------------------- cache_index.c -- */
 

@@ -70,6 +70,18 @@ void cache_plain_release(cache_t *c, struct cache_plain *p)
 		entry_free(p);
 }
 
+void cache_plain_free_all(cache_t *c)
+{
+	for (size_t b = 0; b < CACHE_PLAIN_BUCKETS; b++) {
+		while (c->plain[b]) {
+			struct cache_plain *p = c->plain[b];
+
+			c->plain[b] = p->next;
+			entry_free(p);
+		}
+	}
+}
+
 /* Anonymous pages for size bytes, excluded from core dumps. */
 static int map_plain(struct cache_plain *p, uint32_t size)
 {

@@ -52,7 +52,7 @@ struct cache_options {
  */
 int cache_new(const struct cache_options *o, cache_t **out);
 /* Stop background work, flush the index, free. Every chunk reference
- * must have been released. */
+ * must have been released before (plaintext still held is wiped). */
 void cache_free(cache_t *c);
 
 /*
