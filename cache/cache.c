@@ -200,6 +200,7 @@ int cache_new(const struct cache_options *o, cache_t **out)
 
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->catalog_lock, NULL);
+	pthread_mutex_init(&c->room_lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	pthread_cond_init(&c->work, NULL);
 	c->dir = xstrdup(o->dir);
@@ -301,6 +302,7 @@ void cache_free(cache_t *c)
 	free(c->index_dir);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->catalog_lock);
+	pthread_mutex_destroy(&c->room_lock);
 	pthread_cond_destroy(&c->cond);
 	pthread_cond_destroy(&c->work);
 	free(c);

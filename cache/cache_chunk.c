@@ -212,29 +212,47 @@ static int open_cached(cache_t *c, const struct digest *key, int *fd_out)
 	return 0;
 }
 
+/*
+ * Make room under the bound for incoming bytes and reserve them, so that
+ * stores running at once in this process cannot pass it together; give
+ * them back with room_release once stored (or not). -ENOSPC when the
+ * cache is full of chunks being read.
+ */
 static int make_room(cache_t *c, uint64_t incoming)
 {
-	uint64_t bytes, count, evicted = 0;
+	uint64_t bytes, count, evicted = 0, need;
 	int rc;
 
 	if (!c->max_bytes)
 		return 0;
+	pthread_mutex_lock(&c->room_lock);
 	rc = cache_index_totals(c->ix, &bytes, &count);
-	if (rc)
-		return rc;
-	if (bytes + incoming <= c->max_bytes)
-		return 0;
+	need = incoming + c->reserved;
+	if (rc || bytes + need <= c->max_bytes)
+		goto out;
 	rc = cache_index_evict(c->ix,
-			       LOW_WATERMARK(c->max_bytes) > incoming
-				   ? LOW_WATERMARK(c->max_bytes) - incoming
+			       LOW_WATERMARK(c->max_bytes) > need
+				   ? LOW_WATERMARK(c->max_bytes) - need
 				   : 0,
 			       is_pinned, drop_file, c, &evicted);
-	if (rc)
-		return rc;
-	rc = cache_index_totals(c->ix, &bytes, &count);
-	if (rc)
-		return rc;
-	return bytes + incoming <= c->max_bytes ? 0 : -ENOSPC;
+	if (!rc)
+		rc = cache_index_totals(c->ix, &bytes, &count);
+	if (!rc && bytes + need > c->max_bytes)
+		rc = -ENOSPC;
+out:
+	if (!rc)
+		c->reserved += incoming;
+	pthread_mutex_unlock(&c->room_lock);
+	return rc;
+}
+
+static void room_release(cache_t *c, uint64_t n)
+{
+	if (!c->max_bytes)
+		return;
+	pthread_mutex_lock(&c->room_lock);
+	c->reserved -= n;
+	pthread_mutex_unlock(&c->room_lock);
 }
 
 /* Write bytes to a temp file and rename it into the store. */
@@ -346,8 +364,10 @@ static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
 		return 0;
 	}
 	rc = make_room(c, len);
-	if (!rc)
+	if (!rc) {
 		rc = store_file(c, key, data, len);
+		room_release(c, len);
+	}
 	if (rc == -ENOSPC || rc == -EDQUOT) {
 		uint64_t evicted;
 

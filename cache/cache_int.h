@@ -55,6 +55,8 @@ struct cache {
 	pthread_t flusher;
 	bool flusher_started;
 	pthread_mutex_t catalog_lock; /* one catalog fetch at a time */
+	pthread_mutex_t room_lock;    /* one make_room at a time */
+	uint64_t reserved; /* bytes being stored; protected by room_lock */
 
 	struct cache_stats stats; /* atomics */
 };

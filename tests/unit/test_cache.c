@@ -405,6 +405,50 @@ static void test_size_bound_and_pins(void)
 	unit_rmtree(dir);
 }
 
+struct filler {
+	cache_t *c;
+	int first;
+	uint64_t max;
+	int over; /* times the index held more than max */
+};
+
+static void *fill_main(void *arg)
+{
+	struct filler *f = arg;
+
+	for (int round = 0; round < 4; round++) {
+		for (int i = f->first; i < NCHUNKS; i += 4) {
+			struct cache_stats st;
+
+			check_chunk(f->c, &plain_chunks[i], NULL);
+			cache_stats_get(f->c, &st);
+			f->over += st.cache_bytes > f->max;
+		}
+	}
+	return NULL;
+}
+
+/* Readers storing at once cannot pass the bound together. */
+static void test_size_bound_concurrent(void)
+{
+	const uint64_t max = 5 * CHUNK_SIZE;
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, max, false);
+	struct filler f[4];
+	pthread_t t[4];
+
+	for (int i = 0; i < 4; i++) {
+		f[i] = (struct filler){c, i, max, 0};
+		REQUIRE(pthread_create(&t[i], NULL, fill_main, &f[i]) == 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_INT(f[i].over, 0);
+	}
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
 /* aidata get and verify: nothing is stored, everything verified. */
 static void test_transient(void)
 {
@@ -555,6 +599,7 @@ int main(void)
 	RUN(test_one_fetch_for_concurrent_readers);
 	RUN(test_lru_order);
 	RUN(test_size_bound_and_pins);
+	RUN(test_size_bound_concurrent);
 	RUN(test_transient);
 	RUN(test_secure);
 	RUN(test_secure_wrong_key);
