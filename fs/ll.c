@@ -230,7 +230,7 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	fi->cache_readdir = 1; /* listings are immutable per inode too */
-	fi->keep_cache = ino > NS_INO_REVISION && (ino >> 62) == 2;
+	fi->keep_cache = ns_ino_immutable(ino);
 	fuse_reply_open(req, fi);
 }
 
@@ -262,7 +262,7 @@ static int dir_fill(void *ctx, const char *name, size_t name_len,
 		e.ino = dot ? 0 : st->st_ino;
 		e.generation = 1;
 		e.attr_timeout = e.entry_timeout =
-		    (st->st_ino >> 62) == 2 ? NS_TIMEOUT_IMMUTABLE : 1.0;
+		    ns_ino_immutable(st->st_ino) ? NS_TIMEOUT_IMMUTABLE : 1.0;
 		n = fuse_add_direntry_plus(d->req, d->data + d->len,
 					   d->cap - d->len, tmp, &e,
 					   (off_t)next_off);

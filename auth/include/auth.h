@@ -25,7 +25,12 @@ enum auth_scope {
 
 #define AUTH_TOKEN_MAX 16384 /* bytes; longer tokens are refused */
 
-/* The claims of a credential (RFC 7519 names). */
+/*
+ * The claims of a credential (RFC 7519 names). Filled by
+ * auth_token_verify, the struct owns every string and array in it: free
+ * them with auth_claims_release. Filled by a caller (for
+ * auth_token_issue), they stay the caller's.
+ */
 struct auth_claims {
 	char *sub;	 /* member (user) */
 	char *org;	 /* member organisation */
@@ -80,25 +85,33 @@ enum auth_token_error {
 int auth_token_verify(const repo_key_t *pub, const char *token, size_t len,
 		      int64_t now, struct auth_claims *out,
 		      enum auth_token_error *why);
+/* A static string naming e. */
 const char *auth_token_error_text(enum auth_token_error e);
+/* Free what auth_token_verify put in c and zero it; c itself stays the
+ * caller's. A zeroed struct is a no-op. */
 void auth_claims_release(struct auth_claims *c);
-/* The claims as a JSON object text (no token); caller frees. */
+/* The claims as a JSON object text (no token); a new string the caller
+ * frees. */
 char *auth_claims_json(const struct auth_claims *c);
+/* Whether c grants dataset (it is in c->datasets). */
 bool auth_claims_grants(const struct auth_claims *c, const char *dataset);
 /* Whether c's nbf (if any) has been reached at now, with the leeway. */
 bool auth_claims_valid_yet(const struct auth_claims *c, int64_t now);
 
 /* --------------------------------------------------- the secure tier -- */
 
-#define AUTH_DATASET_KEY_LEN 32
+#define AUTH_DATASET_KEY_LEN REPO_CHUNK_KEY_LEN
 #define AUTH_SEALED_KEY_MAX 4096 /* bytes of a keys/<dataset>/<node> object */
 #define AUTH_NODE_ID_LEN 16	 /* hex characters */
 
 /* A secure-domain node's X25519 key pair (private) or public key. */
 typedef struct auth_node_key auth_node_key_t;
 
+/* A new key pair in *out (free with auth_node_key_free). 0 or -EIO. */
 int auth_node_key_generate(auth_node_key_t **out);
-/* PEM (PKCS#8 private / SubjectPublicKeyInfo public) X25519 keys. */
+/* PEM (PKCS#8 private / SubjectPublicKeyInfo public) X25519 keys. load
+ * gives *out (free with auth_node_key_free), -EINVAL for a file that is
+ * not such a key, -errno; write never overwrites (-EEXIST). */
 int auth_node_key_load_private(const char *path, auth_node_key_t **out);
 int auth_node_key_load_public(const char *path, auth_node_key_t **out);
 int auth_node_key_write_private(const auth_node_key_t *k, const char *path);
@@ -134,23 +147,6 @@ int auth_unseal_dataset_key(const repo_key_t *platform_pub, const char *dataset,
 			    const auth_node_key_t *node_priv, const char *data,
 			    size_t len, uint8_t key[AUTH_DATASET_KEY_LEN]);
 
-/*
- * Chunk encryption (docs/FORMAT.md "encrypted chunks"): stored bytes are
- * nonce(12) || AES-256-GCM(framed bytes) || tag(16), with the chunk's
- * plaintext digest as associated data and nonce = the first 12 bytes of
- * HMAC-SHA256(key, digest) (unique per distinct chunk, and deterministic
- * so an unchanged dataset re-packs to identical objects).
- * encrypt appends to out; decrypt writes exactly in_len - 28 bytes to out.
- * decrypt returns -EBADMSG when the tag does not verify.
- */
-#define AUTH_CHUNK_OVERHEAD 28
-int auth_chunk_encrypt(const uint8_t key[AUTH_DATASET_KEY_LEN],
-		       const struct digest *digest, const void *in,
-		       size_t in_len, struct buf *out);
-int auth_chunk_decrypt(const uint8_t key[AUTH_DATASET_KEY_LEN],
-		       const struct digest *digest, const void *in,
-		       size_t in_len, uint8_t *out);
-
 /* ------------------------------------------------- decisions, audit -- */
 
 typedef struct auth auth_t;
@@ -164,15 +160,20 @@ struct auth_options {
 };
 
 /* Open the audit log, load the default credential, the node key and the
- * persisted login bindings. Errors are logged with the reason. */
+ * persisted login bindings. Errors are logged with the reason. The
+ * strings of o are copied; o->platform_pub is not, and must outlive *out.
+ * Free with auth_free. */
 int auth_new(const struct auth_options *o, auth_t **out);
 void auth_free(auth_t *a);
 
 /* Replace the revoked credential ids (from each new manifest). */
 void auth_set_revoked(auth_t *a, char *const *jtis, size_t n);
 
-/* The node id of this node's key, or NULL when it has none. */
+/* The node id of this node's key, or NULL when it has none; valid as
+ * long as a. */
 const char *auth_node_id(auth_t *a);
+/* This node's key pair (-o node_key), or NULL; owned by a, valid as long
+ * as a. */
 const auth_node_key_t *auth_node_key(auth_t *a);
 
 enum auth_reason {
@@ -190,7 +191,7 @@ enum auth_reason {
 	AUTH_NOT_YET_VALID, /* the credential's nbf is in the future */
 	AUTH_READ_ONLY,	    /* an open for writing (EROFS, audited) */
 };
-/* "granted", "no credential", "expired", ... (stable strings). */
+/* "granted", "no credential", "expired", ... (static, stable strings). */
 const char *auth_reason_text(enum auth_reason r);
 
 struct auth_request {
