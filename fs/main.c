@@ -14,10 +14,14 @@
 #include <errno.h>
 #include <limits.h>
 #include <fuse_opt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -212,6 +216,9 @@ struct mount {
 	auth_t *auth;
 	struct ll_ctx ctx;
 	struct fuse_session *se;
+	pthread_t reloader; /* SIGHUP: reopen the audit log */
+	bool reloader_started;
+	volatile sig_atomic_t stopping;
 };
 
 /*
@@ -250,6 +257,21 @@ static int parse_command_line(struct mount *m, char *argv0)
 	make_absolute(&m->o.state_dir);
 	m->origin = cache_origin_url(m->o.origin);
 	return -1;
+}
+
+/*
+ * A secure node holds plaintext in memory: a crash must not write it to
+ * a core file. Not dumpable (which also keeps other processes of the
+ * same uid out of /proc/PID/mem), and no core even where
+ * fs.suid_dumpable=2 would still dump a non-dumpable process.
+ */
+static void no_core_dumps(void)
+{
+	struct rlimit none = {0, 0};
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 ||
+	    setrlimit(RLIMIT_CORE, &none) != 0)
+		log_warn("cannot turn core dumps off: %s", strerror(errno));
 }
 
 /* Half of the cache's filesystem, the default cache_size. */
@@ -296,6 +318,8 @@ static int configure(struct mount *m)
 	m->ao.node_key_file = o->node_key;
 	m->ao.audit_log = o->audit_log ? o->audit_log : DEFAULT_AUDIT_LOG;
 	m->ao.state_dir = o->state_dir ? o->state_dir : DEFAULT_STATE_DIR;
+	if (o->node_key)
+		no_core_dumps();
 	return -1;
 }
 
@@ -345,15 +369,16 @@ static int check_platform(struct mount *m)
 }
 
 /*
- * Not "ro": .aidata/login takes writes; every other change is refused
- * by the handlers with EROFS. Not default_permissions: the kernel would
- * then answer access() from the mode bits (every file is world-readable)
- * and never ask us about tiers.
+ * Read-only ("ro" in /proc/mounts; the kernel refuses every change, and
+ * logins go as ioctls, fs/uapi/aidatafs_ioctl.h), listed as
+ * fuse.aidatafs. Not default_permissions: the kernel would then answer
+ * access() from the mode bits (every file is world-readable) and never
+ * ask us about tiers.
  */
 static int session_new(struct mount *m)
 {
-	fuse_opt_add_arg(&m->args, "-ofsname=aidatafs,subtype=aidatafs,nosuid,"
-				   "nodev,max_read=1048576");
+	fuse_opt_add_arg(&m->args, "-oro,fsname=aidatafs,subtype=aidatafs,"
+				   "nosuid,nodev,max_read=1048576");
 	m->se = fuse_session_new(&m->args, &ll_ops, sizeof(ll_ops), &m->ctx);
 	if (!m->se)
 		return -EIO;
@@ -366,12 +391,59 @@ static int session_new(struct mount *m)
 	return 0;
 }
 
+/*
+ * SIGHUP (systemctl reload, logrotate's postrotate) reopens the audit
+ * log. It is blocked in every thread and taken here by sigwait, since
+ * libfuse's handler would end the session on it.
+ */
+static void *reload_main(void *arg)
+{
+	struct mount *m = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	while (sigwait(&set, &sig) == 0 && !m->stopping) {
+		log_info("reload (SIGHUP): reopening the audit log");
+		auth_audit_reopen(m->auth);
+	}
+	return NULL;
+}
+
+/* Before any thread starts (cache/ starts some), so all inherit it. */
+static void block_sighup(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static void reloader_start(struct mount *m)
+{
+	m->reloader_started =
+	    pthread_create(&m->reloader, NULL, reload_main, m) == 0;
+}
+
+static void reloader_stop(struct mount *m)
+{
+	if (!m->reloader_started)
+		return;
+	m->stopping = 1;
+	pthread_kill(m->reloader, SIGHUP);
+	pthread_join(m->reloader, NULL);
+	m->reloader_started = false;
+}
+
 /* Serve requests until unmounted or signalled. 0 or 1. */
 static int serve(struct mount *m)
 {
 	struct fuse_loop_config *loop;
 	int ret;
 
+	reloader_start(m);
 	ll_background_start(&m->ctx);
 	if (m->cmd.singlethread) {
 		ret = fuse_session_loop(m->se);
@@ -386,6 +458,7 @@ static int serve(struct mount *m)
 		fuse_loop_cfg_destroy(loop);
 	}
 	ll_background_stop(&m->ctx);
+	reloader_stop(m);
 	return ret ? 1 : 0;
 }
 
@@ -447,6 +520,10 @@ int main(int argc, char **argv)
 	int ret;
 
 	log_init("aidatafs", LOG_LEVEL_INFO, false);
+	/* a file past RLIMIT_FSIZE (audit log, cache) fails its write with
+	 * EFBIG, which is handled; the default action would kill the mount */
+	signal(SIGXFSZ, SIG_IGN);
+	block_sighup();
 	ret = parse_command_line(&m, argv[0]);
 	if (ret < 0)
 		ret = configure(&m);

@@ -1,6 +1,7 @@
 /*
  * The .aidata/ control files: stats (Prometheus text), revision, whoami
- * (generated when opened) and login (written to bind a credential).
+ * (generated when opened) and login (an open descriptor takes the
+ * login and logout requests of fs/uapi/aidatafs_ioctl.h).
  */
 #define _GNU_SOURCE
 #include "ns_int.h"
@@ -33,7 +34,7 @@ void ns_control_stat(ns_t *ns, struct ns_rev *r, uint64_t ino, struct stat *st)
 	(void)ns;
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
-	st->st_mode = S_IFREG | (ino == NS_INO_LOGIN ? 0222 : 0444);
+	st->st_mode = S_IFREG | 0444;
 	st->st_nlink = 1;
 	st->st_mtim.tv_sec = r->m.created;
 }
@@ -89,22 +90,20 @@ static struct ns_file *generated(char *text)
 	return f;
 }
 
-int ns_write(ns_t *ns, struct ns_file *f, const struct ns_caller *who,
-	     const char *data, size_t len)
+int ns_login(ns_t *ns, struct ns_file *f, const struct ns_caller *who,
+	     const char *token, size_t len, enum auth_reason *reason)
 {
-	enum auth_reason reason;
-	size_t n = len;
-	int rc;
-
 	if (f->kind != FILE_LOGIN)
-		return -EBADF;
-	while (n && (data[n - 1] == '\n' || data[n - 1] == ' '))
-		n--;
-	if (n == 6 && !memcmp(data, "logout", 6))
-		rc = auth_logout(ns->auth, who->uid);
-	else
-		rc = auth_login(ns->auth, who->uid, data, n, &reason);
-	return rc ? rc : (int)len;
+		return -ENOTTY;
+	*reason = AUTH_MALFORMED;
+	return auth_login(ns->auth, who->uid, token, len, reason);
+}
+
+int ns_logout(ns_t *ns, struct ns_file *f, const struct ns_caller *who)
+{
+	if (f->kind != FILE_LOGIN)
+		return -ENOTTY;
+	return auth_logout(ns->auth, who->uid);
 }
 
 int ns_control_open(ns_t *ns, uint64_t ino, const struct ns_caller *who,
@@ -114,17 +113,15 @@ int ns_control_open(ns_t *ns, uint64_t ino, const struct ns_caller *who,
 
 	/* sizes are not known in advance: no page cache, no readahead */
 	*direct_io = true;
+	if (write)
+		return -EROFS;
 	if (ino == NS_INO_LOGIN) {
-		if (!write)
-			return -EACCES;
 		f = xcalloc(1, sizeof(*f));
 		f->kind = FILE_LOGIN;
 		pthread_mutex_init(&f->lock, NULL);
 		*out = f;
 		return 0;
 	}
-	if (write)
-		return -EROFS;
 	if (ino == NS_INO_STATS)
 		f = generated(render_stats(ns));
 	else if (ino == NS_INO_REVISION)

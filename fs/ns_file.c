@@ -78,8 +78,6 @@ int ns_open(ns_t *ns, uint64_t ino, const struct ns_caller *who, bool write,
 	*direct_io = false;
 	if (ns_control_is_file(ino))
 		return ns_control_open(ns, ino, who, write, out, direct_io);
-	if (write)
-		return -EROFS;
 	if (INO_KIND(ino) != INO_KIND_TREE)
 		return -EISDIR;
 	if (TREE_LOCAL(ino) == REPO_ROOT_INO)
@@ -104,8 +102,14 @@ int ns_open(ns_t *ns, uint64_t ino, const struct ns_caller *who, bool write,
 	/* the tier decides here, once per open, and is audited */
 	path = tree_path(cat, s, TREE_LOCAL(ino));
 	ns_auth_request_init(ns, &ar, who, s, path);
+	/* a read-only mount refuses writes in the kernel; one that reaches
+	 * us anyway is refused here and, for shared and secure files,
+	 * audited like any other refusal */
+	ar.write = write;
 	rc = auth_check_open(ns->auth, &ar, &reason);
 	free(path);
+	if (rc && reason == AUTH_READ_ONLY)
+		rc = -EROFS;
 	if (rc) {
 		repo_inode_release(&f->inode);
 		free(f);
@@ -132,7 +136,7 @@ int ns_access(ns_t *ns, uint64_t ino, const struct ns_caller *who, int mask)
 	if (rc)
 		return rc;
 	if (mask & W_OK)
-		return ino == NS_INO_LOGIN ? 0 : -EROFS;
+		return -EROFS;
 	if (INO_KIND(ino) != INO_KIND_TREE || !S_ISREG(st.st_mode) ||
 	    !(mask & R_OK))
 		return 0;

@@ -12,6 +12,26 @@
 
 #include "banned.h"
 
+/*
+ * The permission bits the mount shows: what anyone may try, since the
+ * tier, not the mode, decides at open who reads (docs: "modes"). Files
+ * r--r--r-- (r-xr-xr-x when the publisher made them executable),
+ * directories r-xr-xr-x, symlinks rwxrwxrwx; never a write bit, never
+ * the publisher's owner-only bits, which would be a lie on a mount every
+ * user reads through.
+ */
+mode_t ns_mode_bits(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFDIR:
+		return 0555;
+	case S_IFLNK:
+		return 0777;
+	default:
+		return mode & 0111 ? 0555 : 0444;
+	}
+}
+
 void ns_stat_dir(struct stat *st, uint64_t ino, uint32_t nlink, int64_t mtime)
 {
 	memset(st, 0, sizeof(*st));
@@ -29,8 +49,7 @@ void ns_stat_inode(struct stat *st, uint64_t ino, const struct repo_inode *i)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
-	/* read-only: no write bits, whatever the publisher had */
-	st->st_mode = (i->mode & S_IFMT) | (i->mode & 0555);
+	st->st_mode = (i->mode & S_IFMT) | ns_mode_bits(i->mode);
 	st->st_nlink = i->nlink;
 	st->st_size = (off_t)i->size;
 	st->st_blocks = (blkcnt_t)((i->size + 511) / 512);
@@ -46,7 +65,7 @@ static void fill_dataset_root(struct stat *st, uint64_t ino,
 {
 	ns_stat_dir(st, ino, s->d.root_nlink ? s->d.root_nlink : 2,
 		    s->d.mtime_sec);
-	st->st_mode = S_IFDIR | (s->d.root_mode & 0555);
+	st->st_mode = S_IFDIR | ns_mode_bits(S_IFDIR | s->d.root_mode);
 	st->st_size = (off_t)s->d.root_size;
 	st->st_mtim.tv_nsec = s->d.mtime_nsec;
 	st->st_ctim = st->st_atim = st->st_mtim;

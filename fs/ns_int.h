@@ -162,6 +162,7 @@ int ns_tree_resolve(ns_t *ns, uint64_t ino, struct ns_slot **slot,
 /* Attributes of catalog inode i, seen as ino (read-only modes). */
 void ns_stat_inode(struct stat *st, uint64_t ino, const struct repo_inode *i);
 /* Attributes of a synthetic directory. */
+mode_t ns_mode_bits(uint32_t mode);
 void ns_stat_dir(struct stat *st, uint64_t ino, uint32_t nlink, int64_t mtime);
 
 /* ----------------------------------------------------------- ns_file.c -- */

@@ -337,6 +337,20 @@ uint64_t ns_revision(ns_t *ns)
 	return v;
 }
 
+void ns_totals(ns_t *ns, uint64_t *bytes, uint64_t *files)
+{
+	struct ns_rev *r = ns_rev_get(ns);
+
+	*bytes = *files = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		const struct repo_dataset *d = &ns_slot_at(ns, r->slots[i])->d;
+
+		*bytes += d->bytes;
+		*files += d->files;
+	}
+	ns_rev_put(ns, r);
+}
+
 uint32_t ns_ttl(ns_t *ns)
 {
 	struct ns_rev *r = ns_rev_get(ns);

@@ -38,16 +38,18 @@ int ns_listxattr(ns_t *ns, uint64_t ino, struct buf *names)
 		buf_append(names, n, strlen(n) + 1);
 		free(n);
 	}
-	buf_append(names, XATTR_PREFIX "access", sizeof(XATTR_PREFIX "access"));
+	/*
+	 * Only what stays true of a copy: cp -a and rsync -X copy every
+	 * listed attribute. "access" (for the caller, now) and "cached"
+	 * (this node's cache, now) are answered to getxattr but not
+	 * listed, as CVMFS does with its magic attributes.
+	 */
 	if (TREE_LOCAL(ino) == REPO_ROOT_INO)
 		buf_append(names, XATTR_PREFIX "description",
 			   sizeof(XATTR_PREFIX "description"));
 	if (S_ISREG(st.st_mode))
 		buf_append(names, XATTR_PREFIX "sha256",
 			   sizeof(XATTR_PREFIX "sha256"));
-	if (S_ISREG(st.st_mode) || TREE_LOCAL(ino) == REPO_ROOT_INO)
-		buf_append(names, XATTR_PREFIX "cached",
-			   sizeof(XATTR_PREFIX "cached"));
 	return 0;
 }
 

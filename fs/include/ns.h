@@ -66,6 +66,9 @@ void ns_free(ns_t *ns);
 
 /* The revision being served. */
 uint64_t ns_revision(ns_t *ns);
+/* The current revision's regular files and the sum of their sizes,
+ * over every dataset (what df shows). */
+void ns_totals(ns_t *ns, uint64_t *bytes, uint64_t *files);
 /* Seconds until the manifest should be checked again. */
 uint32_t ns_ttl(ns_t *ns);
 
@@ -117,17 +120,22 @@ int ns_readlink(ns_t *ns, uint64_t ino, char **target);
  * Open a regular file for the caller: *out, released with ns_release.
  * *direct_io is set for generated control files (their size is not known
  * in advance). -EISDIR for directories; -EACCES when the tier refuses
- * the caller (audited). write is allowed only for .aidata/login (-EROFS
- * elsewhere).
+ * the caller (audited). write is always refused: -EROFS (audited for
+ * shared and secure files).
  */
 int ns_open(ns_t *ns, uint64_t ino, const struct ns_caller *who, bool write,
 	    struct ns_file **out, bool *direct_io);
 /* access(2): -EACCES when a read would be refused to the caller. */
 int ns_access(ns_t *ns, uint64_t ino, const struct ns_caller *who, int mask);
-/* A write to .aidata/login: a token binds it to the caller's uid, the
- * word "logout" drops the binding. Returns bytes taken or -errno. */
-int ns_write(ns_t *ns, struct ns_file *f, const struct ns_caller *who,
-	     const char *data, size_t len);
+/*
+ * The login requests on an open .aidata/login (fs/uapi/aidatafs_ioctl.h):
+ * bind the credential token (len bytes) to the caller's uid, or drop the
+ * caller's binding. -ENOTTY for any other file. ns_login returns 0, or
+ * -EACCES/-EINVAL with *reason saying why (auth_login).
+ */
+int ns_login(ns_t *ns, struct ns_file *f, const struct ns_caller *who,
+	     const char *token, size_t len, enum auth_reason *reason);
+int ns_logout(ns_t *ns, struct ns_file *f, const struct ns_caller *who);
 void ns_release(ns_t *ns, struct ns_file *f);
 
 /* One piece of a read reply: bytes [pos, pos+len) of fd, or of mem
