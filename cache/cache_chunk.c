@@ -278,7 +278,9 @@ static int store_file(cache_t *c, const struct digest *d, const void *p,
 		rc = -errno;
 	if (!rc && rename(tmp, path) != 0) {
 		rc = -errno;
-		if (rc == -ENOENT && mkdir(dir, 0700) == 0)
+		/* the first chunk of its chunks/aa/: make the directory (a
+		 * concurrent store may make it first: EEXIST is success) */
+		if (rc == -ENOENT && (mkdir(dir, 0700) == 0 || errno == EEXIST))
 			rc = rename(tmp, path) == 0 ? 0 : -errno;
 	}
 	if (!rc)

@@ -37,6 +37,8 @@ static struct fixture plain_chunks[NCHUNKS];
 static struct fixture big_chunk;    /* large: a fetch takes a while */
 static struct fixture secure_chunk; /* flags ZSTD | ENCRYPTED */
 static struct fixture raw_secure;   /* flags ENCRYPTED only */
+#define NPREFIX 8
+static struct fixture prefix_chunks[NPREFIX]; /* digests all 0xab... */
 
 /* Append stored to shard file path; describe it as *ch. */
 static void shard_append(const char *path, const struct digest *shard_id,
@@ -54,22 +56,27 @@ static void shard_append(const char *path, const struct digest *shard_id,
 	close(fd);
 }
 
-/* size bytes (text when text, else random) framed, maybe encrypted. */
-static void make_chunk(struct fixture *fx, size_t size, bool text, bool encrypt,
-		       uint64_t *seed, const char *shard_path,
-		       const struct digest *shard_id)
+/* size bytes (text when text, else random) framed, maybe encrypted;
+ * prefix >= 0: drawn until the digest's first byte is prefix. */
+static void make_chunk_prefixed(struct fixture *fx, size_t size, bool text,
+				bool encrypt, int prefix, uint64_t *seed,
+				const char *shard_path,
+				const struct digest *shard_id)
 {
 	struct buf framed, stored;
 	uint32_t flags;
 
 	fx->plain = malloc(size);
 	REQUIRE(fx->plain);
-	unit_rand_fill(seed, fx->plain, size);
-	if (text)
-		for (size_t i = 0; i < size; i++)
-			fx->plain[i] = (uint8_t)('a' + fx->plain[i] % 4);
 	memset(&fx->ch, 0, sizeof(fx->ch));
-	sha256_buffer(fx->plain, size, &fx->ch.digest);
+	do {
+		unit_rand_fill(seed, fx->plain, size);
+		if (text)
+			for (size_t i = 0; i < size; i++)
+				fx->plain[i] =
+				    (uint8_t)('a' + fx->plain[i] % 4);
+		sha256_buffer(fx->plain, size, &fx->ch.digest);
+	} while (prefix >= 0 && fx->ch.digest.b[0] != prefix);
 	fx->ch.size = (uint32_t)size;
 	buf_init(&framed, REPO_STORED_MAX);
 	buf_init(&stored, REPO_STORED_MAX);
@@ -86,6 +93,14 @@ static void make_chunk(struct fixture *fx, size_t size, bool text, bool encrypt,
 	shard_append(shard_path, shard_id, &stored, &fx->ch);
 	buf_release(&framed);
 	buf_release(&stored);
+}
+
+static void make_chunk(struct fixture *fx, size_t size, bool text, bool encrypt,
+		       uint64_t *seed, const char *shard_path,
+		       const struct digest *shard_id)
+{
+	make_chunk_prefixed(fx, size, text, encrypt, -1, seed, shard_path,
+			    shard_id);
 }
 
 static void setup(void)
@@ -112,6 +127,9 @@ static void setup(void)
 		   &shard_id);
 	make_chunk(&raw_secure, CHUNK_SIZE, false, true, &seed, path,
 		   &shard_id);
+	for (int i = 0; i < NPREFIX; i++)
+		make_chunk_prefixed(&prefix_chunks[i], 4096, false, false, 0xab,
+				    &seed, path, &shard_id);
 	REQUIRE(secure_chunk.ch.flags & REPO_CHUNK_ZSTD);
 	REQUIRE(!(raw_secure.ch.flags & REPO_CHUNK_ZSTD));
 	free(dir);
@@ -449,6 +467,61 @@ static void test_size_bound_concurrent(void)
 	unit_rmtree(dir);
 }
 
+struct storer {
+	cache_t *c;
+	const struct fixture *fx;
+	pthread_barrier_t *go;
+};
+
+static void *store_main(void *arg)
+{
+	struct storer *s = arg;
+
+	pthread_barrier_wait(s->go);
+	check_chunk(s->c, s->fx, NULL);
+	return NULL;
+}
+
+/*
+ * Chunks whose names share a directory (chunks/ab/), stored at once into
+ * a cache where that directory does not exist yet: every store must
+ * succeed (one mkdir wins; the others find it made), none may fall back
+ * to memory. Many rounds, each from a fresh cache, to meet the race.
+ */
+static void test_concurrent_store_same_directory(void)
+{
+	int failures = 0;
+
+	for (int round = 0; round < 40; round++) {
+		char *dir = unit_tmpdir();
+		cache_t *c = cache_open(dir, 0, false);
+		struct storer s[NPREFIX];
+		pthread_t t[NPREFIX];
+		pthread_barrier_t go;
+		struct cache_stats st;
+
+		pthread_barrier_init(&go, NULL, NPREFIX);
+		unit_quiet(true);
+		for (int i = 0; i < NPREFIX; i++) {
+			s[i] = (struct storer){c, &prefix_chunks[i], &go};
+			REQUIRE(pthread_create(&t[i], NULL, store_main,
+					       &s[i]) == 0);
+		}
+		for (int i = 0; i < NPREFIX; i++)
+			pthread_join(t[i], NULL);
+		unit_quiet(false);
+		pthread_barrier_destroy(&go);
+		cache_stats_get(c, &st);
+		failures += st.err_cache_full != 0;
+		for (int i = 0; i < NPREFIX; i++)
+			failures +=
+			    !cache_chunk_present(c, &prefix_chunks[i].ch);
+		cache_free(c);
+		unit_rmtree(dir);
+	}
+	CHECK_INT(failures, 0);
+}
+
 /* aidata get and verify: nothing is stored, everything verified. */
 static void test_transient(void)
 {
@@ -600,6 +673,7 @@ int main(void)
 	RUN(test_lru_order);
 	RUN(test_size_bound_and_pins);
 	RUN(test_size_bound_concurrent);
+	RUN(test_concurrent_store_same_directory);
 	RUN(test_transient);
 	RUN(test_secure);
 	RUN(test_secure_wrong_key);
