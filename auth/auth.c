@@ -1,6 +1,7 @@
 /* Decisions at open(), login bindings, and the audit log. */
 #define _GNU_SOURCE
 #include "auth.h"
+#include "auth_int.h"
 #include "fsutil.h"
 #include "log.h"
 #include "xalloc.h"
@@ -35,9 +36,7 @@ struct binding {
 struct auth {
 	const repo_key_t *pub;
 	char *logins_dir;
-	char *audit_path;
-	int audit_fd;		    /* -1: unavailable, opens fail closed */
-	pthread_mutex_t audit_lock; /* one record at a time */
+	struct audit_log *audit; /* thread-safe on its own */
 	auth_node_key_t *node_key;
 	char node_id[AUTH_NODE_ID_LEN + 1];
 
@@ -62,6 +61,8 @@ static const char *const reason_texts[] = {
     [AUTH_NOT_SECURE_NODE] = "not a secure node for this dataset",
     [AUTH_WRONG_NODE] = "credential bound to another node",
     [AUTH_AUDIT_UNAVAILABLE] = "audit log unavailable",
+    [AUTH_NOT_YET_VALID] = "credential not yet valid",
+    [AUTH_READ_ONLY] = "read-only file system",
 };
 
 const char *auth_reason_text(enum auth_reason r)
@@ -95,8 +96,8 @@ static void credential_load(auth_t *a, struct credential *c, const char *token,
 
 	memset(c, 0, sizeof(*c));
 	c->token = xstrndup(token, len);
-	/* expiry is judged per decision: verify as of the issue time */
-	rc = auth_token_verify(a->pub, token, len, INT64_MIN + 1, &c->claims,
+	/* expiry and nbf are judged per decision */
+	rc = auth_token_verify(a->pub, token, len, AUTH_NOW_ANY, &c->claims,
 			       &why);
 	if (!rc)
 		c->status = AUTH_GRANTED;
@@ -113,6 +114,8 @@ static enum auth_reason credential_state(auth_t *a, const struct credential *c)
 		return c->status;
 	if (c->claims.exp <= now_sec())
 		return AUTH_EXPIRED;
+	if (!auth_claims_valid_yet(&c->claims, now_sec()))
+		return AUTH_NOT_YET_VALID;
 	for (size_t i = 0; i < a->nrevoked; i++)
 		if (!strcmp(a->revoked[i], c->claims.jti))
 			return AUTH_REVOKED;
@@ -195,6 +198,7 @@ static void load_bindings(auth_t *a)
 			credential_load(a, &cred, data, len);
 			if (cred.status != AUTH_GRANTED ||
 			    cred.claims.exp <= now_sec()) {
+				/* (not yet valid is kept: it will be) */
 				/* expired or damaged: the binding ends */
 				credential_release(&cred);
 				unlink(path);
@@ -212,13 +216,10 @@ static void load_bindings(auth_t *a)
 int auth_new(const struct auth_options *o, auth_t **out)
 {
 	auth_t *a = xcalloc(1, sizeof(*a));
-	char *dir = NULL;
 	int rc = 0;
 
 	a->pub = o->platform_pub;
-	a->audit_fd = -1;
 	pthread_mutex_init(&a->lock, NULL);
-	pthread_mutex_init(&a->audit_lock, NULL);
 	a->logins_dir = xasprintf("%s/logins", o->state_dir);
 	rc = fs_mkdir_p(a->logins_dir, 0700);
 	if (rc) {
@@ -257,25 +258,11 @@ int auth_new(const struct auth_options *o, auth_t **out)
 		}
 		auth_node_key_id(a->node_key, a->node_id);
 	}
-	a->audit_path = xstrdup(o->audit_log);
-	dir = xstrndup(o->audit_log,
-		       strrchr(o->audit_log, '/')
-			   ? (size_t)(strrchr(o->audit_log, '/') - o->audit_log)
-			   : 0);
-	if (*dir)
-		fs_mkdir_p(dir, 0750);
-	a->audit_fd =
-	    open(o->audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (a->audit_fd < 0)
-		log_error("audit log '%s': %s; shared and secure opens will be "
-			  "refused",
-			  o->audit_log, strerror(errno));
+	a->audit = audit_log_open(o->audit_log);
 	load_bindings(a);
-	free(dir);
 	*out = a;
 	return 0;
 fail:
-	free(dir);
 	auth_free(a);
 	return rc;
 }
@@ -291,13 +278,10 @@ void auth_free(auth_t *a)
 	for (size_t i = 0; i < a->nrevoked; i++)
 		free(a->revoked[i]);
 	free(a->revoked);
-	if (a->audit_fd >= 0)
-		close(a->audit_fd);
+	audit_log_free(a->audit);
 	auth_node_key_free(a->node_key);
 	free(a->logins_dir);
-	free(a->audit_path);
 	pthread_mutex_destroy(&a->lock);
-	pthread_mutex_destroy(&a->audit_lock);
 	free(a);
 }
 
@@ -339,6 +323,8 @@ static enum auth_reason decide_locked(auth_t *a, const struct auth_request *r,
 	enum auth_reason st;
 
 	*jti = NULL;
+	if (r->write)
+		return AUTH_READ_ONLY;
 	if (r->tier == REPO_TIER_OPEN)
 		return AUTH_GRANTED;
 	if (!c)
@@ -374,8 +360,10 @@ enum auth_reason auth_decide(auth_t *a, const struct auth_request *r)
 	pthread_mutex_lock(&a->lock);
 	d = decide_locked(a, r, &jti);
 	pthread_mutex_unlock(&a->lock);
-	/* an open would fail closed: say so rather than "granted" */
-	if (d == AUTH_GRANTED && r->tier != REPO_TIER_OPEN && a->audit_fd < 0)
+	/* an open would fail closed: say so rather than "granted" (the
+	 * same predicate auth_check_open's append checks first) */
+	if (d == AUTH_GRANTED && r->tier != REPO_TIER_OPEN &&
+	    audit_log_check(a->audit) != 0)
 		d = AUTH_AUDIT_UNAVAILABLE;
 	return d;
 }
@@ -413,8 +401,7 @@ static int audit_write(auth_t *a, const struct auth_request *r,
 	json_t *o;
 	char *line;
 	size_t len;
-	ssize_t w;
-	int rc = 0;
+	int rc;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
@@ -434,17 +421,7 @@ static int audit_write(auth_t *a, const struct auth_request *r,
 		return -EIO;
 	len = strlen(line);
 	line[len++] = '\n'; /* json_dumps's NUL becomes the newline */
-	pthread_mutex_lock(&a->audit_lock);
-	if (a->audit_fd < 0) {
-		rc = -EBADF;
-	} else {
-		w = write(a->audit_fd, line, len);
-		if (w < 0)
-			rc = -errno;
-		else if ((size_t)w != len)
-			rc = -EIO;
-	}
-	pthread_mutex_unlock(&a->audit_lock);
+	rc = audit_log_append(a->audit, line, len);
 	free(line);
 	return rc;
 }
@@ -464,15 +441,15 @@ int auth_check_open(auth_t *a, const struct auth_request *r,
 	pthread_mutex_unlock(&a->lock);
 	if (r->tier == REPO_TIER_OPEN) {
 		*reason = d;
-		return 0;
+		return d == AUTH_GRANTED ? 0 : -EACCES;
 	}
 	process_name(r->pid, comm, sizeof(comm));
 	rc = audit_write(a, r, d, *jti ? jti : NULL, comm);
 	if (rc) {
 		log_error("audit log '%s' cannot be written (%s): refusing "
 			  "open of '%s' by uid %u",
-			  a->audit_path, strerror(-rc), r->path,
-			  (unsigned)r->uid);
+			  audit_log_path(a->audit), audit_log_strerror(rc),
+			  r->path, (unsigned)r->uid);
 		d = AUTH_AUDIT_UNAVAILABLE;
 	} else if (d != AUTH_GRANTED) {
 		log_warn(
@@ -576,4 +553,9 @@ char *auth_whoami(auth_t *a, uid_t uid)
 		text[n + 1] = '\0';
 	}
 	return text;
+}
+
+int auth_audit_reopen(auth_t *a)
+{
+	return audit_log_reopen(a->audit);
 }

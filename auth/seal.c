@@ -1,12 +1,13 @@
 /*
  * The secure tier's cryptography: node key pairs (X25519), dataset keys
  * sealed to a node (X25519 + HKDF-SHA256 + AES-256-GCM, signed with the
- * platform's Ed25519 key) and the AES-256-GCM chunk envelope. Everything
- * goes through OpenSSL 3's EVP interface; secrets are cleansed before
- * their memory is released and are never logged.
+ * platform's Ed25519 key). Everything goes through OpenSSL 3's EVP
+ * interface; secrets are cleansed before their memory is released and are
+ * never logged.
  */
 #define _GNU_SOURCE
 #include "auth.h"
+#include "aead.h"
 #include "fsutil.h"
 #include "lines.h"
 #include "log.h"
@@ -14,13 +15,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/pem.h>
@@ -34,8 +33,6 @@
 #include "banned.h"
 
 #define X25519_LEN 32
-#define GCM_NONCE_LEN 12
-#define GCM_TAG_LEN 16
 #define SIG_LEN 64
 
 /* A PEM X25519 key is about 120 bytes; anything this big is not one. */
@@ -45,7 +42,7 @@
 #define SEALED_INFO "aidata sealed dataset key v1"
 /* Longest valid object is about 550 bytes (a 255-byte dataset name). */
 #define SEALED_MAX 4096
-#define SEALED_LEN (GCM_NONCE_LEN + AUTH_DATASET_KEY_LEN + GCM_TAG_LEN)
+#define SEALED_LEN (AEAD_NONCE_LEN + AUTH_DATASET_KEY_LEN + AEAD_TAG_LEN)
 /* Base64 lengths of the fixed-size fields, with padding. */
 #define B64_LEN(n) (4 * (((n) + 2) / 3))
 
@@ -298,77 +295,6 @@ static int derive_kek(const uint8_t shared[X25519_LEN],
 	return rc;
 }
 
-/*
- * AES-256-GCM of n bytes (n <= INT_MAX; n may be 0) with a 12-byte nonce
- * and ad: ct gets n bytes, tag 16. 0 or -EIO.
- */
-static int gcm_seal(const uint8_t key[32], const uint8_t nonce[12],
-		    const void *ad, size_t ad_len, const void *in, size_t n,
-		    uint8_t *ct, uint8_t tag[GCM_TAG_LEN])
-{
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	uint8_t fin[GCM_TAG_LEN]; /* GCM's final step outputs nothing */
-	int len, rc = -EIO;
-
-	if (!ctx || n > INT_MAX || ad_len > INT_MAX)
-		goto out;
-	if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, GCM_NONCE_LEN,
-				NULL) != 1 ||
-	    EVP_EncryptInit_ex(ctx, NULL, NULL, key, nonce) != 1 ||
-	    EVP_EncryptUpdate(ctx, NULL, &len, ad, (int)ad_len) != 1)
-		goto out;
-	if (n && (EVP_EncryptUpdate(ctx, ct, &len, in, (int)n) != 1 ||
-		  (size_t)len != n))
-		goto out;
-	if (EVP_EncryptFinal_ex(ctx, fin, &len) != 1 || len != 0 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, GCM_TAG_LEN, tag) !=
-		1)
-		goto out;
-	rc = 0;
-out:
-	if (rc)
-		log_openssl_error("aes-256-gcm encryption failed");
-	EVP_CIPHER_CTX_free(ctx); /* cleanses the key schedule */
-	return rc;
-}
-
-/* The inverse: 0, -EBADMSG when the tag does not verify (out is then
- * cleared: unauthenticated plaintext must not be used), -EIO. */
-static int gcm_open(const uint8_t key[32], const uint8_t nonce[12],
-		    const void *ad, size_t ad_len, const uint8_t *ct, size_t n,
-		    const uint8_t tag[GCM_TAG_LEN], uint8_t *out)
-{
-	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	uint8_t tag_copy[GCM_TAG_LEN], fin[GCM_TAG_LEN];
-	int len, rc = -EIO;
-
-	memcpy(tag_copy, tag, GCM_TAG_LEN);
-	if (!ctx || n > INT_MAX || ad_len > INT_MAX)
-		goto out;
-	if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, GCM_NONCE_LEN,
-				NULL) != 1 ||
-	    EVP_DecryptInit_ex(ctx, NULL, NULL, key, nonce) != 1 ||
-	    EVP_DecryptUpdate(ctx, NULL, &len, ad, (int)ad_len) != 1)
-		goto out;
-	if (n && (EVP_DecryptUpdate(ctx, out, &len, ct, (int)n) != 1 ||
-		  (size_t)len != n))
-		goto out;
-	if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, GCM_TAG_LEN,
-				tag_copy) != 1)
-		goto out;
-	rc = EVP_DecryptFinal_ex(ctx, fin, &len) == 1 ? 0 : -EBADMSG;
-out:
-	if (rc == -EIO)
-		log_openssl_error("aes-256-gcm decryption failed");
-	ERR_clear_error();
-	if (rc && n)
-		OPENSSL_cleanse(out, n);
-	EVP_CIPHER_CTX_free(ctx);
-	return rc;
-}
-
 /* ---------------------------------------------------- sealed dataset keys --
  */
 
@@ -426,14 +352,14 @@ int auth_seal_dataset_key(const repo_key_t *platform, const char *dataset,
 		rc = derive_kek(shared, eph_pub, node_pub->pub, kek);
 	if (rc)
 		goto out;
-	if (RAND_bytes(sealed, GCM_NONCE_LEN) != 1) {
+	if (RAND_bytes(sealed, AEAD_NONCE_LEN) != 1) {
 		log_openssl_error("no randomness for a nonce");
 		rc = -EIO;
 		goto out;
 	}
-	rc = gcm_seal(kek, sealed, header, strlen(header), key,
-		      AUTH_DATASET_KEY_LEN, sealed + GCM_NONCE_LEN,
-		      sealed + GCM_NONCE_LEN + AUTH_DATASET_KEY_LEN);
+	rc = aead_seal(kek, sealed, header, strlen(header), key,
+		       AUTH_DATASET_KEY_LEN, sealed + AEAD_NONCE_LEN,
+		       sealed + AEAD_NONCE_LEN + AUTH_DATASET_KEY_LEN);
 	if (rc)
 		goto out;
 
@@ -442,12 +368,7 @@ int auth_seal_dataset_key(const repo_key_t *platform, const char *dataset,
 	rc = rc ? rc : append_b64_line(&b, "sealed", sealed, SEALED_LEN);
 	rc = rc ? rc : repo_key_sign(platform, b.data, b.len, sig);
 	rc = rc ? rc : append_b64_line(&b, "signature", sig, SIG_LEN);
-	rc = rc ? rc : buf_put_u8(&b, 0);
-	if (rc)
-		goto out;
-	*out = (char *)b.data;
-	*out_len = b.len - 1;
-	b.data = NULL;
+	rc = rc ? rc : buf_take_string(&b, out, out_len);
 out:
 	OPENSSL_cleanse(shared, sizeof(shared));
 	OPENSSL_cleanse(kek, sizeof(kek));
@@ -558,10 +479,10 @@ int auth_unseal_dataset_key(const repo_key_t *platform_pub, const char *dataset,
 	if (!rc)
 		rc = derive_kek(shared, eph_pub, node_priv->pub, kek);
 	if (!rc)
-		rc = gcm_open(kek, sealed, data, header_len,
-			      sealed + GCM_NONCE_LEN, AUTH_DATASET_KEY_LEN,
-			      sealed + GCM_NONCE_LEN + AUTH_DATASET_KEY_LEN,
-			      plain);
+		rc = aead_open(kek, sealed, data, header_len,
+			       sealed + AEAD_NONCE_LEN, AUTH_DATASET_KEY_LEN,
+			       sealed + AEAD_NONCE_LEN + AUTH_DATASET_KEY_LEN,
+			       plain);
 	if (!rc)
 		memcpy(key, plain, AUTH_DATASET_KEY_LEN);
 out:
@@ -569,67 +490,4 @@ out:
 	OPENSSL_cleanse(kek, sizeof(kek));
 	OPENSSL_cleanse(plain, sizeof(plain));
 	return rc;
-}
-
-/* ------------------------------------------------------ chunk envelope -- */
-
-/* Deterministic per (key, digest): the first 12 bytes of HMAC-SHA256. */
-static int chunk_nonce(const uint8_t key[AUTH_DATASET_KEY_LEN],
-		       const struct digest *digest,
-		       uint8_t nonce[GCM_NONCE_LEN])
-{
-	uint8_t mac[EVP_MAX_MD_SIZE];
-	unsigned int mac_len = 0;
-	int rc = 0;
-
-	if (!HMAC(EVP_sha256(), key, AUTH_DATASET_KEY_LEN, digest->b,
-		  DIGEST_LEN, mac, &mac_len) ||
-	    mac_len != 32) {
-		log_openssl_error("hmac-sha256 failed");
-		rc = -EIO;
-	} else {
-		memcpy(nonce, mac, GCM_NONCE_LEN);
-	}
-	OPENSSL_cleanse(mac, sizeof(mac));
-	return rc;
-}
-
-int auth_chunk_encrypt(const uint8_t key[AUTH_DATASET_KEY_LEN],
-		       const struct digest *digest, const void *in,
-		       size_t in_len, struct buf *out)
-{
-	uint8_t *dst;
-	int rc;
-
-	/* framed bytes of one chunk; the GCM calls take an int length */
-	if (in_len > REPO_CHUNK_MAX)
-		return -EFBIG;
-	rc = buf_reserve(out, in_len + AUTH_CHUNK_OVERHEAD);
-	if (rc)
-		return rc;
-	dst = out->data + out->len;
-	rc = chunk_nonce(key, digest, dst);
-	if (!rc)
-		rc =
-		    gcm_seal(key, dst, digest->b, DIGEST_LEN, in, in_len,
-			     dst + GCM_NONCE_LEN, dst + GCM_NONCE_LEN + in_len);
-	if (!rc)
-		out->len += in_len + AUTH_CHUNK_OVERHEAD;
-	return rc;
-}
-
-int auth_chunk_decrypt(const uint8_t key[AUTH_DATASET_KEY_LEN],
-		       const struct digest *digest, const void *in,
-		       size_t in_len, uint8_t *out)
-{
-	const uint8_t *p = in;
-	size_t n;
-
-	if (in_len < AUTH_CHUNK_OVERHEAD ||
-	    in_len - AUTH_CHUNK_OVERHEAD > REPO_CHUNK_MAX)
-		return -EINVAL;
-	n = in_len - AUTH_CHUNK_OVERHEAD;
-	/* the stored nonce is used as is: a forged one fails the tag */
-	return gcm_open(key, p, digest->b, DIGEST_LEN, p + GCM_NONCE_LEN, n,
-			p + GCM_NONCE_LEN + n, out);
 }

@@ -41,6 +41,8 @@ static bool claims_valid(const struct auth_claims *c)
 		return false;
 	if (c->exp <= c->iat || (c->scope & ~(uint32_t)SCOPE_ALL))
 		return false;
+	if (c->nbf && (c->nbf < 0 || c->nbf >= c->exp))
+		return false;
 	if (c->ndatasets && !c->datasets)
 		return false;
 	for (size_t i = 0; i < c->ndatasets; i++)
@@ -66,6 +68,8 @@ static json_t *claims_to_json(const struct auth_claims *c)
 	ok = ok && !json_object_set_new(o, "org", json_string(c->org));
 	ok = ok && !json_object_set_new(o, "jti", json_string(c->jti));
 	ok = ok && !json_object_set_new(o, "iat", json_integer(c->iat));
+	if (ok && c->nbf)
+		ok = !json_object_set_new(o, "nbf", json_integer(c->nbf));
 	ok = ok && !json_object_set_new(o, "exp", json_integer(c->exp));
 	ok = ok && !json_object_set(o, "scope", scope);
 	ok = ok && !json_object_set(o, "datasets", ds);
@@ -118,6 +122,10 @@ static bool claims_from_json(json_t *o, struct auth_claims *c)
 	    !repo_jti_valid(c->jti, strlen(c->jti)) ||
 	    !take_int(o, "iat", &c->iat) || !take_int(o, "exp", &c->exp) ||
 	    c->exp <= c->iat)
+		return false;
+	/* optional (RFC 7519 section 4.1.5); 0 would mean "none" here */
+	if (json_object_get(o, "nbf") &&
+	    (!take_int(o, "nbf", &c->nbf) || c->nbf <= 0 || c->nbf >= c->exp))
 		return false;
 
 	scope = json_object_get(o, "scope");
@@ -184,6 +192,13 @@ char *auth_claims_json(const struct auth_claims *c)
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return text;
+}
+
+bool auth_claims_valid_yet(const struct auth_claims *c, int64_t now)
+{
+	return c->nbf == 0 || now == AUTH_NOW_ANY ||
+	       now > INT64_MAX - AUTH_CLOCK_LEEWAY ||
+	       c->nbf <= now + AUTH_CLOCK_LEEWAY;
 }
 
 bool auth_claims_grants(const struct auth_claims *c, const char *dataset)
@@ -261,6 +276,8 @@ const char *auth_token_error_text(enum auth_token_error e)
 		return "bad claims";
 	case AUTH_TOKEN_EXPIRED:
 		return "expired";
+	case AUTH_TOKEN_NOT_YET_VALID:
+		return "not yet valid";
 	}
 	return "unknown";
 }
@@ -382,10 +399,14 @@ int auth_token_verify(const repo_key_t *pub, const char *token, size_t len,
 	if (!claims_from_json(p, out))
 		goto out;
 
-	/* expiry */
+	/* expiry, then not before */
 	e = AUTH_TOKEN_EXPIRED;
 	rc = -EKEYEXPIRED;
-	if (out->exp <= now)
+	if (now != AUTH_NOW_ANY && out->exp <= now)
+		goto out;
+	e = AUTH_TOKEN_NOT_YET_VALID;
+	rc = -EKEYREJECTED;
+	if (now != AUTH_NOW_ANY && !auth_claims_valid_yet(out, now))
 		goto out;
 
 	e = AUTH_TOKEN_OK;

@@ -1,11 +1,110 @@
-/* Private to cache/: the LMDB index of the chunk store. */
+/*
+ * Private to cache/: the cache's state shared by its files (cache.c: life
+ * cycle, catalogs, manifests; cache_chunk.c: the chunk store; cache_plain.c:
+ * decrypted secure chunks in memory) and the LMDB index of the chunk store
+ * (cache_index.c).
+ */
 #ifndef AIDATA_CACHE_INT_H
 #define AIDATA_CACHE_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cache.h"
 #include "digest.h"
+#include "origin.h"
+
+#define CACHE_PREFETCH_QUEUE 64
+#define CACHE_TOUCH_MAX 8192 /* LRU updates batched between flushes */
+#define CACHE_PLAIN_BUCKETS 256
+
+#define STAT_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
+#define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+struct cache_pin;
+struct cache_inflight;
+struct cache_plain;
+
+struct cache {
+	char *dir, *chunks_dir, *tmp_dir, *catalogs_dir, *state_dir, *index_dir;
+	char *origin_url;
+	uint64_t max_bytes;
+	bool transient; /* cache_options.transient: no chunk is stored */
+	origin_t *origin;
+	struct cache_index *ix;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		 /* a fetch or a decryption finished */
+	struct cache_pin *pins;		 /* protected by lock */
+	size_t npins, apins;		 /* protected by lock */
+	struct cache_inflight *inflight; /* protected by lock */
+	struct digest *touched;		 /* protected by lock */
+	size_t ntouched;		 /* protected by lock */
+	uint64_t tmp_counter;		 /* protected by lock */
+	bool stop;			 /* protected by lock */
+	/* decrypted secure chunks, by cache key; protected by lock */
+	struct cache_plain *plain[CACHE_PLAIN_BUCKETS];
+
+	pthread_cond_t work; /* prefetch queue or stop */
+	struct repo_chunk
+	    pf_queue[CACHE_PREFETCH_QUEUE]; /* protected by lock */
+	size_t pf_head, pf_count;	    /* protected by lock */
+	pthread_t *pf_threads;
+	unsigned npf;
+	pthread_t flusher;
+	bool flusher_started;
+	pthread_mutex_t catalog_lock; /* one catalog fetch at a time */
+	pthread_mutex_t room_lock;    /* one make_room at a time */
+	uint64_t reserved; /* bytes being stored; protected by room_lock */
+
+	struct cache_stats stats; /* atomics */
+};
+
+/* ------------------------------------------------- cache_chunk.c -- */
+
+/*
+ * The stored bytes of ch (plaintext, or ciphertext for an encrypted
+ * chunk) pinned in *ref: the cache's file, or fetched and stored, or in
+ * memory when the cache cannot take it. Concurrent calls for one chunk
+ * fetch it once. ref->size is ch->stored_size for an encrypted chunk.
+ * Release with cache_chunk_release.
+ */
+int cache_stored_acquire(cache_t *c, const struct repo_chunk *ch,
+			 struct cache_chunk_ref *ref);
+/* Forget the stored copy of ch (index entry and file), so the next
+ * acquire refetches it. True if there was one. */
+bool cache_stored_forget(cache_t *c, const struct repo_chunk *ch);
+/* The name of ch in this cache (FORMAT.md §6.4 for encrypted chunks). */
+void cache_chunk_key(const struct repo_chunk *ch, struct digest *key);
+/* Background threads: readahead workers and the LRU flusher. */
+void *cache_prefetch_main(void *arg);
+void *cache_flusher_main(void *arg);
+/* Write the batched LRU updates to the index. */
+void cache_touched_flush(cache_t *c);
+/* Make ref a reference to the shared plaintext p (mem, size bytes), to be
+ * released through cache_chunk_release. */
+void cache_plain_ref_init(struct cache_chunk_ref *ref, struct cache_plain *p,
+			  const uint8_t *mem, uint32_t size);
+
+/* ------------------------------------------------- cache_plain.c -- */
+
+/*
+ * Secure chunks: the plaintext of encrypted chunk ch, decrypted with key
+ * once and shared, in memory only, by every holder of a reference. Fills
+ * ref (fd -1, mem, size ch->size). A chunk whose stored bytes fail to
+ * decrypt or verify is forgotten (logged once) and -EIO returned.
+ */
+int cache_plain_acquire(cache_t *c, const struct repo_chunk *ch,
+			const uint8_t key[REPO_CHUNK_KEY_LEN],
+			struct cache_chunk_ref *ref);
+/* Drop one reference; the last wipes and unmaps the plaintext. */
+void cache_plain_release(cache_t *c, struct cache_plain *p);
+/* At cache_free: wipe and unmap what holders that never released (files
+ * still open when the daemon stops) left behind. */
+void cache_plain_free_all(cache_t *c);
+
+/* ------------------------------------------------- cache_index.c -- */
 
 struct cache_index;
 

@@ -88,6 +88,21 @@ int buf_put_lstring(struct buf *b, const char *s, size_t n)
 	return rc ? rc : buf_append(b, s, n);
 }
 
+int buf_take_string(struct buf *b, char **out, size_t *len)
+{
+	int rc = buf_put_u8(b, 0);
+
+	if (rc) {
+		buf_release(b);
+		return rc;
+	}
+	*out = (char *)b->data;
+	*len = b->len - 1;
+	b->data = NULL;
+	buf_release(b);
+	return 0;
+}
+
 uint32_t load_le32(const uint8_t *p)
 {
 	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |

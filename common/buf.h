@@ -27,6 +27,13 @@ int buf_put_le32(struct buf *b, uint32_t v);
 int buf_put_le64(struct buf *b, uint64_t v);
 /* Append a u32 little-endian length followed by the bytes. */
 int buf_put_lstring(struct buf *b, const char *s, size_t n);
+/*
+ * Hand the contents over as a NUL-terminated string: *out (the caller
+ * frees it) of *len bytes before the NUL. b is then empty (released).
+ * 0, or -EFBIG when the NUL does not fit under the cap (b is released
+ * and *out untouched).
+ */
+int buf_take_string(struct buf *b, char **out, size_t *len);
 
 /* Little/big-endian loads from unaligned memory. */
 uint32_t load_le32(const uint8_t *p);

@@ -1,6 +1,7 @@
 /* FUSE low-level glue: the only place that calls fuse_reply_*. */
 #define _GNU_SOURCE
 #include "ll.h"
+#include "aidatafs_ioctl.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -140,16 +141,13 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct ns_file *f = NULL;
 	ns_t *ns = ll_ns(req);
 	struct ns_caller who = ll_caller(req);
-	bool write = (fi->flags & O_ACCMODE) != O_RDONLY;
+	bool write = (fi->flags & O_ACCMODE) != O_RDONLY ||
+		     (fi->flags & (O_TRUNC | O_APPEND));
 	bool direct_io;
 	int rc;
 
-	/* only .aidata/login takes writes (O_TRUNC is harmless there) */
-	if ((fi->flags & O_ACCMODE) == O_RDWR ||
-	    (!write && (fi->flags & O_TRUNC)) || (fi->flags & O_APPEND)) {
-		fuse_reply_err(req, EROFS);
-		return;
-	}
+	/* the mount is read-only: the kernel refuses writes before they
+	 * reach us; ns_open refuses (and audits) any that do */
 	rc = ns_open(ns, ino, &who, write, &f, &direct_io);
 	if (rc) {
 		fuse_reply_err(req, -rc);
@@ -230,7 +228,7 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	fi->cache_readdir = 1; /* listings are immutable per inode too */
-	fi->keep_cache = ino > NS_INO_REVISION && (ino >> 62) == 2;
+	fi->keep_cache = ns_ino_immutable(ino);
 	fuse_reply_open(req, fi);
 }
 
@@ -262,7 +260,7 @@ static int dir_fill(void *ctx, const char *name, size_t name_len,
 		e.ino = dot ? 0 : st->st_ino;
 		e.generation = 1;
 		e.attr_timeout = e.entry_timeout =
-		    (st->st_ino >> 62) == 2 ? NS_TIMEOUT_IMMUTABLE : 1.0;
+		    ns_ino_immutable(st->st_ino) ? NS_TIMEOUT_IMMUTABLE : 1.0;
 		n = fuse_add_direntry_plus(d->req, d->data + d->len,
 					   d->cap - d->len, tmp, &e,
 					   (off_t)next_off);
@@ -315,16 +313,22 @@ static void ll_releasedir(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_err(req, 0);
 }
 
+/* df: the platform's size (all of it, full: nothing can be added) and
+ * its file count, so a plain df lists the mount */
 static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
+	uint64_t bytes, files;
 
 	(void)ino;
+	ns_totals(ll_ns(req), &bytes, &files);
 	memset(&sv, 0, sizeof(sv));
 	sv.f_bsize = 4096;
 	sv.f_frsize = 4096;
+	sv.f_blocks = (fsblkcnt_t)((bytes + 4095) / 4096);
+	sv.f_files = (fsfilcnt_t)files;
 	sv.f_namemax = REPO_NAME_MAX;
-	sv.f_flag = ST_NOSUID | ST_NODEV;
+	sv.f_flag = ST_RDONLY | ST_NOSUID | ST_NODEV;
 	fuse_reply_statfs(req, &sv);
 }
 
@@ -372,20 +376,46 @@ static void ll_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	fuse_reply_err(req, -ns_access(ll_ns(req), ino, &who, mask));
 }
 
-static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-		     size_t size, off_t off, struct fuse_file_info *fi)
+/* The control requests of fs/uapi/aidatafs_ioctl.h, on .aidata/login. */
+static void ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
+		     void *arg, struct fuse_file_info *fi, unsigned flags,
+		     const void *in_buf, size_t in_bufsz, size_t out_bufsz)
 {
+	struct ns_file *f = (struct ns_file *)(uintptr_t)fi->fh;
 	struct ns_caller who = ll_caller(req);
+	enum auth_reason reason;
+	const char *token = in_buf, *text;
+	size_t len;
 	int rc;
 
-	(void)ino;
-	(void)off;
-	rc = ns_write(ll_ns(req), (struct ns_file *)(uintptr_t)fi->fh, &who,
-		      buf, size);
-	if (rc < 0)
-		fuse_reply_err(req, -rc);
-	else
-		fuse_reply_write(req, (size_t)rc);
+	(void)arg;
+	if (ino != NS_INO_LOGIN || (flags & FUSE_IOCTL_COMPAT)) {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	if (cmd == AIDATAFS_IOC_LOGOUT) {
+		rc = ns_logout(ll_ns(req), f, &who);
+		if (rc)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_ioctl(req, 0, NULL, 0);
+		return;
+	}
+	if (cmd != AIDATAFS_IOC_LOGIN ||
+	    in_bufsz != sizeof(struct aidatafs_ioc_data) ||
+	    out_bufsz != sizeof(struct aidatafs_ioc_data)) {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	len = strnlen(token, in_bufsz);
+	if (len == in_bufsz) {
+		fuse_reply_err(req, EINVAL); /* not NUL-terminated */
+		return;
+	}
+	rc = ns_login(ll_ns(req), f, &who, token, len, &reason);
+	/* the reason goes back either way; the result carries the errno */
+	text = auth_reason_text(reason);
+	fuse_reply_ioctl(req, rc, text, strlen(text) + 1);
 }
 
 /* A read-only filesystem: every change is refused. */
@@ -410,17 +440,9 @@ static void ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		       int to_set, struct fuse_file_info *fi)
 {
-	/* truncating .aidata/login on open is not a change */
-	if (ino == NS_INO_LOGIN && to_set == FUSE_SET_ATTR_SIZE &&
-	    attr->st_size == 0) {
-		struct stat st;
-		double timeout;
-
-		if (ns_getattr(ll_ns(req), ino, &st, &timeout) == 0) {
-			fuse_reply_attr(req, &st, 0);
-			return;
-		}
-	}
+	(void)ino;
+	(void)attr;
+	(void)to_set;
 	(void)fi;
 	fuse_reply_err(req, EROFS);
 }
@@ -511,7 +533,7 @@ const struct fuse_lowlevel_ops ll_ops = {
     .setxattr = ll_setxattr,
     .removexattr = ll_removexattr,
     .access = ll_access,
-    .write = ll_write,
+    .ioctl = ll_ioctl,
     .setattr = ll_setattr,
     .mknod = ll_mknod,
     .mkdir = ll_mkdir,

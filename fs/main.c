@@ -14,10 +14,14 @@
 #include <errno.h>
 #include <limits.h>
 #include <fuse_opt.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -154,20 +158,6 @@ static void make_absolute(char **path)
 	}
 }
 
-/* Accept a plain path as file://. */
-static char *normalize_origin(const char *origin)
-{
-	if (!strstr(origin, "://")) {
-		char *path = xstrdup(origin), *url;
-
-		make_absolute(&path);
-		url = xasprintf("file://%s", path);
-		free(path);
-		return url;
-	}
-	return xstrdup(origin);
-}
-
 /*
  * The kernel gives a FUSE mount 128 KiB of readahead whatever max_readahead
  * says; sequential readers then cost eight requests per MiB. Raise it to
@@ -213,208 +203,334 @@ static void raise_readahead(const char *mountpoint)
 	fclose(f);
 }
 
-static int open_platform(const struct cache_options *co,
-			 const struct auth_options *ao, repo_key_t *key,
-			 cache_t **cache, auth_t **auth, ns_t **ns)
+/* Everything main() sets up, so each step is a function of it. */
+struct mount {
+	struct options o;
+	struct fuse_args args;
+	struct fuse_cmdline_opts cmd;
+	char *origin; /* normalised */
+	struct cache_options co;
+	struct auth_options ao;
+	repo_key_t *key;
+	cache_t *cache;
+	auth_t *auth;
+	struct ll_ctx ctx;
+	struct fuse_session *se;
+	pthread_t reloader; /* SIGHUP: reopen the audit log */
+	bool reloader_started;
+	volatile sig_atomic_t stopping;
+};
+
+/*
+ * Parse the command line into m. Returns -1 to go on, or the exit status
+ * (0 after --help or --version, 2 for a usage error).
+ */
+static int parse_command_line(struct mount *m, char *argv0)
 {
-	int rc = auth_new(ao, auth);
-
-	if (rc)
-		return rc;
-	rc = cache_new(co, cache);
-	if (!rc)
-		rc = ns_new(*cache, key, *auth, ns);
-	if (rc) {
-		cache_free(*cache);
-		auth_free(*auth);
-		*cache = NULL;
-		*auth = NULL;
-	}
-	return rc;
-}
-
-int main(int argc, char **argv)
-{
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_cmdline_opts cmd = {0};
-	struct options o = {.timeout = 20, .retries = 3};
-	struct cache_options co = {0};
-	struct auth_options ao = {0};
-	auth_t *auth = NULL;
-	struct fuse_loop_config *loop = NULL;
-	struct ll_ctx ctx = {0};
-	struct fuse_session *se = NULL;
-	repo_key_t *key = NULL;
-	cache_t *cache = NULL;
-	char *origin = NULL;
-	uint64_t cache_size = 0;
-	int rc, ret = 1;
-
-	log_init("aidatafs", LOG_LEVEL_INFO, false);
-	if (fuse_opt_parse(&args, &o, option_spec, option_proc) != 0)
+	if (fuse_opt_parse(&m->args, &m->o, option_spec, option_proc) != 0)
 		return 2;
-	if (o.help) {
-		usage(argv[0]);
+	if (m->o.help) {
+		usage(argv0);
 		fuse_lowlevel_help();
-		ret = 0;
-		goto out;
+		return 0;
 	}
-	if (o.version) {
+	if (m->o.version) {
 		printf("aidatafs %s (libfuse %s)\n", AIDATA_VERSION,
 		       fuse_pkgversion());
-		ret = 0;
-		goto out;
+		return 0;
 	}
-	if (fuse_parse_cmdline(&args, &cmd) != 0) {
-		ret = 2;
-		goto out;
-	}
-	if (!o.origin || !cmd.mountpoint || !o.pubkey) {
+	if (fuse_parse_cmdline(&m->args, &m->cmd) != 0)
+		return 2;
+	if (!m->o.origin || !m->cmd.mountpoint || !m->o.pubkey) {
 		fprintf(stderr, "aidatafs: need ORIGIN, MOUNTPOINT and "
 				"-o pubkey=FILE (see --help)\n");
-		ret = 2;
-		goto out;
+		return 2;
 	}
-	if (cmd.debug)
+	if (m->cmd.debug)
 		log_init("aidatafs", LOG_LEVEL_DEBUG, false);
-	make_absolute(&o.pubkey);
-	make_absolute(&o.cache_dir);
-	make_absolute(&o.ca);
-	make_absolute(&o.token);
-	make_absolute(&o.node_key);
-	make_absolute(&o.audit_log);
-	make_absolute(&o.state_dir);
-	if (!strncmp(o.origin, "file://", 7) && o.origin[7] != '/') {
-		char *rel = xstrdup(o.origin + 7);
+	make_absolute(&m->o.pubkey);
+	make_absolute(&m->o.cache_dir);
+	make_absolute(&m->o.ca);
+	make_absolute(&m->o.token);
+	make_absolute(&m->o.node_key);
+	make_absolute(&m->o.audit_log);
+	make_absolute(&m->o.state_dir);
+	m->origin = cache_origin_url(m->o.origin);
+	return -1;
+}
 
-		make_absolute(&rel);
-		free(o.origin);
-		o.origin = xasprintf("file://%s", rel);
-		free(rel);
-	}
-	rc = repo_key_load_public(o.pubkey, &key);
+/*
+ * A secure node holds plaintext in memory: a crash must not write it to
+ * a core file. Not dumpable (which also keeps other processes of the
+ * same uid out of /proc/PID/mem), and no core even where
+ * fs.suid_dumpable=2 would still dump a non-dumpable process.
+ */
+static void no_core_dumps(void)
+{
+	struct rlimit none = {0, 0};
+
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 ||
+	    setrlimit(RLIMIT_CORE, &none) != 0)
+		log_warn("cannot turn core dumps off: %s", strerror(errno));
+}
+
+/* Half of the cache's filesystem, the default cache_size. */
+static uint64_t default_cache_size(const char *dir)
+{
+	struct statvfs sv;
+
+	if (fs_mkdir_p(dir, 0700) == 0 && statvfs(dir, &sv) == 0)
+		return (uint64_t)sv.f_blocks * sv.f_frsize / 2;
+	return 0;
+}
+
+/* The pinned key, and the options of cache/ and auth/. Returns -1 to go
+ * on, or the exit status. */
+static int configure(struct mount *m)
+{
+	struct options *o = &m->o;
+	uint64_t cache_size = 0;
+	int rc = repo_key_load_public(o->pubkey, &m->key);
+
 	if (rc) {
-		fprintf(stderr, "aidatafs: public key '%s': %s\n", o.pubkey,
+		fprintf(stderr, "aidatafs: public key '%s': %s\n", o->pubkey,
 			rc == -EINVAL ? "not a PEM Ed25519 public key"
 				      : strerror(-rc));
-		goto out;
+		return 1;
 	}
-	if (o.cache_size && units_parse_size(o.cache_size, &cache_size) != 0) {
+	if (o->cache_size && units_parse_size(o->cache_size, &cache_size)) {
 		fprintf(stderr,
 			"aidatafs: cache_size '%s': expected a size "
 			"such as 20G or 512M\n",
-			o.cache_size);
-		ret = 2;
-		goto out;
+			o->cache_size);
+		return 2;
 	}
-	origin = normalize_origin(o.origin);
-	co.dir = o.cache_dir ? o.cache_dir : DEFAULT_CACHE_DIR;
-	co.origin_url = origin;
-	co.timeout_sec = o.timeout;
-	co.retries = o.retries;
-	co.ca_file = o.ca;
-	if (!o.cache_size) {
-		struct statvfs sv;
+	m->co.dir = o->cache_dir ? o->cache_dir : DEFAULT_CACHE_DIR;
+	m->co.origin_url = m->origin;
+	m->co.timeout_sec = o->timeout;
+	m->co.retries = o->retries;
+	m->co.ca_file = o->ca;
+	m->co.max_bytes =
+	    o->cache_size ? cache_size : default_cache_size(m->co.dir);
+	m->ctx.readdirplus = o->readdirplus != 0;
+	m->ao.platform_pub = m->key;
+	m->ao.default_token_file = o->token;
+	m->ao.node_key_file = o->node_key;
+	m->ao.audit_log = o->audit_log ? o->audit_log : DEFAULT_AUDIT_LOG;
+	m->ao.state_dir = o->state_dir ? o->state_dir : DEFAULT_STATE_DIR;
+	if (o->node_key)
+		no_core_dumps();
+	return -1;
+}
 
-		if (fs_mkdir_p(co.dir, 0700) == 0 && statvfs(co.dir, &sv) == 0)
-			cache_size = (uint64_t)sv.f_blocks * sv.f_frsize / 2;
-	}
-	co.max_bytes = cache_size;
-	ctx.readdirplus = o.readdirplus != 0;
-	ao.platform_pub = key;
-	ao.default_token_file = o.token;
-	ao.node_key_file = o.node_key;
-	ao.audit_log = o.audit_log ? o.audit_log : DEFAULT_AUDIT_LOG;
-	ao.state_dir = o.state_dir ? o.state_dir : DEFAULT_STATE_DIR;
+static void close_platform(struct mount *m)
+{
+	ns_free(m->ctx.ns);
+	cache_free(m->cache);
+	auth_free(m->auth);
+	m->ctx.ns = NULL;
+	m->cache = NULL;
+	m->auth = NULL;
+}
 
-	/* check everything before mounting, so errors reach the terminal */
-	rc = open_platform(&co, &ao, key, &cache, &auth, &ctx.ns);
+/* auth/, cache/ and the namespace: the manifest and root catalog are
+ * fetched and verified here. */
+static int open_platform(struct mount *m)
+{
+	int rc = auth_new(&m->ao, &m->auth);
+
+	if (!rc)
+		rc = cache_new(&m->co, &m->cache);
+	if (!rc)
+		rc = ns_new(m->cache, m->key, m->auth, &m->ctx.ns);
+	if (rc)
+		close_platform(m);
+	return rc;
+}
+
+/* Open the platform once before mounting, so errors reach the terminal. */
+static int check_platform(struct mount *m)
+{
+	int rc = open_platform(m);
+
 	if (rc) {
-		fprintf(stderr, "aidatafs: cannot mount '%s': %s\n", origin,
+		fprintf(stderr, "aidatafs: cannot mount '%s': %s\n", m->origin,
 			rc == -EBADMSG	? "the manifest or a catalog does not "
 					  "verify with the pinned key"
 			: rc == -ESTALE ? "the origin serves an older revision "
 					  "than already seen (rollback)"
 					: strerror(-rc));
-		goto out;
+		return rc;
 	}
-	if (!cmd.foreground) {
-		/* fork() keeps only this thread: start afresh afterwards */
-		ns_free(ctx.ns);
-		cache_free(cache);
-		auth_free(auth);
-		ctx.ns = NULL;
-		cache = NULL;
-		auth = NULL;
-	}
+	/* fork() keeps only this thread: start afresh after daemonizing */
+	if (!m->cmd.foreground)
+		close_platform(m);
+	return 0;
+}
 
-	/*
-	 * Not "ro": .aidata/login takes writes; every other change is refused
-	 * by the handlers with EROFS. Not default_permissions: the kernel
-	 * would then answer access() from the mode bits (every file is
-	 * world-readable) and never ask us about tiers.
-	 */
-	fuse_opt_add_arg(&args, "-ofsname=aidatafs,subtype=aidatafs,nosuid,"
-				"nodev,max_read=1048576");
-	se = fuse_session_new(&args, &ll_ops, sizeof(ll_ops), &ctx);
-	if (!se)
-		goto out;
-	ctx.se = se;
-	if (fuse_set_signal_handlers(se) != 0)
-		goto out;
-	if (fuse_session_mount(se, cmd.mountpoint) != 0)
-		goto out_signals;
-	raise_readahead(cmd.mountpoint);
-	fuse_daemonize(cmd.foreground);
-	if (!cmd.foreground) {
+/*
+ * Read-only ("ro" in /proc/mounts; the kernel refuses every change, and
+ * logins go as ioctls, fs/uapi/aidatafs_ioctl.h), listed as
+ * fuse.aidatafs. Not default_permissions: the kernel would then answer
+ * access() from the mode bits (every file is world-readable) and never
+ * ask us about tiers.
+ */
+static int session_new(struct mount *m)
+{
+	fuse_opt_add_arg(&m->args, "-oro,fsname=aidatafs,subtype=aidatafs,"
+				   "nosuid,nodev,max_read=1048576");
+	m->se = fuse_session_new(&m->args, &ll_ops, sizeof(ll_ops), &m->ctx);
+	if (!m->se)
+		return -EIO;
+	m->ctx.se = m->se;
+	if (fuse_set_signal_handlers(m->se) != 0) {
+		fuse_session_destroy(m->se);
+		m->se = NULL;
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * SIGHUP (systemctl reload, logrotate's postrotate) reopens the audit
+ * log. It is blocked in every thread and taken here by sigwait, since
+ * libfuse's handler would end the session on it.
+ */
+static void *reload_main(void *arg)
+{
+	struct mount *m = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	while (sigwait(&set, &sig) == 0 && !m->stopping) {
+		log_info("reload (SIGHUP): reopening the audit log");
+		auth_audit_reopen(m->auth);
+	}
+	return NULL;
+}
+
+/* Before any thread starts (cache/ starts some), so all inherit it. */
+static void block_sighup(void)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static void reloader_start(struct mount *m)
+{
+	m->reloader_started =
+	    pthread_create(&m->reloader, NULL, reload_main, m) == 0;
+}
+
+static void reloader_stop(struct mount *m)
+{
+	if (!m->reloader_started)
+		return;
+	m->stopping = 1;
+	pthread_kill(m->reloader, SIGHUP);
+	pthread_join(m->reloader, NULL);
+	m->reloader_started = false;
+}
+
+/* Serve requests until unmounted or signalled. 0 or 1. */
+static int serve(struct mount *m)
+{
+	struct fuse_loop_config *loop;
+	int ret;
+
+	reloader_start(m);
+	ll_background_start(&m->ctx);
+	if (m->cmd.singlethread) {
+		ret = fuse_session_loop(m->se);
+	} else {
+		loop = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(loop, m->cmd.clone_fd);
+		fuse_loop_cfg_set_max_threads(loop, 16);
+		if (m->cmd.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(loop,
+						       m->cmd.max_idle_threads);
+		ret = fuse_session_loop_mt(m->se, loop);
+		fuse_loop_cfg_destroy(loop);
+	}
+	ll_background_stop(&m->ctx);
+	reloader_stop(m);
+	return ret ? 1 : 0;
+}
+
+/* Mount, daemonize, (re)open the platform and serve. The exit status. */
+static int run(struct mount *m)
+{
+	int rc, ret = 1;
+
+	if (fuse_session_mount(m->se, m->cmd.mountpoint) != 0)
+		return 1;
+	raise_readahead(m->cmd.mountpoint);
+	fuse_daemonize(m->cmd.foreground);
+	if (!m->cmd.foreground) {
 		log_init("aidatafs", LOG_LEVEL_INFO, true);
-		rc = open_platform(&co, &ao, key, &cache, &auth, &ctx.ns);
+		rc = open_platform(m);
 		if (rc) {
-			log_error("cannot mount '%s': %s", origin,
+			log_error("cannot mount '%s': %s", m->origin,
 				  strerror(-rc));
-			goto out_unmount;
+			goto out;
 		}
 	}
 	log_info("mounted '%s' revision %" PRIu64 " at '%s' (cache '%s')",
-		 origin, ns_revision(ctx.ns), cmd.mountpoint, co.dir);
-	ll_background_start(&ctx);
-	if (cmd.singlethread) {
-		ret = fuse_session_loop(se);
-	} else {
-		loop = fuse_loop_cfg_create();
-		fuse_loop_cfg_set_clone_fd(loop, cmd.clone_fd);
-		fuse_loop_cfg_set_max_threads(loop, 16);
-		if (cmd.max_idle_threads != UINT_MAX)
-			fuse_loop_cfg_set_idle_threads(loop,
-						       cmd.max_idle_threads);
-		ret = fuse_session_loop_mt(se, loop);
-	}
-	ll_background_stop(&ctx);
-	ret = ret ? 1 : 0;
-out_unmount:
-	fuse_session_unmount(se);
-out_signals:
-	fuse_remove_signal_handlers(se);
+		 m->origin, ns_revision(m->ctx.ns), m->cmd.mountpoint,
+		 m->co.dir);
+	ret = serve(m);
 out:
-	if (se)
-		fuse_session_destroy(se);
-	if (loop)
-		fuse_loop_cfg_destroy(loop);
-	ns_free(ctx.ns);
-	cache_free(cache);
-	auth_free(auth);
-	repo_key_free(key);
-	free(origin);
-	free(cmd.mountpoint);
-	free(o.origin);
-	free(o.pubkey);
-	free(o.cache_dir);
-	free(o.cache_size);
-	free(o.ca);
-	free(o.token);
-	free(o.node_key);
-	free(o.audit_log);
-	free(o.state_dir);
-	fuse_opt_free_args(&args);
+	fuse_session_unmount(m->se);
+	return ret;
+}
+
+static void mount_release(struct mount *m)
+{
+	if (m->se) {
+		fuse_remove_signal_handlers(m->se);
+		fuse_session_destroy(m->se);
+	}
+	close_platform(m);
+	repo_key_free(m->key);
+	free(m->origin);
+	free(m->cmd.mountpoint);
+	free(m->o.origin);
+	free(m->o.pubkey);
+	free(m->o.cache_dir);
+	free(m->o.cache_size);
+	free(m->o.ca);
+	free(m->o.token);
+	free(m->o.node_key);
+	free(m->o.audit_log);
+	free(m->o.state_dir);
+	fuse_opt_free_args(&m->args);
+}
+
+int main(int argc, char **argv)
+{
+	struct mount m = {
+	    .o = {.timeout = 20, .retries = 3},
+	    .args = FUSE_ARGS_INIT(argc, argv),
+	};
+	int ret;
+
+	log_init("aidatafs", LOG_LEVEL_INFO, false);
+	/* a file past RLIMIT_FSIZE (audit log, cache) fails its write with
+	 * EFBIG, which is handled; the default action would kill the mount */
+	signal(SIGXFSZ, SIG_IGN);
+	block_sighup();
+	ret = parse_command_line(&m, argv[0]);
+	if (ret < 0)
+		ret = configure(&m);
+	if (ret < 0)
+		ret = check_platform(&m) ? 1 : -1;
+	if (ret < 0)
+		ret = session_new(&m) ? 1 : run(&m);
+	mount_release(&m);
 	return ret;
 }

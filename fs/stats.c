@@ -24,59 +24,74 @@ static void metric(struct buf *b, const char *name, const char *type,
 	buf_append(b, line, (size_t)n);
 }
 
+/* One exposed value: metrics of one name follow each other, the first
+ * with its help text. */
+struct metric_def {
+	const char *name, *type, *help, *labels;
+	uint64_t value;
+};
+
 char *stats_render(const struct cache_stats *cs, const struct fs_counters *fc)
 {
+	const struct metric_def defs[] = {
+	    {"aidatafs_revision", "gauge", "Repository revision being served.",
+	     NULL, fc->revision},
+	    {"aidatafs_datasets", "gauge", "Datasets in the current revision.",
+	     NULL, fc->datasets},
+	    {"aidatafs_cache_hits_total", "counter",
+	     "Chunk reads served from the local cache.", NULL, cs->hits},
+	    {"aidatafs_cache_misses_total", "counter",
+	     "Chunk reads that had to fetch from the origin.", NULL,
+	     cs->misses},
+	    {"aidatafs_prefetches_total", "counter",
+	     "Chunks fetched ahead of sequential readers.", NULL,
+	     cs->prefetches},
+	    {"aidatafs_bytes_fetched_total", "counter",
+	     "Bytes received from the origin.", NULL, cs->bytes_fetched},
+	    {"aidatafs_bytes_served_total", "counter",
+	     "File bytes returned to readers.", NULL, fc->bytes_served},
+	    {"aidatafs_reads_total", "counter", "Read requests answered.", NULL,
+	     fc->reads},
+	    {"aidatafs_opens_total", "counter", "Files opened.", NULL,
+	     fc->opens},
+	    {"aidatafs_chunks_cached", "gauge", "Chunks in the cache index.",
+	     NULL, cs->chunks_cached},
+	    {"aidatafs_cache_bytes", "gauge", "Bytes of chunks in the cache.",
+	     NULL, cs->cache_bytes},
+	    {"aidatafs_cache_max_bytes", "gauge",
+	     "Configured cache_size (0: unlimited).", NULL, cs->max_bytes},
+	    {"aidatafs_cache_evictions_total", "counter",
+	     "Chunks evicted to keep the cache under cache_size.", NULL,
+	     cs->evictions},
+	    {"aidatafs_origin_requests_total", "counter",
+	     "Requests sent to the origin.", NULL, cs->origin_requests},
+	    {"aidatafs_origin_retries_total", "counter",
+	     "Origin requests retried after a failure.", NULL,
+	     cs->origin_retries},
+	    {"aidatafs_errors_total", "counter", "Errors by kind.",
+	     "{kind=\"verify\"}", cs->err_verify},
+	    {"aidatafs_errors_total", "counter", NULL,
+	     "{kind=\"origin_timeout\"}", cs->err_origin_timeout},
+	    {"aidatafs_errors_total", "counter", NULL, "{kind=\"origin_io\"}",
+	     cs->err_origin_io},
+	    {"aidatafs_errors_total", "counter", NULL, "{kind=\"cache_full\"}",
+	     cs->err_cache_full},
+	    {"aidatafs_errors_total", "counter", NULL, "{kind=\"read\"}",
+	     fc->read_errors},
+	    {"aidatafs_errors_total", "counter", NULL, "{kind=\"refresh\"}",
+	     fc->refresh_errors},
+	    {"aidatafs_errors_total", "counter", NULL,
+	     "{kind=\"rollback_refused\"}", fc->rollbacks_refused},
+	};
 	struct buf b;
+	char *text;
+	size_t len;
 
 	buf_init(&b, 64 * 1024);
-	metric(&b, "aidatafs_revision", "gauge",
-	       "Repository revision being served.", NULL, fc->revision);
-	metric(&b, "aidatafs_datasets", "gauge",
-	       "Datasets in the current revision.", NULL, fc->datasets);
-	metric(&b, "aidatafs_cache_hits_total", "counter",
-	       "Chunk reads served from the local cache.", NULL, cs->hits);
-	metric(&b, "aidatafs_cache_misses_total", "counter",
-	       "Chunk reads that had to fetch from the origin.", NULL,
-	       cs->misses);
-	metric(&b, "aidatafs_prefetches_total", "counter",
-	       "Chunks fetched ahead of sequential readers.", NULL,
-	       cs->prefetches);
-	metric(&b, "aidatafs_bytes_fetched_total", "counter",
-	       "Bytes received from the origin.", NULL, cs->bytes_fetched);
-	metric(&b, "aidatafs_bytes_served_total", "counter",
-	       "File bytes returned to readers.", NULL, fc->bytes_served);
-	metric(&b, "aidatafs_reads_total", "counter", "Read requests answered.",
-	       NULL, fc->reads);
-	metric(&b, "aidatafs_opens_total", "counter", "Files opened.", NULL,
-	       fc->opens);
-	metric(&b, "aidatafs_chunks_cached", "gauge",
-	       "Chunks in the cache index.", NULL, cs->chunks_cached);
-	metric(&b, "aidatafs_cache_bytes", "gauge",
-	       "Bytes of chunks in the cache.", NULL, cs->cache_bytes);
-	metric(&b, "aidatafs_cache_max_bytes", "gauge",
-	       "Configured cache_size (0: unlimited).", NULL, cs->max_bytes);
-	metric(&b, "aidatafs_cache_evictions_total", "counter",
-	       "Chunks evicted to keep the cache under cache_size.", NULL,
-	       cs->evictions);
-	metric(&b, "aidatafs_origin_requests_total", "counter",
-	       "Requests sent to the origin.", NULL, cs->origin_requests);
-	metric(&b, "aidatafs_origin_retries_total", "counter",
-	       "Origin requests retried after a failure.", NULL,
-	       cs->origin_retries);
-	metric(&b, "aidatafs_errors_total", "counter", "Errors by kind.",
-	       "{kind=\"verify\"}", cs->err_verify);
-	metric(&b, "aidatafs_errors_total", "counter", NULL,
-	       "{kind=\"origin_timeout\"}", cs->err_origin_timeout);
-	metric(&b, "aidatafs_errors_total", "counter", NULL,
-	       "{kind=\"origin_io\"}", cs->err_origin_io);
-	metric(&b, "aidatafs_errors_total", "counter", NULL,
-	       "{kind=\"cache_full\"}", cs->err_cache_full);
-	metric(&b, "aidatafs_errors_total", "counter", NULL, "{kind=\"read\"}",
-	       fc->read_errors);
-	metric(&b, "aidatafs_errors_total", "counter", NULL,
-	       "{kind=\"refresh\"}", fc->refresh_errors);
-	metric(&b, "aidatafs_errors_total", "counter", NULL,
-	       "{kind=\"rollback_refused\"}", fc->rollbacks_refused);
-	buf_put_u8(&b, 0);
-	return (char *)b.data;
+	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
+		metric(&b, defs[i].name, defs[i].type, defs[i].help,
+		       defs[i].labels, defs[i].value);
+	if (buf_take_string(&b, &text, &len) != 0)
+		return xstrdup(""); /* cannot happen: 64 KiB is ample */
+	return text;
 }

@@ -98,7 +98,7 @@ static void *worker_main(void *arg)
 			    repo_chunk_encode(job->raw, job->len, pp->level,
 					      &job->framed, &job->flags);
 			if (!job->rc)
-				job->rc = auth_chunk_encrypt(
+				job->rc = repo_chunk_encrypt(
 				    job->key, &job->digest, job->framed.data,
 				    job->framed.len, &job->out);
 			job->flags |= REPO_CHUNK_ENCRYPTED;

@@ -73,15 +73,11 @@ int repo_manifest_encode(const struct repo_manifest *m, const repo_key_t *key,
 		rc = rc ? rc : buf_append(&b, "\n", 1);
 		free(sig64);
 	}
-	if (!rc)
-		rc = buf_put_u8(&b, 0);
 	if (rc) {
 		buf_release(&b);
 		return rc;
 	}
-	*out = (char *)b.data;
-	*out_len = b.len - 1;
-	return 0;
+	return buf_take_string(&b, out, out_len);
 }
 
 /* Split "key value" with exactly one space; value must be non-empty. */

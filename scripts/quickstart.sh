@@ -11,7 +11,7 @@ scripts/build.sh >/dev/null
 AIDATA=build/tools/aidata
 AIDATAFS=build/fs/aidatafs
 mkdir -p "$WORK"
-[ -f "$WORK/src/datasets.json" ] || $AIDATA sample --out "$WORK/src"
+[ -f "$WORK/src/datasets.json" ] || python3 sample/make_sample.py --out "$WORK/src"
 [ -f "$WORK/keys/platform.key" ] || $AIDATA keygen --out "$WORK/keys"
 $AIDATA pack "$WORK/src" --datasets "$WORK/src/datasets.json" \
 	--key "$WORK/keys/platform.key" --out "$WORK/repo"

@@ -19,7 +19,6 @@ static const struct command commands[] = {
     {"verify", cmd_verify, "check a repository's signature and digests"},
     {"ls", cmd_ls, "list a path inside a repository"},
     {"get", cmd_get, "extract a file or tree from a repository"},
-    {"sample", cmd_sample, "generate the bundled sample platform"},
     {"token", cmd_token, "issue or show a member credential (JWT)"},
     {"node-keygen", cmd_node_keygen, "create a secure-domain node key pair"},
     {"grant-node", cmd_grant_node, "seal a secure dataset's key to a node"},

@@ -1,6 +1,8 @@
 /* `aidata login`, `logout`, `whoami`: a member's credential on a mount.
- * The daemon takes the uid from the request that writes .aidata/login,
- * so a user can only ever bind or see their own credential. */
+ * Requests go as ioctls on .aidata/login (fs/uapi/aidatafs_ioctl.h); the
+ * daemon takes the uid from the request, so a user can only ever bind or
+ * see their own credential. */
+#include "aidatafs_ioctl.h"
 #include "commands.h"
 #include "fsutil.h"
 #include "xalloc.h"
@@ -15,7 +17,8 @@
 
 #include "banned.h"
 
-#define TOKEN_MAX 16384
+/* a token and its NUL must fit the request */
+#define TOKEN_MAX (AIDATAFS_IOC_DATA_MAX - 1)
 
 static const char *parse_mount(int argc, char **argv, const char *usage)
 {
@@ -46,10 +49,16 @@ static const char *parse_mount(int argc, char **argv, const char *usage)
 	return mnt;
 }
 
-static int write_login(const char *mnt, const char *data, size_t len)
+/*
+ * Send request (AIDATAFS_IOC_LOGIN with req's data, or _LOGOUT) on the
+ * mount's .aidata/login. 0 or -errno; req->data then holds the daemon's
+ * reason for a login.
+ */
+static int send_request(const char *mnt, unsigned long request,
+			struct aidatafs_ioc_data *req)
 {
 	char *path = xasprintf("%s/.aidata/login", mnt);
-	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
 
 	if (fd < 0) {
 		rc = -errno;
@@ -59,11 +68,9 @@ static int write_login(const char *mnt, const char *data, size_t len)
 		free(path);
 		return rc;
 	}
-	/* one write: the daemon takes the whole token from it */
-	if (write(fd, data, len) != (ssize_t)len)
-		rc = -errno;
-	if (close(fd) != 0 && !rc)
-		rc = -errno;
+	if (ioctl(fd, request, req) != 0)
+		rc = errno == ENOTTY ? -EPROTO : -errno;
+	close(fd);
 	free(path);
 	return rc;
 }
@@ -92,6 +99,7 @@ int cmd_login(int argc, char **argv)
 	    "daemon and kept until it\nexpires or you log out.\n";
 	const char *mnt = parse_mount(argc, argv, usage);
 	char *token = xmalloc(TOKEN_MAX + 1);
+	struct aidatafs_ioc_data *req;
 	size_t len = 0;
 	int rc;
 
@@ -110,19 +118,29 @@ int cmd_login(int argc, char **argv)
 		       token[len - 1] == '\r'))
 		len--;
 	if (len == 0 || len >= TOKEN_MAX) {
+		/* (a longer input is not one token: refuse it whole) */
 		fprintf(stderr, "aidata login: expected one token on standard "
 				"input\n");
 		free(token);
 		return 2;
 	}
-	rc = write_login(mnt, token, len);
+	req = xcalloc(1, sizeof(*req));
+	memcpy(req->data, token, len);
 	explicit_bzero(token, TOKEN_MAX + 1);
 	free(token);
+	rc = send_request(mnt, AIDATAFS_IOC_LOGIN, req);
+	explicit_bzero(req->data, len);
+	req->data[sizeof(req->data) - 1] = '\0';
+	if (rc == -EACCES || rc == -EINVAL) {
+		fprintf(stderr, "aidata login: refused: %s\n", req->data);
+		free(req);
+		return 1;
+	}
+	free(req);
 	if (rc) {
-		fprintf(stderr, "aidata login: refused: %s\n",
-			rc == -EACCES ? "the credential does not verify, has "
-					"expired or is revoked (see the "
-					"daemon's log)"
+		fprintf(stderr, "aidata login: %s\n",
+			rc == -EPROTO ? "the mount does not take login "
+					"requests (not aidatafs, or too old)"
 				      : strerror(-rc));
 		return 1;
 	}
@@ -139,7 +157,7 @@ int cmd_logout(int argc, char **argv)
 
 	if (!mnt)
 		return 2;
-	rc = write_login(mnt, "logout\n", 7);
+	rc = send_request(mnt, AIDATAFS_IOC_LOGOUT, NULL);
 	if (rc) {
 		fprintf(stderr, "aidata logout: %s\n", strerror(-rc));
 		return 1;

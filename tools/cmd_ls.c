@@ -220,7 +220,8 @@ static int get_file(struct get_ctx *g, const struct repo_inode *i,
 			if (!rc && (c.flags & REPO_CHUNK_ENCRYPTED))
 				rc = -ENOTSUP;
 			if (!rc)
-				rc = local_repo_read_chunk(g->r, &c, g->chunk);
+				rc = local_repo_read_chunk(g->r, &c, NULL,
+							   g->chunk);
 			if (rc)
 				break;
 			g->chunk_valid = true;

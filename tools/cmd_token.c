@@ -27,13 +27,14 @@
 #define JTI_RANDOM_BYTES 16
 
 /* Hidden options: only for tests, which need a fixed clock. */
-enum { OPT_NOW = 256 };
+enum { OPT_NOW = 256, OPT_NOT_BEFORE };
 
 static const char issue_usage[] =
     "usage: aidata token issue --key FILE --sub USER --org ORG "
     "--scope SCOPES\n"
     "                          --datasets LIST --ttl DURATION [--node ID] "
-    "[--jti ID]\n";
+    "[--jti ID]\n"
+    "                          [--not-before TIME]\n";
 static const char show_usage[] = "usage: aidata token show --pubkey FILE\n";
 
 static void usage(FILE *f)
@@ -159,11 +160,12 @@ static int token_issue(int argc, char **argv)
 	    {"node", required_argument, NULL, 'n'},
 	    {"jti", required_argument, NULL, 'j'},
 	    {"now", required_argument, NULL, OPT_NOW},
+	    {"not-before", required_argument, NULL, OPT_NOT_BEFORE},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *key_path = NULL, *scope_arg = NULL, *ds_arg = NULL;
-	const char *ttl_arg = NULL, *now_arg = NULL;
+	const char *ttl_arg = NULL, *now_arg = NULL, *nbf_arg = NULL;
 	struct auth_claims claims = {0};
 	char jti_buf[2 * JTI_RANDOM_BYTES + 1];
 	char *token = NULL;
@@ -201,6 +203,9 @@ static int token_issue(int argc, char **argv)
 		case OPT_NOW:
 			now_arg = optarg;
 			break;
+		case OPT_NOT_BEFORE:
+			nbf_arg = optarg;
+			break;
 		case 'h':
 			printf(
 			    "%s\n"
@@ -213,7 +218,11 @@ static int token_issue(int argc, char **argv)
 			    "with an s, m,\nh or d suffix. --node binds it "
 			    "to one secure node (16 hex characters);\n--jti "
 			    "sets the credential id that revocation names "
-			    "(default: random).\n",
+			    "(default: random).\n--not-before makes it valid "
+			    "only from TIME (unix seconds, or +DURATION\nfrom "
+			    "now; the nbf claim): mounts refuse it until then, "
+			    "allowing 60 s of\nclock skew. The validity "
+			    "(--ttl) counts from TIME.\n",
 			    issue_usage);
 			return 0;
 		default:
@@ -292,6 +301,29 @@ static int token_issue(int argc, char **argv)
 	}
 	claims.iat = now;
 	claims.exp = now + ttl;
+	if (nbf_arg) {
+		int64_t nbf = 0, d = 0;
+		bool ok;
+
+		if (nbf_arg[0] == '+') {
+			ok = parse_ttl(nbf_arg + 1, &d) &&
+			     now <= INT64_MAX - d - ttl;
+			nbf = ok ? now + d : 0;
+		} else {
+			ok = parse_i64(nbf_arg, &nbf) && nbf > 0 &&
+			     nbf <= INT64_MAX - ttl;
+		}
+		if (!ok) {
+			fprintf(stderr,
+				"aidata token: invalid --not-before '%s' (unix "
+				"seconds, or +DURATION such as +1h)\n",
+				nbf_arg);
+			rc = 2;
+			goto out;
+		}
+		claims.nbf = nbf;
+		claims.exp = nbf + ttl;
+	}
 
 	rc = repo_key_load_private(key_path, &key);
 	if (rc) {

@@ -22,46 +22,7 @@ struct verify_ctx {
 	uint64_t bytes;
 	uint64_t unchecked; /* encrypted chunks without their key */
 	uint8_t *buf;
-	uint8_t *stored;
 };
-
-/* A secure chunk, with the publisher's dataset key: decrypt, unframe,
- * verify. Names the chunk on failure. */
-static int verify_encrypted(struct verify_ctx *v, const uint8_t *key,
-			    const struct repo_chunk *c)
-{
-	struct repo_chunk inner = *c;
-	char hex[DIGEST_HEX_LEN + 1], rel[128];
-	size_t flen;
-	int rc;
-
-	if (c->stored_size < AUTH_CHUNK_OVERHEAD)
-		rc = -EINVAL;
-	else
-		rc = local_repo_read_stored(v->r, c, v->stored);
-	if (rc)
-		return rc;
-	flen = c->stored_size - AUTH_CHUNK_OVERHEAD;
-	rc = auth_chunk_decrypt(key, &c->digest, v->stored, c->stored_size,
-				v->buf);
-	if (!rc) {
-		/* unframe from the decrypted copy into the stored buffer */
-		memcpy(v->stored, v->buf, flen);
-		inner.flags &= ~(uint32_t)REPO_CHUNK_ENCRYPTED;
-		inner.stored_size = (uint32_t)flen;
-		rc = repo_chunk_decode(v->stored, flen, &inner, v->buf);
-	}
-	if (rc) {
-		digest_to_hex(&c->digest, hex);
-		repo_shard_object_path(&c->shard, rel, sizeof(rel));
-		fprintf(stderr,
-			"aidata: encrypted chunk '%s' in shard '%s': %s\n", hex,
-			rel,
-			rc == -EBADMSG ? "does not decrypt or verify"
-				       : "corrupt frame");
-	}
-	return rc;
-}
 
 static int verify_dataset(void *arg, const struct repo_dataset *d)
 {
@@ -100,22 +61,17 @@ static int verify_dataset(void *arg, const struct repo_dataset *d)
 		}
 		if (c.flags & REPO_CHUNK_ENCRYPTED) {
 			if (!have_key && v->key_file &&
-			    publish_dataset_key_get(v->key_file, d->name, false, key) ==
-				0)
+			    publish_dataset_key_get(v->key_file, d->name, false,
+						    key) == 0)
 				have_key = true;
 			if (!have_key) {
 				unchecked++;
 				continue;
 			}
-			if (verify_encrypted(v, key, &c) != 0) {
-				bad++;
-				continue;
-			}
-			v->chunks++;
-			v->bytes += c.size;
-			continue;
 		}
-		if (local_repo_read_chunk(v->r, &c, v->buf) != 0) {
+		/* with the dataset key for an encrypted chunk */
+		if (local_repo_read_chunk(v->r, &c, have_key ? key : NULL,
+					  v->buf) != 0) {
 			/* local_repo_read_chunk named the chunk and shard */
 			bad++;
 			continue;
@@ -197,8 +153,7 @@ int cmd_verify(int argc, char **argv)
 	printf("manifest revision %" PRIu64 ": signature ok, root catalog "
 	       "%.16s… ok\n",
 	       v.r->manifest.revision, hex);
-	v.buf = xmalloc(REPO_STORED_MAX);
-	v.stored = xmalloc(REPO_STORED_MAX);
+	v.buf = xmalloc(REPO_CHUNK_MAX);
 	rc = repo_catalog_datasets(v.r->root_catalog, verify_dataset, &v);
 	if (rc) {
 		fprintf(stderr,
@@ -218,7 +173,6 @@ int cmd_verify(int argc, char **argv)
 				     "dataset keys)"
 				   : "");
 	free(v.buf);
-	free(v.stored);
 	local_repo_free(v.r);
 	repo_key_free(key);
 	return v.problems ? 1 : 0;

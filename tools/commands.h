@@ -9,7 +9,6 @@ int cmd_pack(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_get(int argc, char **argv);
-int cmd_sample(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_node_keygen(int argc, char **argv);
 int cmd_grant_node(int argc, char **argv);

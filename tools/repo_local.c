@@ -12,55 +12,20 @@
 
 #include "banned.h"
 
-static bool is_url(const char *s)
-{
-	return !strncmp(s, "file://", 7) || !strncmp(s, "http://", 7) ||
-	       !strncmp(s, "https://", 8);
-}
-
 static int unpack_catalog(struct local_repo *r, const struct digest *d,
 			  char **out_path)
 {
-	char rel[128], hex[DIGEST_HEX_LEN + 1], *object, *path;
-	int rc;
+	char rel[128];
+	int rc = cache_catalog_path(r->cache, d, out_path);
 
-	if (r->cache) {
-		rc = cache_catalog_path(r->cache, d, out_path);
-		if (rc == -ENOENT)
-			rc = -EIO;
-		if (rc) {
-			repo_catalog_object_path(d, rel, sizeof(rel));
-			fprintf(stderr, "aidata: catalog '%s': %s\n", rel,
-				rc == -EIO ? "unavailable or corrupt"
-					   : strerror(-rc));
-		}
-		return rc;
-	}
-
-	repo_catalog_object_path(d, rel, sizeof(rel));
-	digest_to_hex(d, hex);
-	object = xasprintf("%s/%s", r->root, rel);
-	path = xasprintf("%s/%s.mdb", r->scratch, hex);
-	if (access(path, F_OK) == 0) {
-		rc = 0;
-		goto out;
-	}
-	rc = repo_catalog_unpack(object, d, path);
-	if (rc == -EBADMSG)
-		fprintf(stderr, "aidata: catalog '%s': digest mismatch\n",
-			object);
-	else if (rc)
-		fprintf(stderr, "aidata: catalog '%s': %s\n", object,
-			strerror(-rc));
 	/* -ENOENT means "no manifest" to callers; a catalog is just bad */
 	if (rc == -ENOENT)
 		rc = -EIO;
-out:
-	free(object);
-	if (rc)
-		free(path);
-	else
-		*out_path = path;
+	if (rc) {
+		repo_catalog_object_path(d, rel, sizeof(rel));
+		fprintf(stderr, "aidata: catalog '%s': %s\n", rel,
+			rc == -EIO ? "unavailable or corrupt" : strerror(-rc));
+	}
 	return rc;
 }
 
@@ -70,11 +35,19 @@ int local_repo_open(const char *dir, const repo_key_t *key,
 	struct local_repo *r = xcalloc(1, sizeof(*r));
 	const char *tmp = getenv("TMPDIR");
 	char *mpath, *data = NULL, *cat_path = NULL;
+	char *url = cache_origin_url(dir);
+	struct cache_options co = {
+	    .origin_url = url,
+	    .timeout_sec = 20,
+	    .retries = 3,
+	    .prefetch_threads = 1,
+	    .transient = true,
+	};
 	size_t len;
 	int rc;
 
-	r->root = xstrdup(dir);
 	r->scratch = xasprintf("%s/aidata.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	co.dir = r->scratch;
 	if (!mkdtemp(r->scratch)) {
 		rc = -errno;
 		fprintf(stderr, "aidata: cannot create '%s': %s\n", r->scratch,
@@ -84,28 +57,21 @@ int local_repo_open(const char *dir, const repo_key_t *key,
 		goto out;
 	}
 	mpath = xasprintf("%s/manifest", dir);
-	if (is_url(dir)) {
-		struct cache_options co = {
-		    .dir = r->scratch,
-		    .origin_url = dir,
-		    .timeout_sec = 20,
-		    .retries = 3,
-		    .prefetch_threads = 1,
-		};
-
-		free(r->root);
-		r->root = NULL;
-		rc = cache_new(&co, &r->cache);
-		if (rc) {
-			fprintf(stderr,
-				"aidata: '%s': cannot use this origin\n", dir);
-			free(mpath);
-			goto out;
-		}
-		rc = cache_manifest_fetch(r->cache, &data, &len);
-	} else {
-		rc = fs_read_file(mpath, REPO_MANIFEST_MAX, &data, &len);
+	/* a directory without a manifest is a new repository, not an error
+	 * worth the origin's warning */
+	if (!strstr(dir, "://") && access(mpath, F_OK) != 0 &&
+	    errno == ENOENT) {
+		rc = -ENOENT;
+		free(mpath);
+		goto out;
 	}
+	rc = cache_new(&co, &r->cache);
+	if (rc) {
+		fprintf(stderr, "aidata: '%s': cannot use this origin\n", dir);
+		free(mpath);
+		goto out;
+	}
+	rc = cache_manifest_fetch(r->cache, &data, &len);
 	if (rc) {
 		if (rc != -ENOENT)
 			fprintf(stderr, "aidata: manifest '%s': %s\n", mpath,
@@ -136,6 +102,7 @@ int local_repo_open(const char *dir, const repo_key_t *key,
 		fprintf(stderr, "aidata: root catalog: cannot open: %s\n",
 			strerror(-rc));
 out:
+	free(url);
 	free(data);
 	free(cat_path);
 	if (rc)
@@ -155,7 +122,6 @@ void local_repo_free(struct local_repo *r)
 	if (r->scratch)
 		fs_remove_tree(r->scratch);
 	free(r->scratch);
-	free(r->root);
 	free(r);
 }
 
@@ -177,87 +143,28 @@ int local_repo_dataset_catalog(struct local_repo *r,
 }
 
 int local_repo_read_chunk(struct local_repo *r, const struct repo_chunk *c,
-			  uint8_t *out)
+			  const uint8_t *key, uint8_t *out)
 {
-	char rel[128], hex[DIGEST_HEX_LEN + 1], *path;
-	uint8_t *stored;
-	int fd, rc;
+	char hex[DIGEST_HEX_LEN + 1], rel[128];
+	struct cache_chunk_ref ref;
+	int rc;
 
-	if (r->cache) {
-		struct cache_chunk_ref ref;
-
-		rc = cache_chunk_acquire(r->cache, c, &ref);
-		if (rc) {
-			digest_to_hex(&c->digest, hex);
-			fprintf(stderr, "aidata: chunk '%s': %s\n", hex,
-				strerror(-rc));
-			return rc;
-		}
-		if (ref.fd >= 0)
-			rc = fs_pread_all(ref.fd, out, c->size, 0);
-		else
-			memcpy(out, ref.mem, c->size);
-		cache_chunk_release(r->cache, &ref);
-		return rc;
-	}
-	repo_shard_object_path(&c->shard, rel, sizeof(rel));
-	digest_to_hex(&c->digest, hex);
-	path = xasprintf("%s/%s", r->root, rel);
-	stored = xmalloc(c->stored_size ? c->stored_size : 1);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		fprintf(stderr, "aidata: shard '%s': %s\n", path,
-			strerror(errno));
-		goto out;
-	}
-	rc = fs_pread_all(fd, stored, c->stored_size, (off_t)c->offset);
-	close(fd);
+	rc = cache_chunk_acquire(r->cache, c, key, &ref);
 	if (rc) {
-		fprintf(
-		    stderr, "aidata: shard '%s': cannot read chunk '%s': %s\n",
-		    path, hex, rc == -EIO ? "shard too short" : strerror(-rc));
-		goto out;
-	}
-	rc = repo_chunk_decode(stored, c->stored_size, c, out);
-	if (rc == -EBADMSG)
-		fprintf(stderr,
-			"aidata: chunk '%s' in shard '%s': digest mismatch\n",
-			hex, path);
-	else if (rc)
-		fprintf(stderr,
-			"aidata: chunk '%s' in shard '%s': corrupt frame\n",
-			hex, path);
-out:
-	free(path);
-	free(stored);
-	return rc;
-}
-
-int local_repo_read_stored(struct local_repo *r, const struct repo_chunk *c,
-			   uint8_t *stored)
-{
-	char rel[128], *path;
-	int fd, rc;
-
-	if (!r->root)
-		return -ENOTSUP;
-	repo_shard_object_path(&c->shard, rel, sizeof(rel));
-	path = xasprintf("%s/%s", r->root, rel);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
-		fprintf(stderr, "aidata: shard '%s': %s\n", path,
-			strerror(errno));
-		free(path);
+		/* the cache logged why; name the chunk and where it lives */
+		digest_to_hex(&c->digest, hex);
+		repo_shard_object_path(&c->shard, rel, sizeof(rel));
+		fprintf(stderr, "aidata: chunk '%s' in shard '%s': %s\n", hex,
+			rel,
+			rc == -EIO ? "unavailable, corrupt or does not verify"
+				   : strerror(-rc));
 		return rc;
 	}
-	rc = fs_pread_all(fd, stored, c->stored_size, (off_t)c->offset);
-	close(fd);
-	if (rc)
-		fprintf(stderr, "aidata: shard '%s': %s\n", path,
-			rc == -EIO ? "shard too short" : strerror(-rc));
-	free(path);
+	if (ref.fd >= 0)
+		rc = fs_pread_all(ref.fd, out, c->size, 0);
+	else
+		memcpy(out, ref.mem, c->size);
+	cache_chunk_release(r->cache, &ref);
 	return rc;
 }
 

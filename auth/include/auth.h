@@ -25,12 +25,18 @@ enum auth_scope {
 
 #define AUTH_TOKEN_MAX 16384 /* bytes; longer tokens are refused */
 
-/* The claims of a credential (RFC 7519 names). */
+/*
+ * The claims of a credential (RFC 7519 names). Filled by
+ * auth_token_verify, the struct owns every string and array in it: free
+ * them with auth_claims_release. Filled by a caller (for
+ * auth_token_issue), they stay the caller's.
+ */
 struct auth_claims {
 	char *sub;	 /* member (user) */
 	char *org;	 /* member organisation */
 	char *jti;	 /* credential id, for revocation */
 	int64_t iat;	 /* issued at, unix seconds */
+	int64_t nbf;	 /* not before, unix seconds; 0: no such claim */
 	int64_t exp;	 /* expires at, unix seconds */
 	uint32_t scope;	 /* enum auth_scope */
 	char **datasets; /* shared and secure datasets granted */
@@ -53,36 +59,59 @@ enum auth_token_error {
 	AUTH_TOKEN_BAD_SIGNATURE, /* missing or not by the platform key */
 	AUTH_TOKEN_BAD_CLAIMS,	  /* a required claim missing or mistyped */
 	AUTH_TOKEN_EXPIRED,	  /* exp <= now */
+	AUTH_TOKEN_NOT_YET_VALID, /* nbf > now + AUTH_CLOCK_LEEWAY */
 };
+
+/*
+ * Clock skew allowed between the issuer and a node, for nbf only: a
+ * credential issued "valid from now" works on a node whose clock is up to
+ * this many seconds behind. exp has no leeway (fail closed).
+ */
+#define AUTH_CLOCK_LEEWAY 60
+/* now for auth_token_verify: check everything but the time claims. */
+#define AUTH_NOW_ANY INT64_MIN
 
 /*
  * Verify token (len bytes, surrounding whitespace allowed) with the
  * platform public key at time now and fill *out (release with
- * auth_claims_release). Checks, in order: form, alg, signature, claims,
- * expiry; *why says which failed. Returns 0, or -EINVAL (malformed, bad
- * alg or claims), -EBADMSG (signature), -EKEYEXPIRED (expired); on error
- * *out is empty. Revocation is the caller's business (the manifest).
+ * auth_claims_release; its strings are owned by *out and live until
+ * then). Checks, in order: form, alg, signature, claims, expiry, not
+ * before (none of the last two when now is AUTH_NOW_ANY); *why says
+ * which failed. Returns 0, or -EINVAL (malformed, bad alg or claims),
+ * -EBADMSG (signature), -EKEYEXPIRED (expired), -EKEYREJECTED (not yet
+ * valid); on error *out is empty. Revocation is the caller's business
+ * (the manifest).
  */
 int auth_token_verify(const repo_key_t *pub, const char *token, size_t len,
 		      int64_t now, struct auth_claims *out,
 		      enum auth_token_error *why);
+/* A static string naming e. */
 const char *auth_token_error_text(enum auth_token_error e);
+/* Free what auth_token_verify put in c and zero it; c itself stays the
+ * caller's. A zeroed struct is a no-op. */
 void auth_claims_release(struct auth_claims *c);
-/* The claims as a JSON object text (no token); caller frees. */
+/* The claims as a JSON object text (no token); a new string the caller
+ * frees. */
 char *auth_claims_json(const struct auth_claims *c);
+/* Whether c grants dataset (it is in c->datasets). */
 bool auth_claims_grants(const struct auth_claims *c, const char *dataset);
+/* Whether c's nbf (if any) has been reached at now, with the leeway. */
+bool auth_claims_valid_yet(const struct auth_claims *c, int64_t now);
 
 /* --------------------------------------------------- the secure tier -- */
 
-#define AUTH_DATASET_KEY_LEN 32
+#define AUTH_DATASET_KEY_LEN REPO_CHUNK_KEY_LEN
 #define AUTH_SEALED_KEY_MAX 4096 /* bytes of a keys/<dataset>/<node> object */
 #define AUTH_NODE_ID_LEN 16	 /* hex characters */
 
 /* A secure-domain node's X25519 key pair (private) or public key. */
 typedef struct auth_node_key auth_node_key_t;
 
+/* A new key pair in *out (free with auth_node_key_free). 0 or -EIO. */
 int auth_node_key_generate(auth_node_key_t **out);
-/* PEM (PKCS#8 private / SubjectPublicKeyInfo public) X25519 keys. */
+/* PEM (PKCS#8 private / SubjectPublicKeyInfo public) X25519 keys. load
+ * gives *out (free with auth_node_key_free), -EINVAL for a file that is
+ * not such a key, -errno; write never overwrites (-EEXIST). */
 int auth_node_key_load_private(const char *path, auth_node_key_t **out);
 int auth_node_key_load_public(const char *path, auth_node_key_t **out);
 int auth_node_key_write_private(const auth_node_key_t *k, const char *path);
@@ -118,23 +147,6 @@ int auth_unseal_dataset_key(const repo_key_t *platform_pub, const char *dataset,
 			    const auth_node_key_t *node_priv, const char *data,
 			    size_t len, uint8_t key[AUTH_DATASET_KEY_LEN]);
 
-/*
- * Chunk encryption (docs/FORMAT.md "encrypted chunks"): stored bytes are
- * nonce(12) || AES-256-GCM(framed bytes) || tag(16), with the chunk's
- * plaintext digest as associated data and nonce = the first 12 bytes of
- * HMAC-SHA256(key, digest) (unique per distinct chunk, and deterministic
- * so an unchanged dataset re-packs to identical objects).
- * encrypt appends to out; decrypt writes exactly in_len - 28 bytes to out.
- * decrypt returns -EBADMSG when the tag does not verify.
- */
-#define AUTH_CHUNK_OVERHEAD 28
-int auth_chunk_encrypt(const uint8_t key[AUTH_DATASET_KEY_LEN],
-		       const struct digest *digest, const void *in,
-		       size_t in_len, struct buf *out);
-int auth_chunk_decrypt(const uint8_t key[AUTH_DATASET_KEY_LEN],
-		       const struct digest *digest, const void *in,
-		       size_t in_len, uint8_t *out);
-
 /* ------------------------------------------------- decisions, audit -- */
 
 typedef struct auth auth_t;
@@ -148,15 +160,20 @@ struct auth_options {
 };
 
 /* Open the audit log, load the default credential, the node key and the
- * persisted login bindings. Errors are logged with the reason. */
+ * persisted login bindings. Errors are logged with the reason. The
+ * strings of o are copied; o->platform_pub is not, and must outlive *out.
+ * Free with auth_free. */
 int auth_new(const struct auth_options *o, auth_t **out);
 void auth_free(auth_t *a);
 
 /* Replace the revoked credential ids (from each new manifest). */
 void auth_set_revoked(auth_t *a, char *const *jtis, size_t n);
 
-/* The node id of this node's key, or NULL when it has none. */
+/* The node id of this node's key, or NULL when it has none; valid as
+ * long as a. */
 const char *auth_node_id(auth_t *a);
+/* This node's key pair (-o node_key), or NULL; owned by a, valid as long
+ * as a. */
 const auth_node_key_t *auth_node_key(auth_t *a);
 
 enum auth_reason {
@@ -171,8 +188,10 @@ enum auth_reason {
 	AUTH_NOT_SECURE_NODE,
 	AUTH_WRONG_NODE,
 	AUTH_AUDIT_UNAVAILABLE,
+	AUTH_NOT_YET_VALID, /* the credential's nbf is in the future */
+	AUTH_READ_ONLY,	    /* an open for writing (EROFS, audited) */
 };
-/* "granted", "no credential", "expired", ... (stable strings). */
+/* "granted", "no credential", "expired", ... (static, stable strings). */
 const char *auth_reason_text(enum auth_reason r);
 
 struct auth_request {
@@ -182,6 +201,7 @@ struct auth_request {
 	const char *dataset;
 	enum repo_tier tier;
 	bool dataset_key_ok; /* secure: this node unsealed the key */
+	bool write;	     /* an open for writing: always refused */
 };
 
 /* The decision for r, without side effects (access(), getxattr). */
@@ -190,8 +210,11 @@ enum auth_reason auth_decide(auth_t *a, const struct auth_request *r);
 /*
  * The decision at open(): for shared and secure files, appends one audit
  * record (and, for a refusal, logs one line). Fails closed: if the record
- * cannot be written the open is refused with AUTH_AUDIT_UNAVAILABLE.
- * Returns 0 or -EACCES.
+ * cannot be written the open is refused with AUTH_AUDIT_UNAVAILABLE, and
+ * auth_decide says the same whenever a record could not be written (no
+ * log, not a regular file, removed or renamed since opened, its
+ * filesystem full). Returns 0 or -EACCES (*reason says why; the caller
+ * maps AUTH_READ_ONLY to EROFS).
  */
 int auth_check_open(auth_t *a, const struct auth_request *r,
 		    enum auth_reason *reason);
@@ -202,6 +225,13 @@ int auth_check_open(auth_t *a, const struct auth_request *r,
  */
 int auth_login(auth_t *a, uid_t uid, const char *token, size_t len,
 	       enum auth_reason *reason);
+/*
+ * Reopen the audit log at its path (SIGHUP, after logrotate renamed or
+ * removed it; until then shared and secure opens are refused). 0 or the
+ * -errno of the open, logged.
+ */
+int auth_audit_reopen(auth_t *a);
+
 /* Drop uid's binding. 0 even if there was none. */
 int auth_logout(auth_t *a, uid_t uid);
 /*

@@ -1,13 +1,17 @@
 /*
- * cache: "give me chunk D" -> a local file of verified bytes. Hit: the
- * chunk file in the cache directory. Miss: a ranged fetch of just that
- * chunk from its shard on the origin, decompress, verify the SHA-256,
- * store, index in LMDB. Knows nothing of FUSE.
+ * cache: "give me chunk D" -> its verified plaintext. Hit: the chunk file
+ * in the cache directory. Miss: a ranged fetch of just that chunk from
+ * its shard on the origin, decompress, verify the SHA-256, store, index
+ * in LMDB. A secure-tier chunk is stored as fetched (ciphertext) and
+ * decrypted, with the dataset key its reader passes, into memory shared
+ * by every reader of that chunk; its plaintext never touches disk. Knows
+ * nothing of FUSE.
  *
  * The cache directory holds:
  *   index/       LMDB environment: chunk -> size and last use, the LRU
  *                order and the total; shared by every process using DIR
- *   chunks/aa/<hex>   one file per chunk (uncompressed, verified bytes)
+ *   chunks/aa/<hex>   one file per chunk: uncompressed, verified bytes,
+ *                or the ciphertext of a secure chunk (FORMAT.md §6.4)
  *   catalogs/<hex>.mdb  unpacked, verified catalogs
  *   tmp/         files being written, named by the writer's pid
  *   state/       last accepted revision per origin and key
@@ -36,6 +40,9 @@ struct cache_options {
 	unsigned retries;	   /* extra attempts */
 	const char *ca_file;	   /* https CA bundle, NULL = system */
 	unsigned prefetch_threads; /* background readahead workers; 0 = 2 */
+	/* one-shot readers (aidata get, verify): chunks are fetched,
+	 * verified and returned in memory, never stored */
+	bool transient;
 };
 
 /*
@@ -44,8 +51,18 @@ struct cache_options {
  * bad origin URL, -errno for an unusable directory.
  */
 int cache_new(const struct cache_options *o, cache_t **out);
-/* Stop background work, flush the index, free. */
+/* Stop background work, flush the index, free. Every chunk reference
+ * must have been released before (plaintext still held is wiped). */
 void cache_free(cache_t *c);
+
+/*
+ * The origin URL a user gave, as cache_options wants it: a plain path
+ * (no "scheme://") or a file:// URL with a relative path becomes
+ * file:///absolute/path, made absolute against the working directory
+ * now (a daemon changes to "/" later); any other URL is returned as it
+ * is, for cache_new to check. A new string the caller frees.
+ */
+char *cache_origin_url(const char *where);
 
 /* The manifest, fresh from the origin (never cached): *data is a new
  * NUL-terminated buffer of *len bytes the caller frees. */
@@ -66,31 +83,37 @@ int cache_revision_store(cache_t *c, const uint8_t key_id[32], uint64_t rev);
  */
 int cache_catalog_path(cache_t *c, const struct digest *d, char **path);
 
-/* A pinned chunk: while held, the bytes stay readable. */
+/* A held chunk: while held, its plaintext stays readable. */
 struct cache_chunk_ref {
 	int fd;		    /* >= 0: a file holding the chunk at offset 0 */
-	const uint8_t *mem; /* else: the bytes in memory (cache full) */
-	uint32_t size;	    /* bytes of the chunk */
+	const uint8_t *mem; /* else: the bytes in memory */
+	uint32_t size;	    /* bytes of the chunk (its record's size) */
 	void *priv;
 };
 
 /*
- * Get chunk ch (its record from a dataset catalog): from the cache, or
- * fetched, verified and stored. Concurrent calls for one chunk fetch it
- * once. Encrypted chunks are stored and returned as fetched (ciphertext).
- * When the cache cannot take the chunk (full of pinned chunks, disk
- * full) the bytes are returned in memory instead and a warning is logged.
- * Release with cache_chunk_release.
+ * Get the verified plaintext of chunk ch (its record from a dataset
+ * catalog): from the cache, or fetched, verified and stored; concurrent
+ * calls for one chunk fetch it once. A plain chunk comes as its cache
+ * file, pinned (never evicted while held); when the cache cannot take
+ * it (full of pinned chunks, disk full) in memory instead, with a
+ * warning logged. An encrypted chunk (REPO_CHUNK_ENCRYPTED) needs key,
+ * its dataset key (ignored for other chunks): the ciphertext is stored,
+ * and the plaintext is decrypted once into memory shared by every
+ * holder of a reference to that chunk, wiped when the last is released;
+ * keep a reference to avoid decrypting again. A stored ciphertext that
+ * does not decrypt or verify is forgotten (one log line), so the next
+ * call refetches it.
+ *
+ * Returns 0 and *out, which stays valid until cache_chunk_release;
+ * -EIO when the origin cannot deliver the chunk or it does not verify
+ * (logged); -ENOKEY for an encrypted chunk without a key; -EACCES when
+ * the plaintext held was decrypted with another key.
  */
 int cache_chunk_acquire(cache_t *c, const struct repo_chunk *ch,
-			struct cache_chunk_ref *out);
+			const uint8_t *key, struct cache_chunk_ref *out);
+/* Release a reference from cache_chunk_acquire (a zeroed ref is a no-op). */
 void cache_chunk_release(cache_t *c, struct cache_chunk_ref *ref);
-
-/*
- * Forget a cached chunk that turned out bad where only the reader can
- * tell (an encrypted chunk whose tag fails): the next acquire refetches.
- */
-void cache_chunk_discard(cache_t *c, const struct repo_chunk *ch);
 
 /* Whether the chunk is in the cache now (no fetch). */
 bool cache_chunk_present(cache_t *c, const struct repo_chunk *ch);
@@ -102,8 +125,9 @@ bool cache_chunk_present(cache_t *c, const struct repo_chunk *ch);
 int cache_object_fetch(cache_t *c, const char *rel, size_t max, char **data,
 		       size_t *len);
 
-/* Best-effort background fetch of ch (readahead). Never blocks on the
- * network; silently dropped if the queue is full or it is cached. */
+/* Best-effort background fetch of ch (readahead) into the store; a
+ * secure chunk is fetched, not decrypted. Never blocks on the network;
+ * silently dropped if the queue is full or it is cached. */
 void cache_chunk_prefetch(cache_t *c, const struct repo_chunk *ch);
 
 struct cache_stats {

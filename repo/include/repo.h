@@ -72,7 +72,8 @@ struct repo_manifest {
 
 /*
  * Serialise and sign m with key. *out is a new buffer (caller frees) of
- * *out_len bytes, the exact bytes of the manifest object.
+ * *out_len bytes, the exact bytes of the manifest object. m stays the
+ * caller's.
  */
 int repo_manifest_encode(const struct repo_manifest *m, const repo_key_t *key,
 			 char **out, size_t *out_len);
@@ -114,14 +115,34 @@ struct repo_chunk {
 int repo_chunk_encode(const void *raw, size_t len, int level, struct buf *out,
 		      uint32_t *flags);
 /*
- * Decode stored bytes (stored_len == c->stored_size) into out, which has
- * room for c->size bytes, and check the SHA-256 against c->digest.
- * Returns 0; -EINVAL if the frame is malformed or of the wrong size;
- * -EBADMSG on a digest mismatch; -ENOTSUP for an encrypted chunk. The
- * contents of out are unspecified on error and must not be used.
+ * The secure tier's envelope (docs/FORMAT.md §6.4): the framed bytes
+ * (as repo_chunk_encode left them) encrypted with AES-256-GCM under the
+ * dataset's key, the chunk's digest as associated data, nonce = the
+ * first 12 bytes of HMAC-SHA256(key, digest) (unique per distinct chunk,
+ * and deterministic so an unchanged dataset re-packs to identical
+ * objects). Appends nonce(12) || ciphertext || tag(16) to out. 0,
+ * -EFBIG (len over REPO_CHUNK_MAX, or past out's cap) or -EIO.
+ */
+#define REPO_CHUNK_KEY_LEN 32
+#define REPO_CHUNK_ENVELOPE 28 /* stored_size - framed size */
+int repo_chunk_encrypt(const uint8_t key[REPO_CHUNK_KEY_LEN],
+		       const struct digest *digest, const void *framed,
+		       size_t len, struct buf *out);
+/*
+ * Decode the stored bytes of chunk c (stored_len == c->stored_size) into
+ * out, which has room for c->size bytes, and check the SHA-256 against
+ * c->digest: the one decoder of stored chunks, plain, zstd or encrypted.
+ * key is the dataset key for an encrypted chunk and is ignored for the
+ * others. Returns 0; -EINVAL if the framing or a size is wrong; -EBADMSG
+ * on a digest mismatch or, for an encrypted chunk, a tag that does not
+ * verify (wrong key, damaged bytes); -ENOKEY for an encrypted chunk
+ * without a key; -EIO if OpenSSL fails (logged). On error the contents
+ * of out are unspecified and must not be used (cleared for an encrypted
+ * chunk, so no unverified plaintext is left behind).
  */
 int repo_chunk_decode(const void *stored, size_t stored_len,
-		      const struct repo_chunk *c, void *out);
+		      const struct repo_chunk *c, const uint8_t *key,
+		      void *out);
 
 /* ------------------------------------------------------ catalog records -- */
 
@@ -220,7 +241,17 @@ typedef struct repo_catalog repo_catalog_t;
 int repo_catalog_unpack(const char *object_path, const struct digest *expect,
 			const char *out_path);
 
-/* Open an unpacked catalog file read-only. Thread-safe once open. */
+/*
+ * Open an unpacked catalog file read-only (mapped, not loaded): *out,
+ * freed with repo_catalog_free; the file must stay in place while open.
+ * Thread-safe once open: any number of threads may read it at once.
+ * Errors (logged): -ENOENT if path does not exist, -EINVAL if it is not
+ * a catalog (not LMDB, truncated), -EPROTONOSUPPORT for a catalog of
+ * another format version, -EIO.
+ * What the functions below hand back is copied out of the map: records
+ * own their strings (release them as said), and nothing stays tied to
+ * the catalog once a call returns.
+ */
 int repo_catalog_open(const char *path, repo_catalog_t **out);
 void repo_catalog_free(repo_catalog_t *cat);
 
@@ -231,10 +262,12 @@ void repo_catalog_free(repo_catalog_t *cat);
  */
 void repo_catalog_trim(repo_catalog_t *cat);
 
-/* Value of meta key (e.g. "format", "kind", "dataset"); caller frees. */
+/* Value of meta key (e.g. "format", "kind", "dataset"): *out is a new
+ * string the caller frees. -ENOENT if absent. */
 int repo_catalog_meta(repo_catalog_t *cat, const char *key, char **out);
 
-/* Root catalog: the named dataset. -ENOENT if absent. */
+/* Root catalog: the named dataset into *out (owning copies; release with
+ * repo_dataset_release). -ENOENT if absent, -EINVAL for a bad record. */
 int repo_catalog_dataset(repo_catalog_t *cat, const char *name,
 			 struct repo_dataset *out);
 /*
@@ -245,10 +278,12 @@ int repo_catalog_dataset(repo_catalog_t *cat, const char *name,
 typedef int (*repo_dataset_cb)(void *ctx, const struct repo_dataset *d);
 int repo_catalog_datasets(repo_catalog_t *cat, repo_dataset_cb cb, void *ctx);
 
-/* Dataset catalog: the inode record. -ENOENT if absent. */
+/* Dataset catalog: the inode record into *out (owning copies; release
+ * with repo_inode_release). -ENOENT if absent, -EINVAL for a bad record. */
 int repo_catalog_inode(repo_catalog_t *cat, uint64_t ino,
 		       struct repo_inode *out);
-/* Dataset catalog: the child named name of parent. -ENOENT if absent. */
+/* Dataset catalog: the inode number and S_IFMT type of the child named
+ * name of parent. -ENOENT if absent. */
 int repo_catalog_lookup(repo_catalog_t *cat, uint64_t parent, const char *name,
 			size_t name_len, uint64_t *ino, uint32_t *mode_type);
 /*
@@ -262,7 +297,8 @@ typedef int (*repo_dirent_cb)(void *ctx, const char *name, size_t name_len,
 			      uint64_t ino, uint32_t mode_type);
 int repo_catalog_readdir(repo_catalog_t *cat, uint64_t parent,
 			 uint64_t after_ino, repo_dirent_cb cb, void *ctx);
-/* Dataset catalog: the chunk record of chunk id. -ENOENT if absent. */
+/* Dataset catalog: the chunk record of chunk id (a plain struct, nothing
+ * to free). -ENOENT if absent, -EINVAL for a bad record. */
 int repo_catalog_chunk(repo_catalog_t *cat, uint32_t id,
 		       struct repo_chunk *out);
 /* Dataset catalog: number of chunk records (ids are 0..count-1). */
@@ -275,7 +311,11 @@ typedef struct repo_catalog_writer repo_catalog_writer_t;
 /*
  * Start a new catalog in the empty-or-absent directory work_dir (scratch
  * space; removed by repo_catalog_writer_free). kind is "root" or
- * "dataset". Writes are batched in transactions of bounded size.
+ * "dataset". Writes are batched in transactions of bounded size. *out is
+ * freed with repo_catalog_writer_free, whether or not it was finished.
+ * The record functions below copy what they are given (the caller keeps
+ * its records) and return 0, -EINVAL for a record that does not encode,
+ * or -EIO (LMDB, logged); after an error the writer can only be freed.
  */
 int repo_catalog_writer_new(const char *work_dir, const char *kind,
 			    repo_catalog_writer_t **out);

@@ -49,7 +49,7 @@
 #	tier readable). Sets PLAT_SRC, PLAT_JSON, PLAT_KEY, PLAT_PUB,
 #	PLAT_REPO, PLAT_AUTH ("token=...,node_key=..." for mount_start).
 #	The generated sample is kept in $BUILDDIR/test-sample (regenerated
-#	when the aidata binary changes).
+#	when the generator, $SAMPLE, changes).
 #   pack_into SRC JSON KEY REPO [pack options...]
 #	aidata pack --quiet, failing with its output shown.
 #   dataset_names JSON / dataset_field JSON NAME FIELD
@@ -69,7 +69,8 @@ _mount_lib_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${BUILDDIR:=$SRCDIR/build}"
 : "${AIDATA:=$BUILDDIR/tools/aidata}"
 : "${AIDATAFS:=$BUILDDIR/fs/aidatafs}"
-export SRCDIR BUILDDIR AIDATA AIDATAFS
+: "${SAMPLE:=$SRCDIR/sample/make_sample.py}"
+export SRCDIR BUILDDIR AIDATA AIDATAFS SAMPLE
 
 # Skip only for what CI always has: /dev/fuse and root.
 if [ ! -c /dev/fuse ]; then
@@ -87,6 +88,7 @@ fi
 . "$_mount_lib_dir/nginx.sh"
 
 [ -x "$AIDATAFS" ] || fail "AIDATAFS=$AIDATAFS is not an executable"
+[ -f "$SAMPLE" ] || fail "SAMPLE=$SAMPLE (the sample generator) is missing"
 for _tool in mountpoint python3 timeout; do
 	command -v "$_tool" >/dev/null || fail "$_tool is not installed"
 done
@@ -334,22 +336,23 @@ pack_into() {
 		--out "$repo" --quiet "$@"
 }
 
-# The sample source tree, generated once per aidata binary.
+# The sample source tree, generated once per version of the generator
+# (keyed on the script's content: same script, same tree).
 _sample_dir() {
 	local base=$BUILDDIR/test-sample want have tmp
-	want=$(sha256sum <"$AIDATA" | cut -c1-64)
+	want=$(sha256sum <"$SAMPLE" | cut -c1-64)
 	if [ -d "$BUILDDIR" ] && [ -w "$BUILDDIR" ]; then
-		have=$(cat "$base/aidata.sha256" 2>/dev/null || true)
+		have=$(cat "$base/make_sample.sha256" 2>/dev/null || true)
 		if [ "$have" != "$want" ] || [ ! -d "$base/src" ]; then
 			tmp=$(mktemp -d "$BUILDDIR/test-sample.tmp.XXXXXX")
-			run_ok "$AIDATA" sample --out "$tmp/src"
-			echo "$want" >"$tmp/aidata.sha256"
+			run_ok py "$SAMPLE" --out "$tmp/src"
+			echo "$want" >"$tmp/make_sample.sha256"
 			rm -rf "$base"
 			mv "$tmp" "$base"
 		fi
 		echo "$base/src"
 	else
-		[ -d "$T/sample/src" ] || run_ok "$AIDATA" sample --out "$T/sample/src"
+		[ -d "$T/sample/src" ] || run_ok py "$SAMPLE" --out "$T/sample/src"
 		echo "$T/sample/src"
 	fi
 }

@@ -5,8 +5,9 @@ usage:
   mount_tree.py meta ROOT [--ro]
       One line per entry below ROOT, sorted by path:
         PATH TYPE SIZE MTIME_NS MODE NLINK [-> TARGET]
-      (paths are repr()-quoted). --ro clears the write bits of the mode,
-      as a read-only mount shows them. Symlinks show mode "-".
+      (paths are repr()-quoted). --ro gives the modes the mount shows
+      for a source tree: directories 0555, files 0444 (0555 if any x
+      bit is set). Symlinks show mode "-".
   mount_tree.py xattrs PATH
       listxattr + getxattr of PATH (not following a final symlink):
         NAME=VALUE   one line per attribute, sorted (value repr()-quoted
@@ -42,7 +43,7 @@ def meta(root, ro):
                     stat.S_IFLNK: "l"}.get(fmt, "o")
             mode = stat.S_IMODE(st.st_mode)
             if ro:
-                mode &= ~0o222
+                mode = 0o555 if kind == "d" or mode & 0o111 else 0o444
             line = "%r %s %d %d %s %d" % (
                 rel, kind, st.st_size, st.st_mtime_ns,
                 "-" if kind == "l" else "%04o" % mode, st.st_nlink)

@@ -80,7 +80,7 @@ for f in "${PLAIN_FILES[@]}"; do
 		--count 2000 --chunk $((4 << 20)) --seed $((seed++))
 	cat "$LAST_OUT"
 done
-# secure files cost a chunk decryption per read request: fewer preads
+# secure files: each pread of another chunk decrypts it: fewer preads
 step "preads of a secure file"
 run_ok py "$PYHELP/mount_pread.py" random "$T/ms/datasets/${SECURE_FILES[1]}" \
 	"$PLAT_SRC/${SECURE_FILES[1]}" --count 60 --chunk $((4 << 20)) --seed $((seed++))

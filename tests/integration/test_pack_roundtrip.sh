@@ -268,14 +268,15 @@ no_wrong_bytes "$T/vault-out/vault" "$VS/vault"
 	fail "get extracted content from a secure dataset"
 
 # --------------------------------------------------------------------
-note "the sample platform: aidata sample -> pack -> verify -> get /"
+note "the sample platform: sample/make_sample.py -> pack -> verify -> get /"
+: "${SAMPLE:=$SRCDIR/sample/make_sample.py}"
 SS=$T/sample-src
 rc=0
-"$AIDATA" sample --out "$SS" >"$T/sample.out" 2>"$T/sample.err" || rc=$?
+python3 -S "$SAMPLE" --out "$SS" >"$T/sample.out" 2>"$T/sample.err" || rc=$?
 if [ "$rc" -ne 0 ] || [ ! -f "$SS/datasets.json" ]; then
 	show "$T/sample.out" "sample stdout"
 	show "$T/sample.err" "sample stderr"
-	fail "'aidata sample --out DIR' failed (exit $rc) or wrote no datasets.json: the sample generator (tools/sample.c) is missing or broken"
+	fail "'$SAMPLE --out DIR' failed (exit $rc) or wrote no datasets.json: the sample generator is missing or broken"
 fi
 ndatasets=$(find "$SS" -mindepth 1 -maxdepth 1 -type d | wc -l)
 sfiles=$(find "$SS" -mindepth 2 -type f | wc -l)

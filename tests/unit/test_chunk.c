@@ -1,9 +1,11 @@
-/* Unit tests: chunk framing, one zstd frame or the raw bytes
- * (repo/chunk.c). */
+/* Unit tests: chunk framing, one zstd frame or the raw bytes, and the
+ * secure tier's AES-256-GCM envelope (repo/chunk.c). */
 #define _GNU_SOURCE
 #include "repo.h"
 #include "unit.h"
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <zstd.h>
 
 #include "banned.h"
@@ -62,7 +64,7 @@ static void decode_thunk(void *p)
 {
 	struct decode_call *d = p;
 
-	d->rc = repo_chunk_decode(d->stored, d->stored_len, d->c, d->out);
+	d->rc = repo_chunk_decode(d->stored, d->stored_len, d->c, NULL, d->out);
 }
 
 static int decode_into(const void *stored, size_t stored_len,
@@ -438,7 +440,7 @@ static void test_frame_malformed(void)
 	c2.stored_size = (uint32_t)n;
 	out = malloc(1);
 	REQUIRE(out);
-	CHECK_RC(repo_chunk_decode(text, n, &c2, out), -EINVAL);
+	CHECK_RC(repo_chunk_decode(text, n, &c2, NULL, out), -EINVAL);
 	free(out);
 
 	buf_release(&b);
@@ -520,9 +522,9 @@ static void test_flags(void)
 	encode(text, n, &b, &c);
 	REQUIRE(c.flags == REPO_CHUNK_ZSTD);
 	c.flags = REPO_CHUNK_ENCRYPTED;
-	CHECK_RC(decode(b.data, b.len, &c), -ENOTSUP);
+	CHECK_RC(decode(b.data, b.len, &c), -ENOKEY);
 	c.flags = REPO_CHUNK_ENCRYPTED | REPO_CHUNK_ZSTD;
-	CHECK_RC(decode(b.data, b.len, &c), -ENOTSUP);
+	CHECK_RC(decode(b.data, b.len, &c), -ENOKEY);
 	for (unsigned bit = 2; bit < 32; bit++) {
 		c.flags = REPO_CHUNK_ZSTD | (1u << bit);
 		if (decode(b.data, b.len, &c) != -EINVAL)
@@ -550,19 +552,154 @@ static void test_large(void)
 	CHECK_U64(c.flags, REPO_CHUNK_ZSTD);
 	out = malloc(n);
 	REQUIRE(out);
-	CHECK_RC(repo_chunk_decode(b.data, b.len, &c, out), 0);
+	CHECK_RC(repo_chunk_decode(b.data, b.len, &c, NULL, out), 0);
 	CHECK_MEM(out, text, n);
 	buf_release(&b);
 
 	encode(rnd, n, &b, &c);
 	CHECK_U64(c.flags, 0);
-	rc = repo_chunk_decode(b.data, b.len, &c, out);
+	rc = repo_chunk_decode(b.data, b.len, &c, NULL, out);
 	CHECK_RC(rc, 0);
 	CHECK_MEM(out, rnd, n);
 	buf_release(&b);
 	free(out);
 	free(text);
 	free(rnd);
+}
+
+/* Frame and encrypt raw as the packer does; describe it as chunk *c. */
+static void encrypt_chunk(const uint8_t *key, const void *raw, size_t len,
+			  struct buf *out, struct repo_chunk *c)
+{
+	struct buf framed;
+
+	encode(raw, len, &framed, c);
+	buf_init(out, REPO_STORED_MAX);
+	REQUIRE_RC(
+	    repo_chunk_encrypt(key, &c->digest, framed.data, framed.len, out),
+	    0);
+	c->flags |= REPO_CHUNK_ENCRYPTED;
+	c->stored_size = (uint32_t)out->len;
+	buf_release(&framed);
+}
+
+/* The envelope (§6.4): layout, round trip, determinism, and refusal of
+ * every tampered byte, wrong key or digest, without leaving plaintext. */
+static void test_encrypted(void)
+{
+	uint64_t seed = 0x5eed;
+	size_t sizes[] = {0, 1, 15, 16, 17, 4096, 65536 + 3};
+	uint8_t key[REPO_CHUNK_KEY_LEN], key2[REPO_CHUNK_KEY_LEN];
+
+	unit_rand_fill(&seed, key, sizeof(key));
+	unit_rand_fill(&seed, key2, sizeof(key2));
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		size_t len = sizes[s];
+		uint8_t *in = malloc(len + 1), *plain = malloc(len + 1);
+		uint8_t mac[32];
+		unsigned int mac_len = 0;
+		struct repo_chunk c, c2;
+		struct buf a, b;
+
+		REQUIRE(in && plain);
+		/* text compresses (zstd inside), random does not (raw) */
+		if (s % 2) {
+			uint8_t *t = text_data(len);
+
+			memcpy(in, t, len);
+			free(t);
+		} else {
+			unit_rand_fill(&seed, in, len);
+		}
+		encrypt_chunk(key, in, len, &a, &c);
+		CHECK(c.flags & REPO_CHUNK_ENCRYPTED);
+		/* nonce = HMAC-SHA256(key, digest)[0..12) */
+		REQUIRE(
+		    HMAC(EVP_sha256(), key, 32, c.digest.b, 32, mac, &mac_len));
+		CHECK_MEM(a.data, mac, 12);
+		if (len >= 16 && !(c.flags & REPO_CHUNK_ZSTD))
+			CHECK(memcmp(a.data + 12, in, 16) != 0);
+
+		/* round trip: exactly size bytes written */
+		memset(plain, 0xee, len + 1);
+		CHECK_RC(repo_chunk_decode(a.data, a.len, &c, key, plain), 0);
+		CHECK_MEM(plain, in, len);
+		CHECK_INT(plain[len], 0xee);
+		/* no key: refused before anything is read */
+		CHECK_RC(repo_chunk_decode(a.data, a.len, &c, NULL, plain),
+			 -ENOKEY);
+
+		/* deterministic; another key gives another nonce */
+		encrypt_chunk(key, in, len, &b, &c2);
+		CHECK(b.len == a.len && !memcmp(b.data, a.data, b.len));
+		buf_release(&b);
+		encrypt_chunk(key2, in, len, &b, &c2);
+		CHECK(memcmp(b.data, a.data, 12) != 0);
+		buf_release(&b);
+
+		/* wrong key; wrong digest (the associated data) */
+		CHECK_RC(repo_chunk_decode(a.data, a.len, &c, key2, plain),
+			 -EBADMSG);
+		c2 = c;
+		c2.digest.b[31] ^= 1;
+		CHECK_RC(repo_chunk_decode(a.data, a.len, &c2, key, plain),
+			 -EBADMSG);
+		/* tamper with nonce, ciphertext, tag: every byte for the
+		 * small sizes, a spread of them for the large ones */
+		for (size_t i = 0; i < a.len; i += (a.len > 256 ? 97 : 1)) {
+			uint8_t *t = malloc(a.len);
+			int rc;
+
+			REQUIRE(t);
+			memcpy(t, a.data, a.len);
+			t[i] ^= 0x40;
+			rc = repo_chunk_decode(t, a.len, &c, key, plain);
+			if (rc != -EBADMSG)
+				UNIT_FAIL("size %zu byte %zu: rc %d", len, i,
+					  rc);
+			/* unauthenticated plaintext is not left behind */
+			if (len >= 16 && !memcmp(plain, in, 16))
+				UNIT_FAIL("size %zu byte %zu: plaintext left",
+					  len, i);
+			free(t);
+		}
+		/* truncated: the recorded size no longer matches */
+		CHECK_RC(repo_chunk_decode(a.data, a.len - 1, &c, key, plain),
+			 -EINVAL);
+		c2 = c;
+		c2.stored_size--;
+		CHECK_RC(repo_chunk_decode(a.data, a.len - 1, &c2, key, plain),
+			 (c.flags & REPO_CHUNK_ZSTD) ? -EBADMSG : -EINVAL);
+		buf_release(&a);
+		free(in);
+		free(plain);
+	}
+	/* too short to hold nonce and tag */
+	{
+		uint8_t tiny[REPO_CHUNK_ENVELOPE - 1] = {0}, out[1];
+		struct repo_chunk c;
+
+		memset(&c, 0, sizeof(c));
+		c.flags = REPO_CHUNK_ENCRYPTED;
+		for (size_t n = 0; n < sizeof(tiny); n++) {
+			c.stored_size = (uint32_t)n;
+			CHECK_RC(repo_chunk_decode(tiny, n, &c, key, out),
+				 -EINVAL);
+		}
+	}
+	/* the envelope respects the buffer's cap */
+	{
+		struct buf small;
+		uint8_t in[64] = {0};
+		struct digest dg;
+
+		buf_init(&small, 64);
+		sha256_buffer(in, sizeof(in), &dg);
+		CHECK_RC(repo_chunk_encrypt(key, &dg, in, sizeof(in), &small),
+			 -EFBIG);
+		CHECK_INT(small.len, 0);
+		buf_release(&small);
+	}
 }
 
 int main(void)
@@ -578,5 +715,6 @@ int main(void)
 	RUN(test_frame_variants);
 	RUN(test_flags);
 	RUN(test_large);
+	RUN(test_encrypted);
 	return unit_result();
 }

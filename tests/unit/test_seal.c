@@ -1,7 +1,8 @@
 /*
  * The secure tier's cryptography (auth/seal.c): node keys, sealed dataset
- * keys and the chunk envelope, including an independent re-derivation of
- * both constructions from their documented definitions.
+ * keys, including an independent re-derivation of the construction from
+ * its documented definition (the chunk envelope is tested with repo/ in
+ * test_chunk.c).
  */
 #define _GNU_SOURCE
 #include "auth.h"
@@ -506,122 +507,6 @@ static void test_seal_independent(void)
 	unit_rmtree(dir);
 }
 
-static void test_chunk(void)
-{
-	uint64_t seed = 0x5eed;
-	size_t sizes[] = {0, 1, 15, 16, 17, 4096, 65536 + 3};
-	uint8_t key2[AUTH_DATASET_KEY_LEN];
-	struct digest dg, dg2;
-
-	REQUIRE_RC(auth_dataset_key_generate(key2), 0);
-	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
-		size_t len = sizes[s];
-		uint8_t *in = xmalloc(len + 1), *plain = xmalloc(len + 1);
-		struct buf a, b;
-		uint8_t mac[32];
-		unsigned int mac_len = 0;
-
-		unit_rand_fill(&seed, in, len);
-		sha256_buffer(in, len, &dg);
-		dg2 = dg;
-		dg2.b[31] ^= 1;
-		buf_init(&a, REPO_CHUNK_MAX + AUTH_CHUNK_OVERHEAD);
-		buf_init(&b, REPO_CHUNK_MAX + AUTH_CHUNK_OVERHEAD);
-		/* appends: keep a prefix */
-		REQUIRE(buf_append(&a, "xyz", 3) == 0);
-		REQUIRE_RC(auth_chunk_encrypt(dkey, &dg, in, len, &a), 0);
-		CHECK_INT(a.len, 3 + len + AUTH_CHUNK_OVERHEAD);
-		CHECK(!memcmp(a.data, "xyz", 3));
-		/* nonce = HMAC-SHA256(key, digest)[0..12) */
-		REQUIRE(HMAC(EVP_sha256(), dkey, 32, dg.b, 32, mac, &mac_len));
-		CHECK_MEM(a.data + 3, mac, 12);
-		if (len >= 16)
-			CHECK(memcmp(a.data + 3 + 12, in, 16) != 0);
-
-		/* round trip */
-		memset(plain, 0xee, len + 1);
-		CHECK_RC(
-		    auth_chunk_decrypt(dkey, &dg, a.data + 3, a.len - 3, plain),
-		    0);
-		CHECK_MEM(plain, in, len);
-		CHECK_INT(plain[len], 0xee); /* exactly len bytes written */
-
-		/* deterministic */
-		REQUIRE_RC(auth_chunk_encrypt(dkey, &dg, in, len, &b), 0);
-		CHECK(b.len == a.len - 3 && !memcmp(b.data, a.data + 3, b.len));
-		/* another digest: another nonce */
-		buf_reset(&b);
-		REQUIRE_RC(auth_chunk_encrypt(dkey, &dg2, in, len, &b), 0);
-		CHECK(memcmp(b.data, a.data + 3, 12) != 0);
-		/* another key: another nonce and ciphertext */
-		buf_reset(&b);
-		REQUIRE_RC(auth_chunk_encrypt(key2, &dg, in, len, &b), 0);
-		CHECK(memcmp(b.data, a.data + 3, 12) != 0);
-
-		/* wrong digest (associated data), wrong key */
-		CHECK_RC(auth_chunk_decrypt(dkey, &dg2, a.data + 3, a.len - 3,
-					    plain),
-			 -EBADMSG);
-		CHECK_RC(
-		    auth_chunk_decrypt(key2, &dg, a.data + 3, a.len - 3, plain),
-		    -EBADMSG);
-		/* tamper with nonce, ciphertext, tag: every byte for the
-		 * small sizes, a spread of them for the large ones */
-		for (size_t i = 0; i < a.len - 3;
-		     i += (a.len - 3 > 256 ? 97 : 1)) {
-			uint8_t *t = xmalloc(a.len - 3);
-			int rc;
-
-			memcpy(t, a.data + 3, a.len - 3);
-			t[i] ^= 0x40;
-			rc = auth_chunk_decrypt(dkey, &dg, t, a.len - 3, plain);
-			if (rc != -EBADMSG)
-				UNIT_FAIL("size %zu byte %zu: rc %d", len, i,
-					  rc);
-			/* unauthenticated plaintext is not left behind */
-			if (len && len >= 16 && !memcmp(plain, in, 16))
-				UNIT_FAIL("size %zu byte %zu: plaintext left",
-					  len, i);
-			free(t);
-		}
-		/* last tag byte explicitly */
-		a.data[a.len - 1] ^= 1;
-		CHECK_RC(
-		    auth_chunk_decrypt(dkey, &dg, a.data + 3, a.len - 3, plain),
-		    -EBADMSG);
-		a.data[a.len - 1] ^= 1;
-		/* truncated */
-		CHECK_RC(
-		    auth_chunk_decrypt(dkey, &dg, a.data + 3, a.len - 4, plain),
-		    len ? -EBADMSG : -EINVAL);
-		buf_release(&a);
-		buf_release(&b);
-		free(in);
-		free(plain);
-	}
-	/* too short to hold nonce and tag */
-	{
-		uint8_t tiny[AUTH_CHUNK_OVERHEAD - 1] = {0}, out[1];
-
-		sha256_buffer("", 0, &dg);
-		for (size_t n = 0; n < sizeof(tiny); n++)
-			CHECK_RC(auth_chunk_decrypt(dkey, &dg, tiny, n, out),
-				 -EINVAL);
-	}
-	/* the envelope respects the buffer's cap */
-	{
-		struct buf small;
-		uint8_t in[64] = {0};
-
-		buf_init(&small, 64);
-		sha256_buffer(in, sizeof(in), &dg);
-		CHECK_RC(auth_chunk_encrypt(dkey, &dg, in, sizeof(in), &small),
-			 -EFBIG);
-		CHECK_INT(small.len, 0);
-		buf_release(&small);
-	}
-}
-
 int main(void)
 {
 	log_init("test_seal", LOG_LEVEL_ERROR, false);
@@ -651,7 +536,6 @@ int main(void)
 	RUN(test_unseal_every_byte);
 	RUN(test_unseal_aead_binding);
 	RUN(test_seal_independent);
-	RUN(test_chunk);
 	unit_quiet(false);
 
 	auth_node_key_free(node_a);

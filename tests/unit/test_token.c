@@ -65,6 +65,8 @@ static int rc_of(enum auth_token_error e)
 		return -EBADMSG;
 	case AUTH_TOKEN_EXPIRED:
 		return -EKEYEXPIRED;
+	case AUTH_TOKEN_NOT_YET_VALID:
+		return -EKEYREJECTED;
 	default:
 		return -EINVAL;
 	}
@@ -206,6 +208,7 @@ static void check_claims_equal(const struct auth_claims *got,
 	CHECK_STR(got->org, want->org);
 	CHECK_STR(got->jti, want->jti);
 	CHECK_INT(got->iat, want->iat);
+	CHECK_INT(got->nbf, want->nbf);
 	CHECK_INT(got->exp, want->exp);
 	CHECK_INT(got->scope, want->scope);
 	CHECK_INT(got->ndatasets, want->ndatasets);
@@ -1040,6 +1043,66 @@ static void test_expiry_and_order(void)
 	free(tok);
 }
 
+/* nbf (RFC 7519 section 4.1.5): refused until then, with the leeway */
+static void test_not_before(void)
+{
+	struct auth_claims in, got;
+	enum auth_token_error why;
+	char *tok, *pl, *forged;
+	char *bad;
+
+	sample_claims(&in);
+	in.nbf = NOW0 + 600;
+	tok = issue(&in);
+	CHECK_RC(verify_n(tok, strlen(tok), in.nbf, &got, &why), 0);
+	check_claims_equal(&got, &in);
+	auth_claims_release(&got);
+	EXPECT(tok, NOW0, AUTH_TOKEN_NOT_YET_VALID);
+	EXPECT(tok, in.nbf - AUTH_CLOCK_LEEWAY - 1, AUTH_TOKEN_NOT_YET_VALID);
+	EXPECT(tok, in.nbf - AUTH_CLOCK_LEEWAY, AUTH_TOKEN_OK);
+	EXPECT(tok, in.exp - 1, AUTH_TOKEN_OK);
+	EXPECT(tok, in.exp, AUTH_TOKEN_EXPIRED); /* no leeway on exp */
+	EXPECT(tok, INT64_MIN, AUTH_TOKEN_OK);	 /* AUTH_NOW_ANY */
+	EXPECT(tok, INT64_MAX, AUTH_TOKEN_EXPIRED);
+	CHECK(!auth_claims_valid_yet(&in, NOW0));
+	CHECK(auth_claims_valid_yet(&in, in.nbf - AUTH_CLOCK_LEEWAY));
+	CHECK(auth_claims_valid_yet(&in, AUTH_NOW_ANY));
+	CHECK(auth_claims_valid_yet(&in, INT64_MAX));
+	free(tok);
+
+	/* the issuer refuses what the verifier would */
+	in.nbf = in.exp;
+	CHECK_RC(auth_token_issue(key_a, &in, &bad), -EINVAL);
+	in.nbf = -5;
+	CHECK_RC(auth_token_issue(key_a, &in, &bad), -EINVAL);
+
+	/* malformed nbf claims, correctly signed */
+	static const char *const bad_nbf[] = {
+	    ",\"nbf\":\"1700000600\"",
+	    ",\"nbf\":1700000600.5",
+	    ",\"nbf\":0",
+	    ",\"nbf\":-1",
+	    ",\"nbf\":1700003600",
+	    ",\"nbf\":null",
+	    ",\"nbf\":true",
+	};
+	for (size_t i = 0; i < sizeof(bad_nbf) / sizeof(bad_nbf[0]); i++) {
+		pl = good_payload(bad_nbf[i]);
+		forged = jws(key_a, HEADER, pl);
+		EXPECT(forged, NOW0 + 1000, AUTH_TOKEN_BAD_CLAIMS);
+		free(forged);
+		free(pl);
+	}
+	/* a well-formed one from another issuer's payload */
+	pl = good_payload(",\"nbf\":1700000600");
+	forged = jws(key_a, HEADER, pl);
+	EXPECT(forged, 1700000600 - AUTH_CLOCK_LEEWAY - 1,
+	       AUTH_TOKEN_NOT_YET_VALID);
+	EXPECT(forged, 1700000600, AUTH_TOKEN_OK);
+	free(forged);
+	free(pl);
+}
+
 static void test_grants(void)
 {
 	struct auth_claims in, got, none;
@@ -1131,6 +1194,8 @@ static void test_error_text(void)
 		  "bad signature");
 	CHECK_STR(auth_token_error_text(AUTH_TOKEN_BAD_CLAIMS), "bad claims");
 	CHECK_STR(auth_token_error_text(AUTH_TOKEN_EXPIRED), "expired");
+	CHECK_STR(auth_token_error_text(AUTH_TOKEN_NOT_YET_VALID),
+		  "not yet valid");
 }
 
 static char *read_text(const char *path)
@@ -1167,6 +1232,7 @@ int main(void)
 	RUN(test_form);
 	RUN(test_claims);
 	RUN(test_expiry_and_order);
+	RUN(test_not_before);
 	RUN(test_grants);
 	RUN(test_claims_json);
 	RUN(test_error_text);

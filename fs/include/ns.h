@@ -57,12 +57,18 @@ struct ns_caller {
  * Fetch and verify the manifest with pub, refuse a revision older than
  * the newest this cache has accepted from the origin, fetch and verify
  * the root catalog. Errors are logged with the reason: -EBADMSG (bad
- * signature or digest), -ESTALE (rollback), origin errors.
+ * signature or digest), -ESTALE (rollback), origin errors. cache, pub and
+ * auth stay the caller's and must outlive *out, which is freed with
+ * ns_free once every file it opened is released.
  */
 int ns_new(cache_t *cache, const repo_key_t *pub, auth_t *auth, ns_t **out);
 void ns_free(ns_t *ns);
 
+/* The revision being served. */
 uint64_t ns_revision(ns_t *ns);
+/* The current revision's regular files and the sum of their sizes,
+ * over every dataset (what df shows). */
+void ns_totals(ns_t *ns, uint64_t *bytes, uint64_t *files);
 /* Seconds until the manifest should be checked again. */
 uint32_t ns_ttl(ns_t *ns);
 
@@ -83,6 +89,13 @@ int ns_refresh(ns_t *ns, const struct ns_notify *notify);
 /* Drop mapped catalog pages from this process's resident set. */
 void ns_trim(ns_t *ns);
 
+/*
+ * Whether ino is an entry of a dataset catalog: its attributes, listing
+ * and content never change (a new revision gives changed datasets new
+ * inode numbers), so the kernel may cache them for NS_TIMEOUT_IMMUTABLE.
+ */
+bool ns_ino_immutable(uint64_t ino);
+
 /* Attributes; *timeout is how long the kernel may cache them. */
 int ns_getattr(ns_t *ns, uint64_t ino, struct stat *st, double *timeout);
 int ns_lookup(ns_t *ns, uint64_t parent, const char *name, uint64_t *ino,
@@ -99,26 +112,34 @@ typedef int (*ns_fill_fn)(void *ctx, const char *name, size_t name_len,
 int ns_readdir(ns_t *ns, uint64_t ino, uint64_t off, bool plus, ns_fill_fn fill,
 	       void *ctx);
 
-/* Symlink target (caller frees). */
+/* Symlink target: *target is a new string the caller frees. -EINVAL for
+ * what is not a symlink. */
 int ns_readlink(ns_t *ns, uint64_t ino, char **target);
 
 /*
- * Open a regular file for the caller. *direct_io is set for generated
- * control files (their size is not known in advance). -EISDIR for
- * directories; -EACCES when the tier refuses the caller (audited).
- * write is allowed only for .aidata/login.
+ * Open a regular file for the caller: *out, released with ns_release.
+ * *direct_io is set for generated control files (their size is not known
+ * in advance). -EISDIR for directories; -EACCES when the tier refuses
+ * the caller (audited). write is always refused: -EROFS (audited for
+ * shared and secure files).
  */
 int ns_open(ns_t *ns, uint64_t ino, const struct ns_caller *who, bool write,
 	    struct ns_file **out, bool *direct_io);
 /* access(2): -EACCES when a read would be refused to the caller. */
 int ns_access(ns_t *ns, uint64_t ino, const struct ns_caller *who, int mask);
-/* A write to .aidata/login: a token binds it to the caller's uid, the
- * word "logout" drops the binding. Returns bytes taken or -errno. */
-int ns_write(ns_t *ns, struct ns_file *f, const struct ns_caller *who,
-	     const char *data, size_t len);
+/*
+ * The login requests on an open .aidata/login (fs/uapi/aidatafs_ioctl.h):
+ * bind the credential token (len bytes) to the caller's uid, or drop the
+ * caller's binding. -ENOTTY for any other file. ns_login returns 0, or
+ * -EACCES/-EINVAL with *reason saying why (auth_login).
+ */
+int ns_login(ns_t *ns, struct ns_file *f, const struct ns_caller *who,
+	     const char *token, size_t len, enum auth_reason *reason);
+int ns_logout(ns_t *ns, struct ns_file *f, const struct ns_caller *who);
 void ns_release(ns_t *ns, struct ns_file *f);
 
-/* One piece of a read reply: bytes [pos, pos+len) of fd, or of mem. */
+/* One piece of a read reply: bytes [pos, pos+len) of fd, or of mem
+ * (fd -1); both valid until ns_read_done. */
 struct ns_segment {
 	int fd;
 	const uint8_t *mem;
@@ -129,23 +150,23 @@ struct ns_segment {
 struct ns_read {
 	struct ns_segment *seg;
 	size_t nseg;
-	void **owned; /* decrypted chunks held until ns_read_done */
-	size_t nowned;
 	struct cache_chunk_ref *refs; /* pinned until ns_read_done */
 	size_t nrefs;
 	size_t total;
 };
 
 /*
- * Plan a read of size bytes at off: pins the chunks it needs (fetching
- * what is missing, verified) and starts readahead for sequential readers.
- * On error nothing is pinned. Call ns_read_done after replying.
+ * Plan a read of size bytes at off into *out: holds the chunks it needs
+ * (fetched and verified if missing; secure chunks decrypted in memory)
+ * and starts readahead for sequential readers. out->nseg is 0 at or past
+ * the end. On error nothing is held. Call ns_read_done after replying.
  */
 int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
 	    struct ns_read *out);
 void ns_read_done(ns_t *ns, struct ns_read *r);
 
-/* "user.aidata.*" attributes of files and dataset directories. */
+/* "user.aidata.*" attribute names of files and dataset directories,
+ * each NUL-terminated, appended to names. */
 int ns_listxattr(ns_t *ns, uint64_t ino, struct buf *names);
 /* Value into *value (caller frees) of *len bytes; -ENODATA if absent.
  * "user.aidata.access" answers for the caller. */

@@ -1,0 +1,609 @@
+/* The chunk store: pins, in-flight fetches, storing, eviction, readahead. */
+#define _GNU_SOURCE
+#include "cache_int.h"
+#include "fsutil.h"
+#include "log.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "banned.h"
+
+#define TOUCH_INTERVAL_SEC 2
+/* evict down to this fraction of max_bytes once it would be exceeded */
+#define LOW_WATERMARK(max) ((max) / 10 * 9)
+
+struct cache_pin {
+	struct digest d;
+	unsigned count;
+};
+
+/* What a cache_chunk_ref keeps to release itself. */
+struct ref_priv {
+	struct digest d;
+	uint8_t *mem;		   /* bytes served from memory, owned */
+	struct cache_plain *plain; /* a secure chunk's shared plaintext */
+};
+
+struct cache_inflight {
+	struct digest d;
+	struct cache_inflight *next;
+	unsigned refs;
+	bool done;
+	int rc;
+};
+
+static uint64_t now_sec(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+static char *chunk_path(cache_t *c, const struct digest *d)
+{
+	char hex[DIGEST_HEX_LEN + 1];
+
+	digest_to_hex(d, hex);
+	return xasprintf("%s/%.2s/%s", c->chunks_dir, hex, hex);
+}
+
+/*
+ * For an encrypted chunk a digest of where its ciphertext lives, so that
+ * ciphertext and a plaintext chunk with the same content never share a
+ * file.
+ */
+void cache_chunk_key(const struct repo_chunk *ch, struct digest *key)
+{
+	sha256_ctx_t *sha;
+	uint8_t off[8];
+
+	if (!(ch->flags & REPO_CHUNK_ENCRYPTED)) {
+		*key = ch->digest;
+		return;
+	}
+	store_be64(off, ch->offset);
+	sha = sha256_new();
+	sha256_update(sha, "aidata-encrypted-chunk", 22);
+	sha256_update(sha, ch->digest.b, DIGEST_LEN);
+	sha256_update(sha, ch->shard.b, DIGEST_LEN);
+	sha256_update(sha, off, sizeof(off));
+	sha256_final(sha, key);
+	sha256_free(sha);
+}
+
+/* ------------------------------------------------------------- pins -- */
+
+static void pin(cache_t *c, const struct digest *d)
+{
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->npins; i++) {
+		if (digest_equal(&c->pins[i].d, d)) {
+			c->pins[i].count++;
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+	}
+	if (c->npins == c->apins) {
+		c->apins = c->apins ? 2 * c->apins : 64;
+		c->pins = xrealloc(c->pins, c->apins * sizeof(*c->pins));
+	}
+	c->pins[c->npins].d = *d;
+	c->pins[c->npins].count = 1;
+	c->npins++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void unpin(cache_t *c, const struct digest *d)
+{
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->npins; i++) {
+		if (digest_equal(&c->pins[i].d, d)) {
+			if (--c->pins[i].count == 0)
+				c->pins[i] = c->pins[--c->npins];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Called by the index with c->lock NOT held (eviction takes it). */
+static bool is_pinned(void *ctx, const struct digest *d)
+{
+	cache_t *c = ctx;
+	bool found = false;
+
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->npins && !found; i++)
+		found = digest_equal(&c->pins[i].d, d);
+	pthread_mutex_unlock(&c->lock);
+	return found;
+}
+
+static void drop_file(void *ctx, const struct digest *d)
+{
+	cache_t *c = ctx;
+	char *path = chunk_path(c, d);
+
+	unlink(path);
+	free(path);
+	STAT_ADD(c->stats.evictions, 1);
+}
+
+static void touch(cache_t *c, const struct digest *d)
+{
+	pthread_mutex_lock(&c->lock);
+	if (c->ntouched < CACHE_TOUCH_MAX)
+		c->touched[c->ntouched++] = *d;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void cache_touched_flush(cache_t *c)
+{
+	struct digest *list;
+	size_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->ntouched;
+	list = xmalloc((n ? n : 1) * sizeof(*list));
+	memcpy(list, c->touched, n * sizeof(*list));
+	c->ntouched = 0;
+	pthread_mutex_unlock(&c->lock);
+	if (n)
+		cache_index_touch(c->ix, list, n, now_sec());
+	free(list);
+}
+
+void *cache_flusher_main(void *arg)
+{
+	cache_t *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->stop) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += TOUCH_INTERVAL_SEC;
+		pthread_cond_timedwait(&c->work, &c->lock, &ts);
+		if (c->stop)
+			break;
+		pthread_mutex_unlock(&c->lock);
+		cache_touched_flush(c);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+/* --------------------------------------------------------- storing -- */
+
+/* Open the cached file of d if the index has it and it is whole. */
+static int open_cached(cache_t *c, const struct digest *key, int *fd_out)
+{
+	char *path = NULL;
+	struct stat st;
+	uint64_t size;
+	int fd, rc;
+
+	rc = cache_index_lookup(c->ix, key, &size);
+	if (rc)
+		return rc;
+	path = chunk_path(c, key);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || (uint64_t)st.st_size != size) {
+		/* evicted by another process, or damaged: forget it */
+		if (fd >= 0) {
+			close(fd);
+			unlink(path);
+		}
+		cache_index_remove(c->ix, key);
+		free(path);
+		return -ENOENT;
+	}
+	free(path);
+	*fd_out = fd;
+	return 0;
+}
+
+/*
+ * Make room under the bound for incoming bytes and reserve them, so that
+ * stores running at once in this process cannot pass it together; give
+ * them back with room_release once stored (or not). -ENOSPC when the
+ * cache is full of chunks being read.
+ */
+static int make_room(cache_t *c, uint64_t incoming)
+{
+	uint64_t bytes, count, evicted = 0, need;
+	int rc;
+
+	if (!c->max_bytes)
+		return 0;
+	pthread_mutex_lock(&c->room_lock);
+	rc = cache_index_totals(c->ix, &bytes, &count);
+	need = incoming + c->reserved;
+	if (rc || bytes + need <= c->max_bytes)
+		goto out;
+	rc = cache_index_evict(c->ix,
+			       LOW_WATERMARK(c->max_bytes) > need
+				   ? LOW_WATERMARK(c->max_bytes) - need
+				   : 0,
+			       is_pinned, drop_file, c, &evicted);
+	if (!rc)
+		rc = cache_index_totals(c->ix, &bytes, &count);
+	if (!rc && bytes + need > c->max_bytes)
+		rc = -ENOSPC;
+out:
+	if (!rc)
+		c->reserved += incoming;
+	pthread_mutex_unlock(&c->room_lock);
+	return rc;
+}
+
+static void room_release(cache_t *c, uint64_t n)
+{
+	if (!c->max_bytes)
+		return;
+	pthread_mutex_lock(&c->room_lock);
+	c->reserved -= n;
+	pthread_mutex_unlock(&c->room_lock);
+}
+
+/* Write bytes to a temp file and rename it into the store. */
+static int store_file(cache_t *c, const struct digest *d, const void *p,
+		      size_t n)
+{
+	char *tmp, *path = chunk_path(c, d), *dir;
+	uint64_t seq;
+	int fd, rc;
+
+	pthread_mutex_lock(&c->lock);
+	seq = c->tmp_counter++;
+	pthread_mutex_unlock(&c->lock);
+	tmp = xasprintf("%s/%d.%" PRIu64, c->tmp_dir, (int)getpid(), seq);
+	dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = fs_write_all(fd, p, n);
+	if (close(fd) != 0 && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, path) != 0) {
+		rc = -errno;
+		/* the first chunk of its chunks/aa/: make the directory (a
+		 * concurrent store may make it first: EEXIST is success) */
+		if (rc == -ENOENT && (mkdir(dir, 0700) == 0 || errno == EEXIST))
+			rc = rename(tmp, path) == 0 ? 0 : -errno;
+	}
+	if (!rc)
+		rc = cache_index_insert(c->ix, d, n, now_sec());
+	if (rc)
+		unlink(tmp);
+out:
+	free(tmp);
+	free(path);
+	free(dir);
+	return rc;
+}
+
+/*
+ * Fetch ch from the origin and verify it. *data (malloc'd) gets the bytes
+ * to keep: plaintext, or for an encrypted chunk the ciphertext, which only
+ * its dataset key verifies (cache_plain.c, when it is read).
+ */
+static int fetch_chunk(cache_t *c, const struct repo_chunk *ch, uint8_t **data,
+		       size_t *len)
+{
+	char rel[128], hex[DIGEST_HEX_LEN + 1];
+	struct buf b;
+	uint8_t *out = NULL;
+	int rc;
+
+	repo_shard_object_path(&ch->shard, rel, sizeof(rel));
+	digest_to_hex(&ch->digest, hex);
+	buf_init(&b, (size_t)ch->stored_size);
+	rc = origin_get_range(c->origin, rel, ch->offset, ch->stored_size, &b);
+	if (rc) {
+		if (rc == -ETIMEDOUT)
+			STAT_ADD(c->stats.err_origin_timeout, 1);
+		else
+			STAT_ADD(c->stats.err_origin_io, 1);
+		log_error("chunk '%s' from shard '%s': %s", hex, rel,
+			  rc == -ETIMEDOUT ? "origin timed out"
+			  : rc == -ENOENT  ? "shard missing on the origin"
+					   : "origin failed");
+		/* readers see EIO; the log line says timeout or failure */
+		rc = -EIO;
+		goto out;
+	}
+	STAT_ADD(c->stats.bytes_fetched, b.len);
+	if (ch->flags & REPO_CHUNK_ENCRYPTED) {
+		*data = b.data;
+		*len = b.len;
+		b.data = NULL;
+		goto out;
+	}
+	out = xmalloc(ch->size ? ch->size : 1);
+	rc = repo_chunk_decode(b.data, b.len, ch, NULL, out);
+	if (rc) {
+		STAT_ADD(c->stats.err_verify, 1);
+		log_error("chunk '%s' from shard '%s': %s; refusing the bytes",
+			  hex, rel,
+			  rc == -EBADMSG ? "digest mismatch" : "corrupt frame");
+		free(out);
+		rc = -EIO;
+		goto out;
+	}
+	*data = out;
+	*len = ch->size;
+out:
+	buf_release(&b);
+	return rc;
+}
+
+/* Fetch, verify, store. On success either *fd is the stored file, or
+ * the cache could not (or, transient, does not) take it and *mem holds
+ * the bytes. */
+static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
+			   const struct digest *key, int *fd, uint8_t **mem)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int rc = fetch_chunk(c, ch, &data, &len);
+
+	if (rc)
+		return rc;
+	if (c->transient) {
+		*mem = data;
+		return 0;
+	}
+	rc = make_room(c, len);
+	if (!rc) {
+		rc = store_file(c, key, data, len);
+		room_release(c, len);
+	}
+	if (rc == -ENOSPC || rc == -EDQUOT) {
+		uint64_t evicted;
+
+		/* the disk is fuller than cache_size assumed: shrink */
+		cache_index_evict(c->ix, 0, is_pinned, drop_file, c, &evicted);
+		rc = store_file(c, key, data, len);
+	}
+	if (!rc) {
+		char *path = chunk_path(c, key);
+
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+		free(path);
+		if (*fd >= 0) {
+			free(data);
+			return 0;
+		}
+	}
+	STAT_ADD(c->stats.err_cache_full, 1);
+	log_warn("cache '%s' cannot take a chunk (%s): serving it from memory",
+		 c->dir, strerror(rc ? -rc : errno));
+	*mem = data;
+	return 0;
+}
+
+/*
+ * The stored bytes under key: the cached file, or one fetch shared by
+ * every concurrent caller. The caller has pinned key.
+ */
+static int stored_get(cache_t *c, const struct repo_chunk *ch,
+		      const struct digest *key, int *fd, uint8_t **mem)
+{
+	struct cache_inflight *f;
+	int rc;
+
+	for (;;) {
+		/* a transient cache stores nothing: no need to look */
+		rc = c->transient ? -ENOENT : open_cached(c, key, fd);
+		if (rc == 0) {
+			STAT_ADD(c->stats.hits, 1);
+			touch(c, key);
+			return 0;
+		}
+		if (rc != -ENOENT)
+			return rc;
+		pthread_mutex_lock(&c->lock);
+		for (f = c->inflight; f; f = f->next)
+			if (digest_equal(&f->d, key))
+				break;
+		if (f) {
+			/* someone is fetching it: wait for their result */
+			f->refs++;
+			while (!f->done)
+				pthread_cond_wait(&c->cond, &c->lock);
+			rc = f->rc;
+			if (--f->refs == 0)
+				free(f);
+			pthread_mutex_unlock(&c->lock);
+			if (rc)
+				return rc;
+			continue;
+		}
+		f = xcalloc(1, sizeof(*f));
+		f->d = *key;
+		f->refs = 1;
+		f->next = c->inflight;
+		c->inflight = f;
+		pthread_mutex_unlock(&c->lock);
+
+		STAT_ADD(c->stats.misses, 1);
+		rc = fetch_and_store(c, ch, key, fd, mem);
+
+		pthread_mutex_lock(&c->lock);
+		for (struct cache_inflight **p = &c->inflight; *p;
+		     p = &(*p)->next) {
+			if (*p == f) {
+				*p = f->next;
+				break;
+			}
+		}
+		f->done = true;
+		f->rc = rc;
+		pthread_cond_broadcast(&c->cond);
+		if (--f->refs == 0)
+			free(f);
+		pthread_mutex_unlock(&c->lock);
+		return rc;
+	}
+}
+
+int cache_stored_acquire(cache_t *c, const struct repo_chunk *ch,
+			 struct cache_chunk_ref *out)
+{
+	struct ref_priv *rp;
+	uint8_t *mem = NULL;
+	struct digest key;
+	int fd = -1, rc;
+
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
+	cache_chunk_key(ch, &key);
+	pin(c, &key);
+	rc = stored_get(c, ch, &key, &fd, &mem);
+	if (rc) {
+		unpin(c, &key);
+		return rc;
+	}
+	rp = xcalloc(1, sizeof(*rp));
+	rp->d = key;
+	rp->mem = mem;
+	out->priv = rp;
+	out->fd = fd;
+	out->mem = mem;
+	out->size =
+	    (ch->flags & REPO_CHUNK_ENCRYPTED) ? ch->stored_size : ch->size;
+	return 0;
+}
+
+int cache_chunk_acquire(cache_t *c, const struct repo_chunk *ch,
+			const uint8_t *key, struct cache_chunk_ref *out)
+{
+	if (!(ch->flags & REPO_CHUNK_ENCRYPTED))
+		return cache_stored_acquire(c, ch, out);
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
+	if (!key)
+		return -ENOKEY;
+	return cache_plain_acquire(c, ch, key, out);
+}
+
+void cache_chunk_release(cache_t *c, struct cache_chunk_ref *ref)
+{
+	struct ref_priv *rp = ref->priv;
+
+	if (!rp)
+		return;
+	if (rp->plain) {
+		cache_plain_release(c, rp->plain);
+	} else {
+		if (ref->fd >= 0)
+			close(ref->fd);
+		unpin(c, &rp->d);
+		free(rp->mem);
+	}
+	free(rp);
+	memset(ref, 0, sizeof(*ref));
+	ref->fd = -1;
+}
+
+/* cache_plain.c hands out its references through the same release. */
+void cache_plain_ref_init(struct cache_chunk_ref *ref, struct cache_plain *p,
+			  const uint8_t *mem, uint32_t size)
+{
+	struct ref_priv *rp = xcalloc(1, sizeof(*rp));
+
+	rp->plain = p;
+	ref->priv = rp;
+	ref->fd = -1;
+	ref->mem = mem;
+	ref->size = size;
+}
+
+bool cache_stored_forget(cache_t *c, const struct repo_chunk *ch)
+{
+	struct digest key;
+	bool had;
+	char *path;
+
+	cache_chunk_key(ch, &key);
+	path = chunk_path(c, &key);
+	had = cache_index_remove(c->ix, &key) == 0 || access(path, F_OK) == 0;
+	unlink(path);
+	free(path);
+	return had;
+}
+
+bool cache_chunk_present(cache_t *c, const struct repo_chunk *ch)
+{
+	struct digest key;
+	uint64_t size;
+
+	cache_chunk_key(ch, &key);
+	return cache_index_lookup(c->ix, &key, &size) == 0;
+}
+
+/* ------------------------------------------------------------ prefetch -- */
+
+void cache_chunk_prefetch(cache_t *c, const struct repo_chunk *ch)
+{
+	if (cache_chunk_present(c, ch))
+		return;
+	pthread_mutex_lock(&c->lock);
+	for (size_t i = 0; i < c->pf_count; i++) {
+		if (digest_equal(
+			&c->pf_queue[(c->pf_head + i) % CACHE_PREFETCH_QUEUE]
+			     .digest,
+			&ch->digest)) {
+			pthread_mutex_unlock(&c->lock);
+			return;
+		}
+	}
+	if (c->pf_count < CACHE_PREFETCH_QUEUE && !c->stop) {
+		c->pf_queue[(c->pf_head + c->pf_count) % CACHE_PREFETCH_QUEUE] =
+		    *ch;
+		c->pf_count++;
+		pthread_cond_signal(&c->work);
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void *cache_prefetch_main(void *arg)
+{
+	cache_t *c = arg;
+
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		struct cache_chunk_ref ref;
+		struct repo_chunk ch;
+
+		while (!c->stop && c->pf_count == 0)
+			pthread_cond_wait(&c->work, &c->lock);
+		if (c->stop)
+			break;
+		ch = c->pf_queue[c->pf_head];
+		c->pf_head = (c->pf_head + 1) % CACHE_PREFETCH_QUEUE;
+		c->pf_count--;
+		pthread_mutex_unlock(&c->lock);
+		/* stored bytes only: a secure chunk is decrypted when read */
+		if (!cache_chunk_present(c, &ch) &&
+		    cache_stored_acquire(c, &ch, &ref) == 0) {
+			STAT_ADD(c->stats.prefetches, 1);
+			cache_chunk_release(c, &ref);
+		}
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}

@@ -1,0 +1,83 @@
+/*
+ * Private to cache/origin*.c: the state of an origin and what its files
+ * share. origin.c: URLs, life cycle and the fetch entry points;
+ * origin_file.c: file://; origin_http.c: http(s):// through libcurl.
+ */
+#ifndef AIDATA_ORIGIN_INT_H
+#define AIDATA_ORIGIN_INT_H
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "origin.h"
+
+#ifndef AIDATA_VERSION
+#define AIDATA_VERSION "dev"
+#endif
+
+#define ORIGIN_DEFAULT_TIMEOUT 20 /* seconds, when the caller says 0 */
+#define ORIGIN_POOL_MAX 16	  /* idle easy handles kept per origin */
+#define ORIGIN_BACKOFF_MS 100	  /* first retry delay, doubled each time */
+#define ORIGIN_BACKOFF_MAX_MS 2000
+/*
+ * Slower than this for timeout_sec seconds counts as a timeout. A pure
+ * stall check (1 byte/s) would let an origin that trickles a few bytes a
+ * second hold a FUSE read for hours; no useful origin is this slow.
+ */
+#define ORIGIN_MIN_RATE 4096 /* bytes per second */
+/* Error bodies (404 pages, ...) are discarded, and only this much is read
+ * before giving up on the connection. */
+#define ORIGIN_ERROR_BODY_MAX (64 * 1024)
+#define ORIGIN_FILE_CHUNK (64 * 1024)
+
+enum origin_kind {
+	ORIGIN_FILE,
+	ORIGIN_HTTP,
+};
+
+struct origin {
+	enum origin_kind kind;
+	char *base;	/* "/root/" or "http://host/path/" (with userinfo) */
+	char *log_base; /* base for log lines: the URL without userinfo */
+	char *ca_file;
+	unsigned timeout_sec;
+	unsigned retries;
+
+	pthread_mutex_t pool_lock;
+	CURL *pool[ORIGIN_POOL_MAX]; /* idle handles, protected by pool_lock */
+	size_t pool_len;
+
+	_Atomic uint64_t requests;
+	_Atomic uint64_t bytes;
+	_Atomic uint64_t retried;
+	_Atomic uint64_t timeouts;
+	_Atomic uint64_t http_errors;
+	_Atomic uint64_t other_errors;
+};
+
+static inline void stat_add(_Atomic uint64_t *counter, uint64_t n)
+{
+	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
+}
+
+/* file://: the whole object into out (out_fd < 0) or into out_fd; a
+ * byte range into out. */
+int origin_file_get(origin_t *o, const char *rel, uint64_t max, struct buf *out,
+		    int out_fd);
+int origin_file_get_range(origin_t *o, const char *rel, uint64_t off,
+			  size_t len, struct buf *out);
+
+/* http(s)://: check url (log_url is what to log of it) and initialise
+ * libcurl once. 0, -EINVAL or -EIO (logged). */
+int origin_http_check(const char *url, const char *log_url);
+/* The three fetches of origin.h, for an http(s) origin. */
+int origin_http_get(origin_t *o, const char *rel, size_t max, struct buf *out);
+int origin_http_get_to_fd(origin_t *o, const char *rel, uint64_t max, int fd);
+int origin_http_get_range(origin_t *o, const char *rel, uint64_t off,
+			  size_t len, struct buf *out);
+/* Free the idle connection handles. */
+void origin_http_release(origin_t *o);
+
+#endif

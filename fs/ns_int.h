@@ -1,0 +1,192 @@
+/*
+ * Private to the namespace (fs/ns_*.c): its state, the inode number
+ * layout, and the helpers its files share. ns.h is the interface.
+ *
+ *   ns_inode.c    inode numbers and attributes
+ *   ns_rev.c      revisions: manifest, root catalog, datasets, labels
+ *   ns_slot.c     a dataset's slot: its catalog and (secure) its key
+ *   ns_dir.c      directories and the three views: lookup, readdir
+ *   ns_file.c     files: open, tier checks, read planning, readahead
+ *   ns_xattr.c    user.aidata.* attributes
+ *   ns_control.c  the .aidata/ control files
+ */
+#ifndef AIDATA_NS_INT_H
+#define AIDATA_NS_INT_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <time.h>
+
+#include "ns.h"
+#include "stats.h"
+
+/* ------------------------------------------------------ inode numbers -- */
+
+#define SLOT_BITS 20
+#define SLOT_MAX (1u << SLOT_BITS)
+#define SLOT_HIGH_START (1u << (SLOT_BITS - 1))
+#define LOCAL_MASK ((1ULL << 40) - 1)
+#define INO_KIND_FIXED 0
+#define INO_KIND_LABEL 1
+#define INO_KIND_TREE 2
+#define TREE_INO(view, slot, local)                                            \
+	(((uint64_t)INO_KIND_TREE << 62) | ((uint64_t)(view) << 60) |          \
+	 ((uint64_t)(slot) << 40) | (local))
+#define LABEL_INO(which, i)                                                    \
+	(((uint64_t)INO_KIND_LABEL << 62) | ((uint64_t)(which) << 40) | (i))
+#define INO_KIND(ino) ((ino) >> 62)
+#define TREE_VIEW(ino) ((unsigned)(((ino) >> 60) & 3))
+#define TREE_SLOT(ino) ((uint32_t)(((ino) >> 40) & (SLOT_MAX - 1)))
+#define TREE_LOCAL(ino) ((ino)&LOCAL_MASK)
+#define LABEL_WHICH(ino) ((unsigned)(((ino) >> 40) & 1))
+#define LABEL_INDEX(ino) ((uint32_t)((ino)&0xffffffffu))
+
+/* Attribute timeout of what a revision switch may change. */
+#define SYNTHETIC_TIMEOUT 1.0
+
+#define COUNT_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
+#define COUNT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+enum { LABEL_INDUSTRY = 0, LABEL_MODALITY = 1 };
+
+/* ---------------------------------------------------------------- state -- */
+
+/* One catalog of one dataset; never freed while the mount lives, so an
+ * inode number stays meaningful for as long as the kernel holds it. */
+struct ns_slot {
+	struct repo_dataset d;
+	uint32_t label[2];
+	pthread_mutex_t lock;
+	repo_catalog_t *cat; /* opened on first use; protected by lock */
+	/* secure tier: the dataset key, unsealed in memory only */
+	int key_state; /* 0 unknown, 1 held, <0 -errno; protected by lock */
+	time_t key_checked;		   /* protected by lock */
+	uint8_t key[AUTH_DATASET_KEY_LEN]; /* protected by lock */
+};
+
+/* One revision: its manifest, root catalog and datasets by name. */
+struct ns_rev {
+	unsigned refs; /* protected by ns->lock */
+	struct repo_manifest m;
+	repo_catalog_t *root;
+	uint32_t *slots; /* dataset slots in name order */
+	size_t n;
+	uint32_t *labels[2]; /* label indices present, in name order */
+	size_t nlabels[2];
+};
+
+struct ns {
+	cache_t *cache;
+	const repo_key_t *pub;
+	auth_t *auth;
+	uint8_t key_id[32];
+	pthread_mutex_t lock;
+	struct ns_rev *rev;	     /* protected by lock */
+	struct ns_slot **slots;	     /* SLOT_MAX pointers; protected by lock */
+	uint32_t next_high_slot;     /* protected by lock */
+	char **labels[2];	     /* append-only; protected by lock */
+	uint32_t nlabels[2];	     /* protected by lock */
+	struct ns_slot **open_slots; /* slots with a catalog open; lock */
+	size_t nopen;		     /* protected by lock */
+	uint64_t catalog_ops;	     /* atomic: lookups/readdirs since a trim */
+	struct fs_counters counters; /* atomics */
+};
+
+enum ns_file_kind { FILE_TREE, FILE_GENERATED, FILE_LOGIN };
+
+struct ns_file {
+	enum ns_file_kind kind;
+	struct ns_slot *slot;
+	struct repo_inode inode;
+	uint64_t *starts; /* starts[k]: file offset of extent k; [count]=size */
+	char *text;	  /* generated content */
+	size_t text_len;
+	pthread_mutex_t lock;
+	uint64_t next_off; /* protected by lock: where a sequential reader
+			    * continues */
+	/* secure files: the last chunk read stays held, so its shared
+	 * plaintext outlives a read and a sequential reader of this file
+	 * does not decrypt it again; protected by lock */
+	struct cache_chunk_ref held;
+	uint32_t held_id;
+	uint32_t prefetched_to; /* protected by lock: extents queued */
+};
+
+/*
+ * What a reader sees of a catalog failure: a record that does not decode
+ * (-EINVAL from repo/) is an I/O error; other errors (-ENOENT of a
+ * lookup, -EIO) stay as they are.
+ */
+static inline int ns_catalog_errno(int rc)
+{
+	return rc == -EINVAL ? -EIO : rc;
+}
+
+/* ------------------------------------------------------------ ns_rev.c -- */
+
+/* The current revision, referenced until ns_rev_put. */
+struct ns_rev *ns_rev_get(ns_t *ns);
+void ns_rev_put(ns_t *ns, struct ns_rev *r);
+/* The slot of dataset name (len bytes) in r and its index, or NULL. */
+struct ns_slot *ns_rev_find(ns_t *ns, struct ns_rev *r, const char *name,
+			    size_t len, uint32_t *slot_index);
+/* Datasets of r carrying label i of kind which (industry, modality). */
+size_t ns_label_count(ns_t *ns, struct ns_rev *r, unsigned which, uint32_t i);
+/* Name of label i (lives as long as ns), or NULL. */
+const char *ns_label_name(ns_t *ns, unsigned which, uint32_t i);
+
+/* ----------------------------------------------------------- ns_slot.c -- */
+
+/* Slot i, or NULL; slots live as long as ns. */
+struct ns_slot *ns_slot_at(ns_t *ns, uint32_t i);
+/* The slot's catalog, fetched and opened on first use; lives as long as
+ * ns. -EIO when it cannot be had (logged). */
+int ns_slot_catalog(ns_t *ns, struct ns_slot *s, repo_catalog_t **out);
+/*
+ * The secure tier: this node's copy of the dataset key, unsealed in
+ * memory from keys/<dataset>/<node id> on first use (a failure is
+ * retried after a while). 0 and key (the caller wipes it), -ENOKEY.
+ */
+int ns_slot_dataset_key(ns_t *ns, struct ns_slot *s,
+			uint8_t key[AUTH_DATASET_KEY_LEN]);
+/* Count a lookup or listing; every so many, trim the catalog mappings. */
+void ns_catalog_op(ns_t *ns);
+/* Free the slots (at ns_free). */
+void ns_slots_free(ns_t *ns);
+
+/* ---------------------------------------------------------- ns_inode.c -- */
+
+/* The slot of a tree inode and, unless cat is NULL, its catalog. */
+int ns_tree_resolve(ns_t *ns, uint64_t ino, struct ns_slot **slot,
+		    repo_catalog_t **cat);
+/* Attributes of catalog inode i, seen as ino (read-only modes). */
+void ns_stat_inode(struct stat *st, uint64_t ino, const struct repo_inode *i);
+/* Attributes of a synthetic directory. */
+mode_t ns_mode_bits(uint32_t mode);
+void ns_stat_dir(struct stat *st, uint64_t ino, uint32_t nlink, int64_t mtime);
+
+/* ----------------------------------------------------------- ns_file.c -- */
+
+/* The request auth/ decides on for who opening a file of slot s. */
+void ns_auth_request_init(ns_t *ns, struct auth_request *r,
+			  const struct ns_caller *who, struct ns_slot *s,
+			  const char *path);
+
+/* -------------------------------------------------------- ns_control.c -- */
+
+/* Whether ino is one of the .aidata/ files. */
+bool ns_control_is_file(uint64_t ino);
+/* Attributes of the .aidata/ file ino, in revision r. */
+void ns_control_stat(ns_t *ns, struct ns_rev *r, uint64_t ino, struct stat *st);
+/* Entry i of .aidata/ (name order): 0, or -ENOENT past the last. */
+int ns_control_entry(size_t i, const char **name, uint64_t *ino);
+/* The .aidata/ file named name: 0, or -ENOENT. */
+int ns_control_lookup(const char *name, uint64_t *ino);
+/* Open the .aidata/ file ino (ns_open's contract). */
+int ns_control_open(ns_t *ns, uint64_t ino, const struct ns_caller *who,
+		    bool write, struct ns_file **out, bool *direct_io);
+/* Read a generated file (ns_read's contract). */
+int ns_control_read(struct ns_file *f, uint64_t off, size_t size,
+		    struct ns_read *out);
+
+#endif

@@ -1,0 +1,689 @@
+/*
+ * Unit tests: cache/ against a file:// origin built in a temp dir (shards
+ * written with repo/'s own chunk encoder and envelope): hits and misses,
+ * pins, one fetch for concurrent readers, the LRU order (through the
+ * index, with explicit times), the size bound, transient caches, and
+ * the secure path (ciphertext on disk, plaintext in shared memory, a
+ * damaged stored copy forgotten and refetched).
+ */
+#define _GNU_SOURCE
+#include "cache.h"
+#include "cache_int.h"
+#include "log.h"
+#include "unit.h"
+#include "xalloc.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "banned.h"
+
+#define CHUNK_SIZE (64 * 1024)
+#define NCHUNKS 24
+#define BIG_SIZE (8u << 20)
+
+static char *root;     /* the origin: a repository directory */
+static char *root_url; /* "file://<root>" */
+static uint8_t key[REPO_CHUNK_KEY_LEN];
+
+/* A chunk in the origin, and the bytes it decodes to. */
+struct fixture {
+	struct repo_chunk ch;
+	uint8_t *plain;
+};
+
+static struct fixture plain_chunks[NCHUNKS];
+static struct fixture big_chunk;    /* large: a fetch takes a while */
+static struct fixture secure_chunk; /* flags ZSTD | ENCRYPTED */
+static struct fixture raw_secure;   /* flags ENCRYPTED only */
+#define NPREFIX 8
+static struct fixture prefix_chunks[NPREFIX]; /* digests all 0xab... */
+
+/* Append stored to shard file path; describe it as *ch. */
+static void shard_append(const char *path, const struct digest *shard_id,
+			 const struct buf *stored, struct repo_chunk *ch)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+	REQUIRE(fd >= 0);
+	REQUIRE(fstat(fd, &st) == 0);
+	ch->shard = *shard_id;
+	ch->offset = (uint64_t)st.st_size;
+	ch->stored_size = (uint32_t)stored->len;
+	REQUIRE_RC(fs_write_all(fd, stored->data, stored->len), 0);
+	close(fd);
+}
+
+/* size bytes (text when text, else random) framed, maybe encrypted;
+ * prefix >= 0: drawn until the digest's first byte is prefix. */
+static void make_chunk_prefixed(struct fixture *fx, size_t size, bool text,
+				bool encrypt, int prefix, uint64_t *seed,
+				const char *shard_path,
+				const struct digest *shard_id)
+{
+	struct buf framed, stored;
+	uint32_t flags;
+
+	fx->plain = malloc(size);
+	REQUIRE(fx->plain);
+	memset(&fx->ch, 0, sizeof(fx->ch));
+	do {
+		unit_rand_fill(seed, fx->plain, size);
+		if (text)
+			for (size_t i = 0; i < size; i++)
+				fx->plain[i] =
+				    (uint8_t)('a' + fx->plain[i] % 4);
+		sha256_buffer(fx->plain, size, &fx->ch.digest);
+	} while (prefix >= 0 && fx->ch.digest.b[0] != prefix);
+	fx->ch.size = (uint32_t)size;
+	buf_init(&framed, REPO_STORED_MAX);
+	buf_init(&stored, REPO_STORED_MAX);
+	REQUIRE_RC(repo_chunk_encode(fx->plain, size, 3, &framed, &flags), 0);
+	if (encrypt) {
+		REQUIRE_RC(repo_chunk_encrypt(key, &fx->ch.digest, framed.data,
+					      framed.len, &stored),
+			   0);
+		flags |= REPO_CHUNK_ENCRYPTED;
+	} else {
+		REQUIRE_RC(buf_append(&stored, framed.data, framed.len), 0);
+	}
+	fx->ch.flags = flags;
+	shard_append(shard_path, shard_id, &stored, &fx->ch);
+	buf_release(&framed);
+	buf_release(&stored);
+}
+
+static void make_chunk(struct fixture *fx, size_t size, bool text, bool encrypt,
+		       uint64_t *seed, const char *shard_path,
+		       const struct digest *shard_id)
+{
+	make_chunk_prefixed(fx, size, text, encrypt, -1, seed, shard_path,
+			    shard_id);
+}
+
+static void setup(void)
+{
+	uint64_t seed = 0xcac4e;
+	struct digest shard_id;
+	char rel[128], *dir, *path;
+
+	root = unit_tmpdir();
+	root_url = unit_path("file:/", root);
+	unit_rand_fill(&seed, key, sizeof(key));
+	/* the shard's name only has to be a digest: the cache trusts the
+	 * chunk records, which verify every chunk */
+	sha256_buffer("test shard", 10, &shard_id);
+	repo_shard_object_path(&shard_id, rel, sizeof(rel));
+	path = unit_path(root, rel);
+	dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+	REQUIRE_RC(fs_mkdir_p(dir, 0755), 0);
+	for (int i = 0; i < NCHUNKS; i++)
+		make_chunk(&plain_chunks[i], CHUNK_SIZE, i % 2, false, &seed,
+			   path, &shard_id);
+	make_chunk(&big_chunk, BIG_SIZE, false, false, &seed, path, &shard_id);
+	make_chunk(&secure_chunk, CHUNK_SIZE, true, true, &seed, path,
+		   &shard_id);
+	make_chunk(&raw_secure, CHUNK_SIZE, false, true, &seed, path,
+		   &shard_id);
+	for (int i = 0; i < NPREFIX; i++)
+		make_chunk_prefixed(&prefix_chunks[i], 4096, false, false, 0xab,
+				    &seed, path, &shard_id);
+	REQUIRE(secure_chunk.ch.flags & REPO_CHUNK_ZSTD);
+	REQUIRE(!(raw_secure.ch.flags & REPO_CHUNK_ZSTD));
+	free(dir);
+	free(path);
+}
+
+static cache_t *cache_open(const char *dir, uint64_t max_bytes, bool transient)
+{
+	struct cache_options o = {
+	    .dir = dir,
+	    .max_bytes = max_bytes,
+	    .origin_url = root_url,
+	    .timeout_sec = 2,
+	    .prefetch_threads = 1,
+	    .transient = transient,
+	};
+	cache_t *c = NULL;
+
+	REQUIRE_RC(cache_new(&o, &c), 0);
+	return c;
+}
+
+/* The bytes a reference holds, into a new buffer. */
+static uint8_t *ref_bytes(const struct cache_chunk_ref *ref)
+{
+	uint8_t *p = malloc(ref->size ? ref->size : 1);
+
+	REQUIRE(p);
+	if (ref->fd >= 0)
+		REQUIRE_RC(fs_pread_all(ref->fd, p, ref->size, 0), 0);
+	else
+		memcpy(p, ref->mem, ref->size);
+	return p;
+}
+
+static void check_chunk(cache_t *c, const struct fixture *fx, const void *k)
+{
+	struct cache_chunk_ref ref;
+	uint8_t *p;
+
+	REQUIRE_RC(cache_chunk_acquire(c, &fx->ch, k, &ref), 0);
+	CHECK_INT(ref.size, fx->ch.size);
+	p = ref_bytes(&ref);
+	CHECK_MEM(p, fx->plain, fx->ch.size);
+	free(p);
+	cache_chunk_release(c, &ref);
+}
+
+static uint64_t origin_requests(cache_t *c)
+{
+	struct cache_stats st;
+
+	cache_stats_get(c, &st);
+	return st.origin_requests;
+}
+
+/* Whether any regular file under dir holds needle (n bytes). */
+static bool tree_contains(const char *dir, const uint8_t *needle, size_t n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	bool found = false;
+
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		char *path;
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		path = unit_path(dir, de->d_name);
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			found = tree_contains(path, needle, n);
+		} else if (S_ISREG(st.st_mode) && st.st_size > 0) {
+			char *data = NULL;
+			size_t len;
+
+			if (fs_read_file(path, (size_t)st.st_size, &data,
+					 &len) == 0)
+				found = memmem(data, len, needle, n) != NULL;
+			free(data);
+		}
+		free(path);
+	}
+	closedir(d);
+	return found;
+}
+
+/* ------------------------------------------------------------- plain -- */
+
+static void test_miss_then_hit(void)
+{
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, 0, false);
+	struct cache_stats st;
+
+	check_chunk(c, &plain_chunks[0], NULL);
+	check_chunk(c, &plain_chunks[1], NULL);
+	CHECK_U64(origin_requests(c), 2);
+	CHECK(cache_chunk_present(c, &plain_chunks[0].ch));
+	/* hits: no origin request */
+	check_chunk(c, &plain_chunks[0], NULL);
+	check_chunk(c, &plain_chunks[1], NULL);
+	cache_stats_get(c, &st);
+	CHECK_U64(st.origin_requests, 2);
+	CHECK_U64(st.misses, 2);
+	CHECK_U64(st.hits, 2);
+	CHECK_U64(st.chunks_cached, 2);
+	CHECK_U64(st.cache_bytes, 2 * CHUNK_SIZE);
+	cache_free(c);
+
+	/* another process (a new cache on the same directory) finds them */
+	c = cache_open(dir, 0, false);
+	check_chunk(c, &plain_chunks[0], NULL);
+	CHECK_U64(origin_requests(c), 0);
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
+/* A record whose digest does not match what the origin serves. */
+static void test_verify_failure(void)
+{
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, 0, false);
+	struct repo_chunk bad = plain_chunks[2].ch;
+	struct cache_chunk_ref ref;
+	struct cache_stats st;
+
+	bad.digest.b[0] ^= 1;
+	unit_quiet(true);
+	CHECK_RC(cache_chunk_acquire(c, &bad, NULL, &ref), -EIO);
+	unit_quiet(false);
+	CHECK(!cache_chunk_present(c, &bad));
+	cache_stats_get(c, &st);
+	CHECK_U64(st.err_verify, 1);
+	CHECK_U64(st.chunks_cached, 0);
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
+struct racer {
+	cache_t *c;
+	const struct fixture *fx;
+	pthread_barrier_t *start;
+	int rc;
+	bool same;
+};
+
+static void *race_main(void *arg)
+{
+	struct racer *r = arg;
+	struct cache_chunk_ref ref;
+
+	pthread_barrier_wait(r->start);
+	r->rc = cache_chunk_acquire(r->c, &r->fx->ch, key, &ref);
+	if (!r->rc) {
+		uint8_t *p = ref_bytes(&ref);
+
+		r->same = !memcmp(p, r->fx->plain, r->fx->ch.size);
+		free(p);
+		cache_chunk_release(r->c, &ref);
+	}
+	return NULL;
+}
+
+/* N readers of one chunk at once: one fetch between them. */
+static void race(const struct fixture *fx)
+{
+	enum { N = 8 };
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, 0, false);
+	pthread_barrier_t start;
+	pthread_t t[N];
+	struct racer r[N];
+
+	pthread_barrier_init(&start, NULL, N);
+	for (int i = 0; i < N; i++) {
+		r[i] = (struct racer){c, fx, &start, -1, false};
+		REQUIRE(pthread_create(&t[i], NULL, race_main, &r[i]) == 0);
+	}
+	for (int i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_RC(r[i].rc, 0);
+		CHECK(r[i].same);
+	}
+	CHECK_U64(origin_requests(c), 1);
+	pthread_barrier_destroy(&start);
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
+static void test_one_fetch_for_concurrent_readers(void)
+{
+	race(&big_chunk);
+	race(&secure_chunk);
+}
+
+static bool never_pinned(void *ctx, const struct digest *d)
+{
+	(void)ctx;
+	(void)d;
+	return false;
+}
+
+static void no_drop(void *ctx, const struct digest *d)
+{
+	(void)ctx;
+	(void)d;
+}
+
+/* The LRU order of the index: oldest use first, a touch makes young. */
+static void test_lru_order(void)
+{
+	char *dir = unit_tmpdir();
+	struct cache_index *ix;
+	struct digest d[4];
+	uint64_t evicted, bytes, count, size;
+
+	REQUIRE_RC(cache_index_open(dir, &ix), 0);
+	for (int i = 0; i < 4; i++)
+		d[i] = plain_chunks[i].ch.digest;
+	for (int i = 0; i < 4; i++) {
+		/* inserted in order 3, 2, 1, 0 at times 100..103 */
+		REQUIRE_RC(
+		    cache_index_insert(ix, &d[3 - i], 10, 100 + (uint64_t)i),
+		    0);
+	}
+	/* d[3] was the oldest; using it makes d[2] the oldest */
+	REQUIRE_RC(cache_index_touch(ix, &d[3], 1, 200), 0);
+	REQUIRE_RC(
+	    cache_index_evict(ix, 30, never_pinned, no_drop, NULL, &evicted),
+	    0);
+	CHECK_U64(evicted, 1);
+	CHECK_RC(cache_index_lookup(ix, &d[2], &size), -ENOENT);
+	CHECK_RC(cache_index_lookup(ix, &d[3], &size), 0);
+	REQUIRE_RC(
+	    cache_index_evict(ix, 10, never_pinned, no_drop, NULL, &evicted),
+	    0);
+	CHECK_U64(evicted, 2);
+	CHECK_RC(cache_index_lookup(ix, &d[1], &size), -ENOENT);
+	CHECK_RC(cache_index_lookup(ix, &d[0], &size), -ENOENT);
+	CHECK_RC(cache_index_lookup(ix, &d[3], &size), 0);
+	REQUIRE_RC(cache_index_totals(ix, &bytes, &count), 0);
+	CHECK_U64(bytes, 10);
+	CHECK_U64(count, 1);
+	cache_index_close(ix);
+	unit_rmtree(dir);
+}
+
+/* The bound holds however many chunks pass through; a pinned chunk is
+ * never evicted, however old. */
+static void test_size_bound_and_pins(void)
+{
+	const uint64_t max = 6 * CHUNK_SIZE;
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, max, false);
+	struct cache_chunk_ref pinned;
+	struct cache_stats st;
+	uint8_t *p;
+
+	REQUIRE_RC(cache_chunk_acquire(c, &plain_chunks[0].ch, NULL, &pinned),
+		   0);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 1; i < NCHUNKS; i++) {
+			check_chunk(c, &plain_chunks[i], NULL);
+			cache_stats_get(c, &st);
+			if (st.cache_bytes > max)
+				UNIT_FAIL("round %d chunk %d: %" PRIu64
+					  " bytes cached, bound %" PRIu64,
+					  round, i, st.cache_bytes, max);
+			if (!cache_chunk_present(c, &plain_chunks[0].ch))
+				UNIT_FAIL("round %d chunk %d: the pinned "
+					  "chunk was evicted",
+					  round, i);
+		}
+	}
+	cache_stats_get(c, &st);
+	CHECK(st.evictions > 0);
+	CHECK_U64(st.err_cache_full, 0);
+	/* still readable through the pin */
+	p = ref_bytes(&pinned);
+	CHECK_MEM(p, plain_chunks[0].plain, CHUNK_SIZE);
+	free(p);
+	cache_chunk_release(c, &pinned);
+	/* unpinned, it goes like any other */
+	for (int i = 1; i < NCHUNKS; i++)
+		check_chunk(c, &plain_chunks[i], NULL);
+	CHECK(!cache_chunk_present(c, &plain_chunks[0].ch));
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
+struct filler {
+	cache_t *c;
+	int first;
+	uint64_t max;
+	int over; /* times the index held more than max */
+};
+
+static void *fill_main(void *arg)
+{
+	struct filler *f = arg;
+
+	for (int round = 0; round < 4; round++) {
+		for (int i = f->first; i < NCHUNKS; i += 4) {
+			struct cache_stats st;
+
+			check_chunk(f->c, &plain_chunks[i], NULL);
+			cache_stats_get(f->c, &st);
+			f->over += st.cache_bytes > f->max;
+		}
+	}
+	return NULL;
+}
+
+/* Readers storing at once cannot pass the bound together. */
+static void test_size_bound_concurrent(void)
+{
+	const uint64_t max = 5 * CHUNK_SIZE;
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, max, false);
+	struct filler f[4];
+	pthread_t t[4];
+
+	for (int i = 0; i < 4; i++) {
+		f[i] = (struct filler){c, i, max, 0};
+		REQUIRE(pthread_create(&t[i], NULL, fill_main, &f[i]) == 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		CHECK_INT(f[i].over, 0);
+	}
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
+struct storer {
+	cache_t *c;
+	const struct fixture *fx;
+	pthread_barrier_t *go;
+};
+
+static void *store_main(void *arg)
+{
+	struct storer *s = arg;
+
+	pthread_barrier_wait(s->go);
+	check_chunk(s->c, s->fx, NULL);
+	return NULL;
+}
+
+/*
+ * Chunks whose names share a directory (chunks/ab/), stored at once into
+ * a cache where that directory does not exist yet: every store must
+ * succeed (one mkdir wins; the others find it made), none may fall back
+ * to memory. Many rounds, each from a fresh cache, to meet the race.
+ */
+static void test_concurrent_store_same_directory(void)
+{
+	int failures = 0;
+
+	for (int round = 0; round < 40; round++) {
+		char *dir = unit_tmpdir();
+		cache_t *c = cache_open(dir, 0, false);
+		struct storer s[NPREFIX];
+		pthread_t t[NPREFIX];
+		pthread_barrier_t go;
+		struct cache_stats st;
+
+		pthread_barrier_init(&go, NULL, NPREFIX);
+		unit_quiet(true);
+		for (int i = 0; i < NPREFIX; i++) {
+			s[i] = (struct storer){c, &prefix_chunks[i], &go};
+			REQUIRE(pthread_create(&t[i], NULL, store_main,
+					       &s[i]) == 0);
+		}
+		for (int i = 0; i < NPREFIX; i++)
+			pthread_join(t[i], NULL);
+		unit_quiet(false);
+		pthread_barrier_destroy(&go);
+		cache_stats_get(c, &st);
+		failures += st.err_cache_full != 0;
+		for (int i = 0; i < NPREFIX; i++)
+			failures +=
+			    !cache_chunk_present(c, &prefix_chunks[i].ch);
+		cache_free(c);
+		unit_rmtree(dir);
+	}
+	CHECK_INT(failures, 0);
+}
+
+/* aidata get and verify: nothing is stored, everything verified. */
+static void test_transient(void)
+{
+	char *dir = unit_tmpdir(), *chunks = unit_path(dir, "chunks");
+	cache_t *c = cache_open(dir, 0, true);
+	struct cache_stats st;
+
+	check_chunk(c, &plain_chunks[3], NULL);
+	check_chunk(c, &plain_chunks[3], NULL);
+	check_chunk(c, &secure_chunk, key);
+	cache_stats_get(c, &st);
+	CHECK_U64(st.chunks_cached, 0);
+	CHECK_U64(st.err_cache_full, 0);
+	CHECK(!tree_contains(chunks, plain_chunks[3].plain, 4096));
+	cache_free(c);
+	free(chunks);
+	unit_rmtree(dir);
+}
+
+/* ------------------------------------------------------------ secure -- */
+
+/* The cache's file of an encrypted chunk (FORMAT.md §6.4's name). */
+static char *stored_path(const char *dir, const struct repo_chunk *ch)
+{
+	char hex[DIGEST_HEX_LEN + 1], *path;
+	struct digest k;
+
+	cache_chunk_key(ch, &k);
+	digest_to_hex(&k, hex);
+	if (asprintf(&path, "%s/chunks/%.2s/%s", dir, hex, hex) < 0)
+		exit(1);
+	return path;
+}
+
+static void test_secure(void)
+{
+	const struct fixture *fxs[] = {&secure_chunk, &raw_secure};
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, 0, false);
+
+	for (size_t i = 0; i < 2; i++) {
+		const struct fixture *fx = fxs[i];
+		struct cache_chunk_ref a, b;
+		uint8_t wrong[REPO_CHUNK_KEY_LEN] = {0};
+		char *path = stored_path(dir, &fx->ch), *data = NULL;
+		uint64_t before = origin_requests(c);
+		size_t len = 0;
+
+		/* no key, no plaintext (and nothing fetched) */
+		CHECK_RC(cache_chunk_acquire(c, &fx->ch, NULL, &a), -ENOKEY);
+		CHECK_U64(origin_requests(c), before);
+
+		REQUIRE_RC(cache_chunk_acquire(c, &fx->ch, key, &a), 0);
+		CHECK_INT(a.fd, -1);
+		CHECK_INT(a.size, fx->ch.size);
+		CHECK_MEM(a.mem, fx->plain, fx->ch.size);
+		/* a second holder shares the one decrypted copy */
+		REQUIRE_RC(cache_chunk_acquire(c, &fx->ch, key, &b), 0);
+		CHECK(b.mem == a.mem);
+		/* another key does not get at it */
+		{
+			struct cache_chunk_ref w;
+
+			CHECK_RC(cache_chunk_acquire(c, &fx->ch, wrong, &w),
+				 -EACCES);
+		}
+		CHECK_U64(origin_requests(c), before + 1);
+
+		/* on disk: the ciphertext exactly, never the plaintext */
+		REQUIRE_RC(fs_read_file(path, REPO_STORED_MAX, &data, &len), 0);
+		CHECK_U64(len, fx->ch.stored_size);
+		CHECK(!tree_contains(dir, fx->plain, 4096));
+		cache_chunk_release(c, &a);
+		cache_chunk_release(c, &b);
+		CHECK(cache_chunk_present(c, &fx->ch));
+
+		/* damage the stored copy: refused, forgotten, refetched */
+		data[len / 2] ^= 0x40;
+		REQUIRE_RC(fs_write_atomic(path, data, len, 0600), 0);
+		unit_quiet(true);
+		CHECK_RC(cache_chunk_acquire(c, &fx->ch, key, &a), -EIO);
+		unit_quiet(false);
+		CHECK(!cache_chunk_present(c, &fx->ch));
+		CHECK(access(path, F_OK) != 0);
+		check_chunk(c, fx, key);
+		CHECK_U64(origin_requests(c), before + 2);
+		free(data);
+		free(path);
+	}
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
+/* A wrong key at the first decryption: refused, nothing left in memory. */
+static void test_secure_wrong_key(void)
+{
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, 0, false);
+	uint8_t wrong[REPO_CHUNK_KEY_LEN];
+	struct cache_chunk_ref ref;
+
+	memcpy(wrong, key, sizeof(wrong));
+	wrong[0] ^= 1;
+	unit_quiet(true);
+	CHECK_RC(cache_chunk_acquire(c, &secure_chunk.ch, wrong, &ref), -EIO);
+	unit_quiet(false);
+	/* the right key then works (after a refetch) */
+	check_chunk(c, &secure_chunk, key);
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
+/* The origin URL a user gives, normalised once. */
+static void test_origin_url(void)
+{
+	char cwd[4096], *want, *got;
+
+	REQUIRE(getcwd(cwd, sizeof(cwd)));
+	got = cache_origin_url("/srv/repo");
+	CHECK_STR(got, "file:///srv/repo");
+	free(got);
+	got = cache_origin_url("file:///srv/repo");
+	CHECK_STR(got, "file:///srv/repo");
+	free(got);
+	got = cache_origin_url("file://localhost/srv/repo");
+	CHECK_STR(got, "file://localhost/srv/repo");
+	free(got);
+	got = cache_origin_url("https://u:p@example.org/repo");
+	CHECK_STR(got, "https://u:p@example.org/repo");
+	free(got);
+	if (asprintf(&want, "file://%s/rel/repo", cwd) < 0)
+		exit(1);
+	got = cache_origin_url("rel/repo");
+	CHECK_STR(got, want);
+	free(got);
+	got = cache_origin_url("file://rel/repo");
+	CHECK_STR(got, want);
+	free(got);
+	free(want);
+}
+
+int main(void)
+{
+	log_init("test_cache", LOG_LEVEL_WARN, false);
+	setup();
+	RUN(test_miss_then_hit);
+	RUN(test_verify_failure);
+	RUN(test_one_fetch_for_concurrent_readers);
+	RUN(test_lru_order);
+	RUN(test_size_bound_and_pins);
+	RUN(test_size_bound_concurrent);
+	RUN(test_concurrent_store_same_directory);
+	RUN(test_transient);
+	RUN(test_secure);
+	RUN(test_secure_wrong_key);
+	RUN(test_origin_url);
+	for (int i = 0; i < NCHUNKS; i++)
+		free(plain_chunks[i].plain);
+	free(big_chunk.plain);
+	free(secure_chunk.plain);
+	free(raw_secure.plain);
+	free(root_url);
+	unit_rmtree(root);
+	return unit_result();
+}
