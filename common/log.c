@@ -16,6 +16,7 @@ static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char log_ident[32] = "aidata"; /* protected by log_lock */
 static enum log_level log_threshold = LOG_LEVEL_INFO;
 static bool log_to_syslog;
+static bool log_plain; /* protected by log_lock */
 
 void log_init(const char *ident, enum log_level level, bool use_syslog)
 {
@@ -27,6 +28,13 @@ void log_init(const char *ident, enum log_level level, bool use_syslog)
 	log_to_syslog = use_syslog;
 	if (use_syslog)
 		openlog(log_ident, LOG_PID, LOG_DAEMON);
+	pthread_mutex_unlock(&log_lock);
+}
+
+void log_set_plain(bool plain)
+{
+	pthread_mutex_lock(&log_lock);
+	log_plain = plain;
 	pthread_mutex_unlock(&log_lock);
 }
 
@@ -48,6 +56,12 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	pthread_mutex_lock(&log_lock);
 	if (log_to_syslog) {
 		syslog(priorities[level], "%s", line);
+	} else if (log_plain) {
+		if (level == LOG_LEVEL_ERROR || level == LOG_LEVEL_INFO)
+			fprintf(stderr, "%s: %s\n", log_ident, line);
+		else
+			fprintf(stderr, "%s: %s: %s\n", log_ident, names[level],
+				line);
 	} else {
 		struct timespec ts;
 		struct tm tm;

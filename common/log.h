@@ -18,6 +18,15 @@ enum log_level {
 void log_init(const char *ident, enum log_level level, bool use_syslog);
 
 /*
+ * Command-line style for stderr (what a tool's user reads): errors and
+ * informational lines as "<ident>: <message>", warnings and debug lines
+ * as "<ident>: warning: <message>" and "<ident>: debug: <message>", without the
+ * timestamp a daemon's log carries. Off by default; syslog lines are
+ * unaffected.
+ */
+void log_set_plain(bool plain);
+
+/*
  * Log one line. Messages are lowercase and quote the object they are about;
  * they never contain a token or a key. Thread-safe.
  */

@@ -40,6 +40,8 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	log_init("aidata", LOG_LEVEL_INFO, false);
+	/* a command's user reads its messages: no daemon timestamps */
+	log_set_plain(true);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -5,8 +5,9 @@
  */
 #include "auth.h"
 #include "commands.h"
-#include "dataset_keys.h"
 #include "fsutil.h"
+#include "log.h"
+#include "publish.h"
 #include "repo.h"
 #include "xalloc.h"
 
@@ -110,7 +111,10 @@ static const char grant_usage[] =
     "usage: aidata grant-node REPO --key PLATFORM_KEY --dataset NAME "
     "--node-pub FILE\n";
 
-/* Seal the key and write REPO/keys/<dataset>/<id>; prints what it did. */
+/*
+ * Seal the key and write REPO/keys/<dataset>/<id> under the repository's
+ * lock; prints what it did.
+ */
 static int grant(const char *repo, const char *key_path, const char *dataset,
 		 const char *node_pub_path)
 {
@@ -118,19 +122,18 @@ static int grant(const char *repo, const char *key_path, const char *dataset,
 	char id[AUTH_NODE_ID_LEN + 1];
 	repo_key_t *platform = NULL;
 	auth_node_key_t *node = NULL;
-	char *dir = NULL, *path = NULL, *sealed = NULL;
-	size_t sealed_len = 0;
-	struct stat st;
+	publish_lock_t *lock = NULL;
+	char *path = NULL;
 	int rc;
 
-	if (stat(repo, &st) != 0 || !S_ISDIR(st.st_mode)) {
+	rc = publish_lock_acquire(repo, &lock);
+	if (rc == -ENOENT || rc == -ENOTDIR)
 		fprintf(stderr,
 			"aidata grant-node: '%s' is not a repository "
 			"directory\n",
 			repo);
-		rc = -ENOTDIR;
+	if (rc)
 		goto out;
-	}
 	rc = repo_key_load_private(key_path, &platform);
 	if (rc) {
 		fprintf(stderr,
@@ -152,7 +155,7 @@ static int grant(const char *repo, const char *key_path, const char *dataset,
 		goto out;
 	}
 	auth_node_key_id(node, id);
-	rc = dataset_key_get(key_path, dataset, false, dkey);
+	rc = publish_dataset_key_get(key_path, dataset, false, dkey);
 	if (rc == -ENOENT) {
 		fprintf(stderr,
 			"aidata grant-node: no key for dataset '%s' (is it a "
@@ -168,34 +171,16 @@ static int grant(const char *repo, const char *key_path, const char *dataset,
 			rc == -EINVAL ? "malformed key file" : strerror(-rc));
 		goto out;
 	}
-	rc = auth_seal_dataset_key(platform, dataset, node, dkey, &sealed,
-				   &sealed_len);
-	if (rc) {
-		fprintf(stderr,
-			"aidata grant-node: cannot seal the key of dataset "
-			"'%s': %s\n",
-			dataset, strerror(-rc));
-		goto out;
-	}
-	/* keys/ is published like catalog/ and data/: world-readable */
-	dir = xasprintf("%s/keys/%s", repo, dataset);
-	path = xasprintf("%s/%s", dir, id);
-	rc = fs_mkdir_p(dir, 0755);
+	rc = publish_sealed_key_write(lock, platform, dataset, node, dkey,
+				      &path);
 	if (!rc)
-		rc = fs_write_atomic(path, sealed, sealed_len, 0644);
-	if (rc) {
-		fprintf(stderr, "aidata grant-node: cannot write '%s': %s\n",
-			path, strerror(-rc));
-		goto out;
-	}
-	printf("granted dataset '%s' to node %s: wrote '%s'\n", dataset, id,
-	       path);
+		printf("granted dataset '%s' to node %s: wrote '%s'\n", dataset,
+		       id, path);
 out:
 	OPENSSL_cleanse(dkey, sizeof(dkey));
+	publish_lock_release(lock);
 	repo_key_free(platform);
 	auth_node_key_free(node);
-	free(sealed);
-	free(dir);
 	free(path);
 	return rc;
 }
@@ -227,9 +212,10 @@ int cmd_grant_node(int argc, char **argv)
 			       "dataset NAME: seal the dataset's key (kept in\n"
 			       "dataset-keys/ beside PLATFORM_KEY by aidata "
 			       "pack) to that node, sign\nit with the platform "
-			       "key and write REPO/keys/NAME/<node id>.\n"
-			       "Publish it with the repository; re-running "
-			       "replaces the object.\n",
+			       "key and write REPO/keys/NAME/<node id>,\n"
+			       "holding the repository's lock as aidata pack "
+			       "does. Publish it with the\nrepository; "
+			       "re-running replaces the object.\n",
 			       grant_usage);
 			return 0;
 		} else {
@@ -238,6 +224,7 @@ int cmd_grant_node(int argc, char **argv)
 	}
 	if (!key || !dataset || !node_pub || optind != argc - 1)
 		goto usage;
+	log_init("aidata grant-node", LOG_LEVEL_INFO, false);
 	why = repo_name_invalid_reason(dataset, strlen(dataset));
 	if (why) {
 		/* not echoed: it may hold control characters */

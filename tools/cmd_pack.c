@@ -1,10 +1,13 @@
+/* `aidata pack`: the command-line front end of publish_pack. */
 #include "commands.h"
-#include "pack.h"
+#include "log.h"
+#include "publish.h"
 #include "units.h"
 #include "xalloc.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +33,83 @@ static void pack_usage(FILE *out)
 	    "  --jobs N            compression threads (default: cores)\n"
 	    "  --ttl SECONDS       manifest TTL for clients (default 300)\n"
 	    "  --revoke JTI        add a revoked credential id (repeatable)\n"
-	    "  --quiet             no progress bar or summary\n");
+	    "  --state DIR         pack state directory (default below)\n"
+	    "  --rehash            read every file, even unchanged ones\n"
+	    "  --quiet             no progress bar or summary\n"
+	    "\n"
+	    "Files up to a quarter of the chunk size share chunks, grouped "
+	    "by their paths\nso that editing, adding or removing one changes "
+	    "one or two chunks.\n"
+	    "\n"
+	    "A re-pack does not read a file whose size, mtime, ctime, inode "
+	    "and device\nare what they were when the revision being "
+	    "extended was packed: its\nchunks are taken from that "
+	    "revision (files changed in the second before a\npack are read "
+	    "again next time). The identities are kept in the pack state,\n"
+	    "local to this machine and never published: by default\n"
+	    "$XDG_CACHE_HOME/aidata/pack/<sha256 of REPO's absolute path> "
+	    "(or\n~/.cache/aidata/pack/...). It is used only if it "
+	    "describes exactly the\nrevision being extended; losing it "
+	    "costs one full read.\n");
+}
+
+/* The terminal's progress bar, on stderr. */
+static void bar_draw(void *ctx, const struct publish_progress *p)
+{
+	char done[32], total[32], rate[32];
+	double bps, frac;
+	int width = 30, filled;
+
+	(void)ctx;
+	bps = p->seconds > 0 ? p->bytes_done / p->seconds : 0;
+	frac = p->bytes_total ? (double)p->bytes_done / p->bytes_total : 1;
+	if (frac > 1)
+		frac = 1;
+	filled = (int)(frac * width);
+	units_format_size((double)p->bytes_done, done, sizeof(done));
+	units_format_size((double)p->bytes_total, total, sizeof(total));
+	units_format_size(bps, rate, sizeof(rate));
+	fprintf(stderr, "\r[%.*s%*s] %s / %s  %s/s  ", filled,
+		"##############################", width - filled, "", done,
+		total, rate);
+	if (!p->final && bps > 0 && p->bytes_total > p->bytes_done)
+		fprintf(stderr, "ETA %.0fs   ",
+			(p->bytes_total - p->bytes_done) / bps);
+	else
+		fprintf(stderr, "%.1fs        ", p->seconds);
+	if (p->final)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void print_summary(const char *repo, const struct publish_pack_result *s)
+{
+	char in[32], stored[32], rate[32], same[32];
+
+	units_format_size((double)s->bytes_in, in, sizeof(in));
+	units_format_size((double)s->stored_new, stored, sizeof(stored));
+	units_format_size(s->seconds > 0 ? s->bytes_in / s->seconds : 0, rate,
+			  sizeof(rate));
+	units_format_size((double)s->bytes_unchanged, same, sizeof(same));
+	printf("packed revision %" PRIu64 " into '%s'\n", s->revision, repo);
+	printf("  datasets     %zu\n", s->datasets);
+	printf("  files        %" PRIu64 " (%" PRIu64 " directories, %" PRIu64
+	       " symlinks)\n",
+	       s->files, s->dirs, s->symlinks);
+	printf("  skipped      %" PRIu64 " files unchanged (not re-read), %s\n",
+	       s->files_unchanged, same);
+	printf("  bytes in     %s (%" PRIu64 ")\n", in, s->bytes_in);
+	printf("  chunks       %" PRIu64 " referenced, %" PRIu64 " new\n",
+	       s->chunks, s->chunks_new);
+	printf("  stored       %s (%" PRIu64 ") in %" PRIu64
+	       " new shards, %" PRIu64 " new catalogs\n",
+	       stored, s->stored_new, s->shards_new, s->catalogs_new);
+	printf("  compression  %.2fx (new chunk bytes / stored bytes)\n",
+	       s->stored_new ? (double)s->chunk_bytes_new / s->stored_new
+			     : 1.0);
+	printf("  dedup        %.2fx (file bytes / distinct chunk bytes)\n",
+	       s->unique_bytes ? (double)s->bytes_in / s->unique_bytes : 1.0);
+	printf("  time         %.1fs (%s/s)\n", s->seconds, rate);
 }
 
 int cmd_pack(int argc, char **argv)
@@ -45,20 +124,24 @@ int cmd_pack(int argc, char **argv)
 	    {"jobs", required_argument, NULL, 'j'},
 	    {"ttl", required_argument, NULL, 't'},
 	    {"revoke", required_argument, NULL, 'r'},
+	    {"state", required_argument, NULL, 'S'},
+	    {"rehash", no_argument, NULL, 'R'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct pack_options o = {
+	struct publish_pack_options o = {
 	    .chunk_size = 4u << 20,
 	    .shard_size = 64u << 20,
 	    .level = 3,
 	    .ttl = 300,
 	};
+	struct publish_pack_result res;
+	const char **revoke = xcalloc((size_t)argc, sizeof(*revoke));
+	bool quiet = false;
 	uint64_t v;
 	int c, rc;
 
-	o.revoke = xcalloc((size_t)argc, sizeof(*o.revoke));
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "hq", longopts, NULL)) != -1) {
 		switch (c) {
@@ -104,31 +187,30 @@ int cmd_pack(int argc, char **argv)
 			}
 			o.jobs = (unsigned)v;
 			break;
-		case 't': {
-			char *end;
-			unsigned long t;
-
-			errno = 0;
-			t = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || t > UINT32_MAX ||
-			    *optarg == '-') {
+		case 't':
+			if (units_parse_uint(optarg, 0, UINT32_MAX, &v)) {
 				fprintf(stderr,
 					"aidata pack: --ttl takes whole "
 					"seconds\n");
 				goto usage;
 			}
-			o.ttl = (uint32_t)t;
+			o.ttl = (uint32_t)v;
 			break;
-		}
 		case 'r':
-			o.revoke[o.revoke_count++] = optarg;
+			revoke[o.revoke_count++] = optarg;
+			break;
+		case 'S':
+			o.state_dir = optarg;
+			break;
+		case 'R':
+			o.flags |= PUBLISH_PACK_REHASH;
 			break;
 		case 'q':
-			o.quiet = true;
+			quiet = true;
 			break;
 		case 'h':
 			pack_usage(stdout);
-			free(o.revoke);
+			free(revoke);
 			return 0;
 		default:
 			goto usage;
@@ -137,16 +219,31 @@ int cmd_pack(int argc, char **argv)
 	if (optind != argc - 1 || !o.datasets_file || !o.key_file || !o.repo)
 		goto usage;
 	o.src = argv[optind];
+	o.revoke = revoke;
 	if (!o.jobs) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 		o.jobs = n > 0 ? (unsigned)n : 1;
 	}
-	rc = pack_run(&o);
-	free(o.revoke);
+	log_init("aidata pack", quiet ? LOG_LEVEL_WARN : LOG_LEVEL_INFO, false);
+	if (!quiet && isatty(STDERR_FILENO))
+		o.progress = bar_draw;
+	rc = publish_pack(&o, &res);
+	if (rc && o.progress)
+		fputc('\n', stderr);
+	if (rc == -EINVAL)
+		fprintf(stderr, "aidata pack: failed; '%s' left as it was\n",
+			o.repo);
+	else if (rc)
+		fprintf(stderr,
+			"aidata pack: failed: %s; '%s' left as it was\n",
+			strerror(-rc), o.repo);
+	else if (!quiet)
+		print_summary(o.repo, &res);
+	free(revoke);
 	return rc ? 1 : 0;
 usage:
 	pack_usage(stderr);
-	free(o.revoke);
+	free(revoke);
 	return 2;
 }

@@ -1,20 +1,15 @@
 /* `aidata revoke`: republish the manifest alone with more revoked
  * credential ids, as the next revision (no data or catalog changes). */
 #include "commands.h"
-#include "fsutil.h"
+#include "log.h"
+#include "publish.h"
 #include "repo.h"
-#include "xalloc.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <fcntl.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "banned.h"
 
@@ -29,13 +24,14 @@ int cmd_revoke(int argc, char **argv)
 	    "usage: aidata revoke REPO --key platform.key JTI...\n\n"
 	    "Publish the next revision of REPO's manifest with the "
 	    "credential ids JTI\nadded to its revoked list. Mounts stop "
-	    "accepting them at their next\nmanifest refresh.\n";
+	    "accepting them at their next\nmanifest refresh. Takes the "
+	    "repository's lock, as aidata pack does.\n";
 	const char *keyfile = NULL, *repo;
-	struct repo_manifest m = {0};
+	publish_lock_t *lock = NULL;
 	repo_key_t *key = NULL;
-	char *path = NULL, *data = NULL, *out = NULL;
-	size_t len, out_len;
-	int c, rc, lock_fd = -1, ret = 1;
+	uint64_t revision = 0;
+	size_t revoked = 0;
+	int c, rc;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -53,6 +49,7 @@ int cmd_revoke(int argc, char **argv)
 		fprintf(stderr, "%s", usage);
 		return 2;
 	}
+	log_init("aidata revoke", LOG_LEVEL_INFO, false);
 	repo = argv[optind++];
 	rc = repo_key_load_private(keyfile, &key);
 	if (rc) {
@@ -61,62 +58,22 @@ int cmd_revoke(int argc, char **argv)
 				      : strerror(-rc));
 		goto out;
 	}
-	/* the same lock as pack: one publisher at a time */
-	lock_fd = open(repo, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-		fprintf(stderr, "aidata revoke: '%s': %s\n", repo,
-			errno == EWOULDBLOCK ? "a pack is running"
-					     : strerror(errno));
-		goto out;
-	}
-	path = xasprintf("%s/manifest", repo);
-	rc = fs_read_file(path, REPO_MANIFEST_MAX, &data, &len);
+	rc = publish_lock_acquire(repo, &lock);
+	if (rc == -ENOENT || rc == -ENOTDIR)
+		fprintf(stderr,
+			"aidata revoke: '%s' is not a repository "
+			"directory\n",
+			repo);
 	if (!rc)
-		rc = repo_manifest_decode(data, len, key, &m);
-	if (rc) {
-		fprintf(stderr, "aidata revoke: '%s': %s\n", path,
-			rc == -EBADMSG	? "signed by a different platform key"
-			: rc == -ENOENT ? "missing"
-					: "unreadable or malformed");
-		goto out;
-	}
-	for (; optind < argc; optind++) {
-		bool dup = false;
-
-		for (size_t i = 0; i < m.revoked_count; i++)
-			dup |= !strcmp(m.revoked[i], argv[optind]);
-		if (dup)
-			continue;
-		m.revoked =
-		    xrealloc(m.revoked, (m.revoked_count + 1) * sizeof(char *));
-		m.revoked[m.revoked_count++] = xstrdup(argv[optind]);
-	}
-	m.revision++;
-	m.created = (int64_t)time(NULL);
-	rc = repo_manifest_encode(&m, key, &out, &out_len);
-	if (rc == -EINVAL) {
-		fprintf(stderr, "aidata revoke: a credential id may only hold "
-				"letters, digits, '.', '_' and '-'\n");
-		goto out;
-	}
+		rc = publish_manifest_resign(
+		    lock, key, (const char *const *)argv + optind,
+		    (size_t)(argc - optind), &revision, &revoked);
 	if (!rc)
-		rc = fs_write_atomic(path, out, out_len, 0644);
-	if (rc) {
-		fprintf(stderr, "aidata revoke: cannot publish '%s': %s\n",
-			path, strerror(-rc));
-		goto out;
-	}
-	printf("published revision %" PRIu64 " with %zu revoked "
-	       "credentials\n",
-	       m.revision, m.revoked_count);
-	ret = 0;
+		printf("published revision %" PRIu64 " with %zu revoked "
+		       "credentials\n",
+		       revision, revoked);
 out:
-	if (lock_fd >= 0)
-		close(lock_fd);
-	repo_manifest_release(&m);
+	publish_lock_release(lock);
 	repo_key_free(key);
-	free(path);
-	free(data);
-	free(out);
-	return ret;
+	return rc ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 /* `aidata verify`: check everything a repository's manifest reaches. */
 #include "commands.h"
 #include "auth.h"
-#include "dataset_keys.h"
+#include "publish.h"
 #include "repo_local.h"
 #include "xalloc.h"
 
@@ -61,8 +61,8 @@ static int verify_dataset(void *arg, const struct repo_dataset *d)
 		}
 		if (c.flags & REPO_CHUNK_ENCRYPTED) {
 			if (!have_key && v->key_file &&
-			    dataset_key_get(v->key_file, d->name, false, key) ==
-				0)
+			    publish_dataset_key_get(v->key_file, d->name, false,
+						    key) == 0)
 				have_key = true;
 			if (!have_key) {
 				unchecked++;

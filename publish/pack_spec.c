@@ -1,5 +1,5 @@
 /* The datasets description file of `aidata pack`. */
-#include "pack_int.h"
+#include "publish_int.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -33,9 +33,8 @@ static int check_label(const char *file, const char *name, const char *what,
 	if (why) {
 		char *en = log_escape(name), *ev = log_escape(v);
 
-		fprintf(stderr,
-			"aidata pack: '%s': dataset '%s': %s '%s': %s\n", file,
-			en, what, ev, why);
+		log_error("'%s': dataset '%s': %s '%s': %s", file, en, what, ev,
+			  why);
 		free(en);
 		free(ev);
 		return -EINVAL;
@@ -51,9 +50,7 @@ static int parse_entry(const char *file, size_t index, json_t *obj,
 	json_t *value;
 
 	if (!json_is_object(obj)) {
-		fprintf(stderr,
-			"aidata pack: '%s': datasets[%zu] is not an object\n",
-			file, index);
+		log_error("'%s': datasets[%zu] is not an object", file, index);
 		return -EINVAL;
 	}
 	json_object_foreach(obj, key, value)
@@ -65,10 +62,9 @@ static int parse_entry(const char *file, size_t index, json_t *obj,
 		if (!known) {
 			char *ek = log_escape(key);
 
-			fprintf(stderr,
-				"aidata pack: '%s': datasets[%zu]: unknown "
-				"field '%s'\n",
-				file, index, ek);
+			log_error("'%s': datasets[%zu]: unknown "
+				  "field '%s'",
+				  file, index, ek);
 			free(ek);
 			return -EINVAL;
 		}
@@ -78,17 +74,15 @@ static int parse_entry(const char *file, size_t index, json_t *obj,
 
 		if (!json_is_string(v) ||
 		    (i < 5 && json_string_length(v) == 0)) {
-			fprintf(stderr,
-				"aidata pack: '%s': datasets[%zu]: field '%s' "
-				"missing or not a non-empty string\n",
-				file, index, spec_fields[i]);
+			log_error("'%s': datasets[%zu]: field '%s' "
+				  "missing or not a non-empty string",
+				  file, index, spec_fields[i]);
 			return -EINVAL;
 		}
 		if (strlen(json_string_value(v)) != json_string_length(v)) {
-			fprintf(stderr,
-				"aidata pack: '%s': datasets[%zu]: field '%s' "
-				"contains a NUL character\n",
-				file, index, spec_fields[i]);
+			log_error("'%s': datasets[%zu]: field '%s' "
+				  "contains a NUL character",
+				  file, index, spec_fields[i]);
 			return -EINVAL;
 		}
 		values[i] = json_string_value(v);
@@ -96,21 +90,20 @@ static int parse_entry(const char *file, size_t index, json_t *obj,
 	if (repo_name_invalid_reason(values[0], strlen(values[0]))) {
 		char *en = log_escape(values[0]);
 
-		fprintf(stderr,
-			"aidata pack: '%s': datasets[%zu]: invalid dataset "
-			"name '%s': %s\n",
-			file, index, en,
-			repo_name_invalid_reason(values[0], strlen(values[0])));
+		log_error(
+		    "'%s': datasets[%zu]: invalid dataset "
+		    "name '%s': %s",
+		    file, index, en,
+		    repo_name_invalid_reason(values[0], strlen(values[0])));
 		free(en);
 		return -EINVAL;
 	}
 	if (repo_tier_parse(values[3], &e->d.tier) != 0) {
 		char *en = log_escape(values[0]), *et = log_escape(values[3]);
 
-		fprintf(stderr,
-			"aidata pack: '%s': dataset '%s': unknown tier '%s' "
-			"(expected open, shared or secure)\n",
-			file, en, et);
+		log_error("'%s': dataset '%s': unknown tier '%s' "
+			  "(expected open, shared or secure)",
+			  file, en, et);
 		free(en);
 		free(et);
 		return -EINVAL;
@@ -145,8 +138,7 @@ static int check_src(const char *file, const char *src,
 
 	if (!dir) {
 		rc = -errno;
-		fprintf(stderr, "aidata pack: source '%s': %s\n", src,
-			strerror(errno));
+		log_error("source '%s': %s", src, strerror(errno));
 		return rc;
 	}
 	while ((de = readdir(dir))) {
@@ -160,10 +152,9 @@ static int check_src(const char *file, const char *src,
 		if (!spec_has(spec, de->d_name)) {
 			char *en = log_escape(de->d_name);
 
-			fprintf(stderr,
-				"aidata pack: '%s/%s': dataset directory is "
-				"not described in '%s'\n",
-				src, en, file);
+			log_error("'%s/%s': dataset directory is "
+				  "not described in '%s'",
+				  src, en, file);
 			free(en);
 			rc = -EINVAL;
 		}
@@ -174,11 +165,10 @@ static int check_src(const char *file, const char *src,
 		struct stat st;
 
 		if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-			fprintf(stderr,
-				"aidata pack: '%s': dataset '%s' is described "
-				"in '%s' but is not a directory in the "
-				"source\n",
-				path, spec->entries[i].d.name, file);
+			log_error("'%s': dataset '%s' is described "
+				  "in '%s' but is not a directory in the "
+				  "source",
+				  path, spec->entries[i].d.name, file);
 			rc = -EINVAL;
 		}
 		free(path);
@@ -195,25 +185,22 @@ int pack_spec_load(const char *path, const char *src, struct pack_spec *out)
 	memset(out, 0, sizeof(*out));
 	root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
 	if (!root) {
-		fprintf(stderr, "aidata pack: '%s': line %d: %s\n", path,
-			err.line, err.text);
+		log_error("'%s': line %d: %s", path, err.line, err.text);
 		return -EINVAL;
 	}
 	if (json_is_object(root) && json_object_size(root) != 1) {
-		fprintf(stderr,
-			"aidata pack: '%s': unknown top-level field (only "
-			"\"datasets\" is allowed)\n",
-			path);
+		log_error("'%s': unknown top-level field (only "
+			  "\"datasets\" is allowed)",
+			  path);
 		json_decref(root);
 		return -EINVAL;
 	}
 	list = json_object_get(root, "datasets");
 	if (!json_is_object(root) || !json_is_array(list) ||
 	    json_array_size(list) == 0) {
-		fprintf(stderr,
-			"aidata pack: '%s': expected an object with a "
-			"non-empty \"datasets\" array\n",
-			path);
+		log_error("'%s': expected an object with a "
+			  "non-empty \"datasets\" array",
+			  path);
 		json_decref(root);
 		return -EINVAL;
 	}
@@ -231,10 +218,9 @@ int pack_spec_load(const char *path, const char *src, struct pack_spec *out)
 			    out->entries[i - 1].d.name)) {
 			char *en = log_escape(out->entries[i].d.name);
 
-			fprintf(stderr,
-				"aidata pack: '%s': duplicate dataset name "
-				"'%s'\n",
-				path, en);
+			log_error("'%s': duplicate dataset name "
+				  "'%s'",
+				  path, en);
 			free(en);
 			rc = -EINVAL;
 			goto out;

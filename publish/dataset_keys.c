@@ -1,6 +1,7 @@
-/* The publisher's per-dataset keys, stored beside the platform key. */
+/* The publisher's per-dataset keys, stored beside the platform key
+ * (publish.h says where and in which format). */
 #define _GNU_SOURCE
-#include "dataset_keys.h"
+#include "publish.h"
 #include "digest.h"
 #include "auth.h"
 #include "fsutil.h"
@@ -19,10 +20,10 @@
 
 #include "banned.h"
 
-#define KEY_HEX_LEN (2 * DATASET_KEY_LEN)
+#define KEY_HEX_LEN (2 * PUBLISH_DATASET_KEY_LEN)
 #define KEY_FILE_LEN (KEY_HEX_LEN + 1)
 
-_Static_assert(DATASET_KEY_LEN == AUTH_DATASET_KEY_LEN, "one key size");
+_Static_assert(PUBLISH_DATASET_KEY_LEN == AUTH_DATASET_KEY_LEN, "one key size");
 
 /* "<dir of platform_key_path>/dataset-keys" */
 static char *keys_dir(const char *platform_key_path)
@@ -45,7 +46,7 @@ static bool lower_hex(const char *s, size_t n)
 }
 
 /* Read and check one key file: 0, -ENOENT, -EINVAL or -errno. */
-static int key_read(const char *path, uint8_t key[DATASET_KEY_LEN])
+static int key_read(const char *path, uint8_t key[PUBLISH_DATASET_KEY_LEN])
 {
 	char text[KEY_FILE_LEN + 1];
 	struct stat st;
@@ -73,7 +74,7 @@ static int key_read(const char *path, uint8_t key[DATASET_KEY_LEN])
 	if (rc)
 		goto out;
 	if (text[KEY_HEX_LEN] != '\n' || !lower_hex(text, KEY_HEX_LEN) ||
-	    hex_decode(text, KEY_HEX_LEN, key, DATASET_KEY_LEN) != 0)
+	    hex_decode(text, KEY_HEX_LEN, key, PUBLISH_DATASET_KEY_LEN) != 0)
 		rc = -EINVAL;
 out:
 	OPENSSL_cleanse(text, sizeof(text));
@@ -99,7 +100,7 @@ static int install_noreplace(const char *tmp, const char *path)
 
 /* Generate a key and install it at path; -EEXIST if one appeared. */
 static int key_create(const char *dir, const char *path,
-		      uint8_t key[DATASET_KEY_LEN])
+		      uint8_t key[PUBLISH_DATASET_KEY_LEN])
 {
 	char text[KEY_FILE_LEN + 1];
 	char *tmp = xasprintf("%s/.new-key.XXXXXX", dir);
@@ -108,7 +109,7 @@ static int key_create(const char *dir, const char *path,
 	rc = auth_dataset_key_generate(key);
 	if (rc)
 		goto out;
-	hex_encode(key, DATASET_KEY_LEN, text);
+	hex_encode(key, PUBLISH_DATASET_KEY_LEN, text);
 	text[KEY_HEX_LEN] = '\n';
 	/* mkstemp: O_EXCL and mode 0600 */
 	fd = mkstemp(tmp);
@@ -133,8 +134,8 @@ out:
 	return rc;
 }
 
-int dataset_key_get(const char *platform_key_path, const char *dataset,
-		    bool create, uint8_t key[DATASET_KEY_LEN])
+int publish_dataset_key_get(const char *platform_key_file, const char *dataset,
+			    bool create, uint8_t key[PUBLISH_DATASET_KEY_LEN])
 {
 	char *dir = NULL, *path = NULL;
 	int rc;
@@ -143,7 +144,7 @@ int dataset_key_get(const char *platform_key_path, const char *dataset,
 		rc = -EINVAL;
 		goto out;
 	}
-	dir = keys_dir(platform_key_path);
+	dir = keys_dir(platform_key_file);
 	if (strlen(dataset) + 4 <= 255) {
 		path = xasprintf("%s/%s.key", dir, dataset);
 	} else {
@@ -167,7 +168,7 @@ int dataset_key_get(const char *platform_key_path, const char *dataset,
 		rc = key_read(path, key);
 out:
 	if (rc)
-		OPENSSL_cleanse(key, DATASET_KEY_LEN);
+		OPENSSL_cleanse(key, PUBLISH_DATASET_KEY_LEN);
 	free(dir);
 	free(path);
 	return rc;

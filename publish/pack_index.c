@@ -1,12 +1,13 @@
 /* The packer's dedup index: an LMDB environment in scratch space, so
  * memory stays bounded however many chunks the repository holds. */
-#include "pack_int.h"
+#include "publish_int.h"
 #include "fsutil.h"
 #include "log.h"
 #include "lmdb_errno.h"
 #include "xalloc.h"
 
 #include <errno.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * order (so a pack is deterministic) by the caller's thread.
  */
 #define _GNU_SOURCE
-#include "pack_int.h"
+#include "publish_int.h"
 #include "auth.h"
 #include "fsutil.h"
 #include "log.h"
@@ -157,8 +157,12 @@ static int shard_open(struct pack_pipeline *pp)
 				  pp->shard_seq);
 	pp->shard_fd =
 	    open(pp->shard_tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (pp->shard_fd < 0)
-		return -errno;
+	if (pp->shard_fd < 0) {
+		int rc = -errno;
+
+		log_error("shard '%s': %s", pp->shard_tmp, strerror(errno));
+		return rc;
+	}
 	pp->shard_len = 0;
 	return 0;
 }
@@ -196,8 +200,10 @@ static int shard_close(struct pack_pipeline *pp)
 	pp->shard_seq++;
 	pp->stats->shards_new++;
 out:
-	if (rc)
+	if (rc) {
+		log_error("shard '%s': %s", pp->shard_tmp, strerror(-rc));
 		unlink(pp->shard_tmp);
+	}
 	free(path);
 	free(dir);
 	return rc;
@@ -231,8 +237,10 @@ static int retire_one(struct pack_pipeline *pp)
 			return rc;
 	}
 	rc = fs_write_all(pp->shard_fd, job->out.data, job->out.len);
-	if (rc)
+	if (rc) {
+		log_error("shard '%s': %s", pp->shard_tmp, strerror(-rc));
 		return rc;
+	}
 	sha256_update(pp->shard_sha, job->out.data, job->out.len);
 	memset(&loc, 0, sizeof(loc));
 	loc.chunk.digest = job->digest;
@@ -342,6 +350,39 @@ int pack_pipeline_add(struct pack_pipeline *pp, const void *raw, size_t len,
 	pthread_cond_signal(&pp->work);
 	pthread_mutex_unlock(&pp->lock);
 	return 0;
+}
+
+int pack_pipeline_reuse(struct pack_pipeline *pp, const struct repo_chunk *c,
+			uint32_t *id)
+{
+	struct pack_location loc;
+	struct digest ikey;
+	bool created;
+	int rc;
+
+	if (!(c->flags & REPO_CHUNK_ENCRYPTED) != !pp->encrypt)
+		return -EINVAL;
+	rc = pack_index_local_id(pp->ix, &c->digest, id, &created);
+	if (rc)
+		return rc;
+	pp->stats->chunks++;
+	if (!created)
+		return 0;
+	index_key(pp, &c->digest, &ikey);
+	rc = pack_index_get(pp->ix, &ikey, &loc);
+	if (rc == -ENOENT) {
+		/* every chunk of the previous revision is indexed */
+		memset(&loc, 0, sizeof(loc));
+		loc.chunk = *c;
+		loc.shard_seq = PACK_SHARD_FINAL;
+	} else if (rc) {
+		return rc;
+	}
+	if (loc.this_run)
+		return 0;
+	pp->stats->unique_bytes += c->size;
+	loc.this_run = true;
+	return pack_index_put(pp->ix, &ikey, &loc);
 }
 
 int pack_pipeline_dataset_end(struct pack_pipeline *pp,

@@ -1,0 +1,237 @@
+/*
+ * publish: writing an aidata repository (the publisher as a library).
+ * docs/FORMAT.md §9 is the publisher's specification; this header is its
+ * C interface, used by `aidata pack`, `aidata revoke` and
+ * `aidata grant-node` and by anything else that publishes.
+ *
+ * Nothing here prints. A failure is logged once through common/log.h
+ * (log_error), naming the file or object and the reason, and returned as
+ * a negative errno; the caller decides how to show it (the aidata command
+ * logs to stderr in its own name). Progress is reported through a
+ * callback, never drawn.
+ *
+ * Every writer of a repository holds its lock (publish_lock_acquire) for
+ * as long as it writes, so one publisher at a time changes it. Readers
+ * (mounts, aidata verify/ls/get) never take the lock: every write is an
+ * atomic rename, and the manifest is replaced last.
+ *
+ * Errors common to every function returning int:
+ *   -EWOULDBLOCK  another publisher holds the repository's lock
+ *   -EINVAL       bad input (logged with the file and the reason)
+ *   -EBADMSG      the repository was signed by a different platform key
+ *   -ENOMEM is never returned: allocation failure aborts (common/xalloc)
+ *   other         -errno of the system call that failed (logged)
+ */
+#ifndef AIDATA_PUBLISH_H
+#define AIDATA_PUBLISH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth.h"
+#include "repo.h"
+
+/* ------------------------------------------------ the repository lock -- */
+
+/* A held repository lock. Opaque. */
+typedef struct publish_lock publish_lock_t;
+
+/*
+ * Take the publisher's lock of the repository directory repo: an
+ * exclusive flock(2) on the directory itself, never waiting. It is the
+ * lock of publish_pack, publish_manifest_resign and
+ * publish_sealed_key_write alike, and is released by
+ * publish_lock_release or when the process exits (also by a crash).
+ * Returns 0 and *out; -EWOULDBLOCK if another publisher holds it;
+ * -ENOENT or -ENOTDIR if repo is not a directory; or -errno. Only
+ * -EWOULDBLOCK and unexpected errors are logged (the caller can say "not
+ * a repository directory" better).
+ */
+int publish_lock_acquire(const char *repo, publish_lock_t **out);
+/* The repository directory the lock is on; valid until the release. */
+const char *publish_lock_repo(const publish_lock_t *lock);
+/* Release the lock and free it. NULL is a no-op. */
+void publish_lock_release(publish_lock_t *lock);
+
+/* ---------------------------------------------------- the manifest -- */
+
+/*
+ * Re-sign the locked repository's manifest as the next revision, with the
+ * same root catalog (no data or catalog changes): revision + 1, created
+ * = now, the same ttl, and the revoked credential ids extended by revoke
+ * (revoke_count ids, each 1..128 of [A-Za-z0-9._-]; ids already revoked
+ * are not repeated; the list stays in publication order, FORMAT.md
+ * §3.5). The manifest is verified with key first and replaced atomically
+ * (temp file, fsync, rename). pack uses the same code for its manifest.
+ * On success *revision and *revoked_count (either may be NULL) are the
+ * new manifest's. Returns 0; -ENOENT when the repository has no
+ * manifest; -EBADMSG when it does not verify with key; -EPROTONOSUPPORT
+ * for another format version; -EINVAL when it is malformed or an id is
+ * invalid; or -errno. Every error is logged. On error the manifest is
+ * unchanged.
+ */
+int publish_manifest_resign(publish_lock_t *lock, const repo_key_t *key,
+			    const char *const *revoke, size_t revoke_count,
+			    uint64_t *revision, size_t *revoked_count);
+
+/* ----------------------------------------------- secure-tier keys -- */
+
+#define PUBLISH_DATASET_KEY_LEN 32 /* == AUTH_DATASET_KEY_LEN */
+
+/*
+ * The publisher's store of secure datasets' keys (AES-256, one per
+ * dataset), kept beside the platform key because whoever holds one holds
+ * the other:
+ *
+ *   <directory of platform_key_file>/dataset-keys/              mode 0700
+ *   <directory of platform_key_file>/dataset-keys/<name>.key    mode 0600
+ *
+ * A key file holds exactly 64 lowercase hex characters and a "\n". A
+ * dataset name longer than 251 bytes (so "<name>.key" would pass
+ * NAME_MAX) has the file "sha256-<64 hex of SHA-256 of the name>.key"
+ * instead. Losing a key makes the dataset's encrypted chunks unreadable
+ * by any new node (nodes already granted keep their sealed copy); back
+ * it up with the platform key. Key bytes are never logged.
+ *
+ * Get the key of dataset (a valid name, repo_name_invalid_reason) into
+ * key. With create, a missing key is generated and written (temp file,
+ * fsync, atomic no-replace rename, so two concurrent packs agree on one
+ * key and an existing key is never replaced); without it a missing key
+ * is -ENOENT. Returns 0, -ENOENT, -EINVAL (an invalid name, or a key file
+ * that is not exactly the format above) or -errno. Nothing is logged but
+ * a warning about a key file other users can read. On error key is
+ * zeroed.
+ */
+int publish_dataset_key_get(const char *platform_key_file, const char *dataset,
+			    bool create, uint8_t key[PUBLISH_DATASET_KEY_LEN]);
+
+/*
+ * Seal dataset_key (the key of dataset, a valid name) to the secure node
+ * whose public key is node, sign it with the platform key and write it
+ * as keys/<dataset>/<node id> (FORMAT.md §6.5) of the locked repository,
+ * world-readable like every object, replacing an earlier grant
+ * atomically. The manifest is not re-signed: mounts fetch keys/ objects
+ * when a secure file is opened. *object_path (if not NULL) is the path
+ * written, a new string the caller frees. Returns 0, -EINVAL (invalid
+ * name), or -errno, logged; on error no object under keys/ changed (the
+ * directory keys/<dataset>/ may have been created).
+ */
+int publish_sealed_key_write(publish_lock_t *lock, const repo_key_t *platform,
+			     const char *dataset, const auth_node_key_t *node,
+			     const uint8_t dataset_key[PUBLISH_DATASET_KEY_LEN],
+			     char **object_path);
+
+/* ------------------------------------------------------- packing -- */
+
+enum publish_pack_flags {
+	/* read every file even when the pack state says it is unchanged */
+	PUBLISH_PACK_REHASH = 1 << 0,
+	/* neither read nor write pack state (every file is read) */
+	PUBLISH_PACK_NO_STATE = 1 << 1,
+};
+
+/* Counts so far, handed to the progress callback. */
+struct publish_progress {
+	uint64_t files_total; /* regular files in the source */
+	uint64_t bytes_total; /* their bytes */
+	uint64_t files_done;  /* packed so far, read or unchanged */
+	uint64_t bytes_done;
+	uint64_t files_unchanged; /* of files_done: not read (pack state) */
+	uint64_t bytes_unchanged;
+	uint64_t bytes_stored; /* written to new shards */
+	double seconds;	       /* since publish_pack was called */
+	bool final;	       /* the last call, when every file is packed */
+};
+
+/*
+ * Called from publish_pack's thread, at most every 100 ms while files are
+ * packed and once more with final set. p is valid during the call only.
+ */
+typedef void (*publish_progress_fn)(void *ctx,
+				    const struct publish_progress *p);
+
+struct publish_pack_options {
+	const char *src;	   /* SRC: SRC/<dataset>/... */
+	const char *datasets_file; /* JSON description of every dataset */
+	const char *key_file;	   /* the platform's Ed25519 private key */
+	const char *repo;	   /* repository directory, created if absent */
+	uint32_t chunk_size;	   /* 64 KiB .. 64 MiB */
+	uint64_t shard_size;	   /* target shard size, >= 1 MiB */
+	int level;		   /* zstd level, 1 .. 19 */
+	unsigned jobs;		   /* compression threads, >= 1 */
+	uint32_t ttl;		   /* manifest TTL, seconds */
+	const char *const *revoke; /* credential ids to revoke */
+	size_t revoke_count;
+	/*
+	 * Where the pack state lives (the source files' identities, so a
+	 * re-pack need not read unchanged files; see publish_state_dir);
+	 * NULL: publish_state_dir's default.
+	 */
+	const char *state_dir;
+	unsigned flags;		      /* enum publish_pack_flags */
+	publish_progress_fn progress; /* may be NULL */
+	void *progress_ctx;
+};
+
+/* What a pack did, for the summary. */
+struct publish_pack_result {
+	uint64_t revision; /* the revision published */
+	size_t datasets;
+	uint64_t files, dirs, symlinks;
+	uint64_t files_unchanged; /* not read: unchanged since the last pack */
+	uint64_t bytes_unchanged;
+	uint64_t bytes_in;	  /* bytes of all files packed, read or not */
+	uint64_t chunks;	  /* chunk references in the catalogs */
+	uint64_t chunks_new;	  /* chunks stored by this pack */
+	uint64_t chunk_bytes_new; /* their uncompressed bytes */
+	uint64_t stored_new;	  /* bytes written to new shards */
+	uint64_t shards_new;
+	uint64_t catalogs_new;
+	uint64_t unique_bytes; /* uncompressed bytes of distinct chunks */
+	double seconds;
+};
+
+/*
+ * Pack o->src into the next revision of o->repo (FORMAT.md §9): check
+ * the datasets file and every source tree, then take the repository's
+ * lock (creating the directory if absent), write the new objects under
+ * a staging directory, move them into place and replace the manifest
+ * last, atomically. Chunks already stored are never stored again.
+ *
+ * A file whose size, mtime, ctime, inode and device are what the pack
+ * state recorded for the revision being extended is not read: its
+ * chunks are taken from that revision's catalog (small files: a group
+ * whose members are all unchanged keeps its chunk; a group with a
+ * change is read again). The state is trusted only if it describes
+ * exactly that revision's root catalog, chunk size and each dataset's
+ * catalog, tier and key. PUBLISH_PACK_REHASH reads everything.
+ * After a successful pack the state is rewritten for the new revision;
+ * failing to read or write it is a warning, never an error (it costs the
+ * next pack a full read).
+ *
+ * On success fills *res (if not NULL) and returns 0. On any error the
+ * repository is left exactly as it was (the previous revision still
+ * verifies; a repository directory this call created is removed), the
+ * reason has been logged naming the file, and a negative errno is
+ * returned: -EINVAL for bad input (datasets file, names, file types,
+ * symlinks leaving their dataset, a non-repository --out, a key that is
+ * not an Ed25519 private key), -EBADMSG for a repository signed by
+ * another key, -EWOULDBLOCK when another publisher holds the lock, -EIO
+ * for a file that changed while it was packed, or the -errno of the
+ * failed system call (-ENOSPC, -EACCES ...).
+ */
+int publish_pack(const struct publish_pack_options *o,
+		 struct publish_pack_result *res);
+
+/*
+ * The default pack state directory of repository repo (an existing
+ * directory): $XDG_CACHE_HOME/aidata/pack/<hex> or, without
+ * XDG_CACHE_HOME, $HOME/.cache/aidata/pack/<hex>, where <hex> is the
+ * SHA-256 of the repository's absolute path (realpath). *out is a new
+ * string the caller frees. Returns 0, -ENOENT when neither variable is
+ * set, or the -errno of realpath.
+ */
+int publish_state_dir(const char *repo, char **out);
+
+#endif
