@@ -12,7 +12,7 @@
 #include "buf.h"
 #include "fsutil.h"
 #include "log.h"
-#include "lmdb_errno.h"
+#include "lmdb_env.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -44,19 +44,9 @@ int cache_index_open(const char *dir, struct cache_index **out)
 	MDB_txn *txn = NULL;
 	int rc;
 
-	rc = fs_mkdir_p(dir, 0700);
-	if (rc)
-		goto fail;
-	rc = mdb_env_create(&ix->env);
-	if (!rc)
-		rc = mdb_env_set_maxdbs(ix->env, 4);
-	if (!rc)
-		rc = mdb_env_set_mapsize(ix->env, INDEX_MAPSIZE);
-	if (!rc)
-		rc = mdb_env_set_maxreaders(ix->env, 512);
-	if (!rc)
-		rc = mdb_env_open(ix->env, dir,
-				  MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD, 0600);
+	rc = lmdb_env_open(dir, 4, INDEX_MAPSIZE,
+			   MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD, 0600,
+			   &ix->env);
 	if (!rc)
 		rc = mdb_txn_begin(ix->env, NULL, 0, &txn);
 	if (!rc)

@@ -3,7 +3,7 @@
 #include "publish_int.h"
 #include "fsutil.h"
 #include "log.h"
-#include "lmdb_errno.h"
+#include "lmdb_env.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -54,18 +54,9 @@ int pack_index_new(const char *dir, struct pack_index **out)
 	struct pack_index *ix = xcalloc(1, sizeof(*ix));
 	int rc;
 
-	rc = fs_mkdir_p(dir, 0700);
-	if (rc)
-		goto fail;
-	rc = mdb_env_create(&ix->env);
-	if (!rc)
-		rc = mdb_env_set_maxdbs(ix->env, 4);
-	if (!rc)
-		rc = mdb_env_set_mapsize(ix->env, (size_t)256 << 30);
-	if (!rc)
-		rc =
-		    mdb_env_open(ix->env, dir,
-				 MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS, 0600);
+	rc = lmdb_env_open(dir, 4, (size_t)256 << 30,
+			   MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS, 0600,
+			   &ix->env);
 	if (rc) {
 		rc = index_error("open", rc);
 		goto fail;

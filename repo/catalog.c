@@ -2,7 +2,7 @@
 #include "repo.h"
 #include "catalog_int.h"
 #include "log.h"
-#include "lmdb_errno.h"
+#include "lmdb_env.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -46,17 +46,11 @@ int repo_catalog_open(const char *path, repo_catalog_t **out)
 		free(cat);
 		return rc;
 	}
-	rc = mdb_env_create(&cat->env);
-	if (!rc)
-		rc = mdb_env_set_maxdbs(cat->env, CATALOG_MAX_DBS);
-	if (!rc)
-		rc = mdb_env_set_mapsize(cat->env, (size_t)st.st_size);
 	/* immutable file: no lock file, no writer, readers need no slots;
 	 * kernel readahead on: a directory walk reads the file in order */
-	if (!rc)
-		rc = mdb_env_open(
-		    cat->env, path,
-		    MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOTLS, 0444);
+	rc = lmdb_env_open(path, CATALOG_MAX_DBS, (size_t)st.st_size,
+			   MDB_RDONLY | MDB_NOSUBDIR | MDB_NOLOCK | MDB_NOTLS,
+			   0444, &cat->env);
 	if (!rc) {
 		/* a short file would fault (SIGBUS) when its pages are read */
 		MDB_envinfo info;

@@ -4,7 +4,7 @@
 #include "catalog_int.h"
 #include "fsutil.h"
 #include "log.h"
-#include "lmdb_errno.h"
+#include "lmdb_env.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -76,19 +76,10 @@ int repo_catalog_writer_new(const char *work_dir, const char *kind,
 
 	buf_init(&w->scratch, REPO_CHUNK_MAX);
 	w->dir = xstrdup(work_dir);
-	rc = fs_mkdir_p(work_dir, 0700);
-	if (rc)
-		goto fail;
-	rc = mdb_env_create(&w->env);
-	if (!rc)
-		rc = mdb_env_set_maxdbs(w->env, CATALOG_MAX_DBS);
-	if (!rc)
-		rc = mdb_env_set_mapsize(w->env, WRITER_MAPSIZE);
 	/* scratch data: durability comes from the published copy's fsync */
-	if (!rc)
-		rc =
-		    mdb_env_open(w->env, work_dir,
-				 MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS, 0600);
+	rc = lmdb_env_open(work_dir, CATALOG_MAX_DBS, WRITER_MAPSIZE,
+			   MDB_NOSYNC | MDB_NOMETASYNC | MDB_NOTLS, 0600,
+			   &w->env);
 	if (rc) {
 		rc = lmdb_errno(rc, "catalog scratch environment");
 		goto fail;

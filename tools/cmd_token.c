@@ -148,6 +148,18 @@ static bool parse_scope(const char *s, uint32_t *scope)
 	return ok;
 }
 
+/* text and a newline on stdout: 0, or 1 (said why) if it cannot be
+ * written (a closed pipe, a full disk). */
+static int print_line(const char *text)
+{
+	if (printf("%s\n", text) < 0 || fflush(stdout) != 0) {
+		fprintf(stderr, "aidata token: cannot write to stdout: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 static int token_issue(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -346,13 +358,7 @@ static int token_issue(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	if (printf("%s\n", token) < 0 || fflush(stdout) != 0) {
-		fprintf(stderr, "aidata token: cannot write to stdout: %s\n",
-			strerror(errno));
-		rc = 1;
-		goto out;
-	}
-	rc = 0;
+	rc = print_line(token);
 out:
 	if (token) {
 		explicit_bzero(token, strlen(token));
@@ -470,13 +476,7 @@ static int token_show(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	if (printf("%s\n", text) < 0 || fflush(stdout) != 0) {
-		fprintf(stderr, "aidata token: cannot write to stdout: %s\n",
-			strerror(errno));
-		rc = 1;
-		goto out;
-	}
-	rc = 0;
+	rc = print_line(text);
 out:
 	if (buf) {
 		explicit_bzero(buf, AUTH_TOKEN_MAX + 1);
