@@ -234,9 +234,10 @@ typedef struct repo_catalog repo_catalog_t;
 /*
  * Turn a catalog object (zstd-compressed LMDB file at object_path) into
  * an LMDB file at out_path, checking the object's SHA-256 against expect
- * (unless expect is NULL). Writes out_path via a temp file + rename so a
- * reader never sees a partial file. -EBADMSG on digest mismatch, -EINVAL
- * for a malformed frame; on error out_path does not exist.
+ * (unless expect is NULL) before anything decompresses it (FORMAT.md
+ * §1). Writes out_path via a temp file + rename so a reader never sees a
+ * partial file. -EBADMSG on digest mismatch, -EINVAL for a malformed
+ * frame; on error out_path does not exist.
  */
 int repo_catalog_unpack(const char *object_path, const struct digest *expect,
 			const char *out_path);
