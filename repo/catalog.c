@@ -412,31 +412,6 @@ int repo_catalog_chunk_count(repo_catalog_t *cat, uint32_t *count)
 	return 0;
 }
 
-/* The SHA-256 of everything fd holds from its current position on. */
-static int hash_fd(int fd, uint8_t *buf, size_t cap, struct digest *out)
-{
-	sha256_ctx_t *sha = sha256_new();
-	int rc = 0;
-
-	for (;;) {
-		ssize_t n = read(fd, buf, cap);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		sha256_update(sha, buf, (size_t)n);
-	}
-	if (!rc)
-		sha256_final(sha, out);
-	sha256_free(sha);
-	return rc;
-}
-
 /*
  * FORMAT.md §1: nothing is parsed before its digest verifies, and zstd
  * parses. So the object is read twice: hashed whole, then decompressed
@@ -461,7 +436,7 @@ int repo_catalog_unpack(const char *object_path, const struct digest *expect,
 		goto out;
 	}
 	if (expect) {
-		rc = hash_fd(fd_in, in, in_cap, &got);
+		rc = sha256_fd(fd_in, &got, NULL);
 		if (rc)
 			goto out;
 		if (!digest_equal(&got, expect)) {
