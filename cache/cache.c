@@ -26,19 +26,39 @@
 
 /* ------------------------------------------------- catalogs, manifest -- */
 
-int cache_manifest_fetch(cache_t *c, char **data, size_t *len)
+static void why_set(char *why, const char *text)
 {
-	return cache_object_fetch(c, "manifest", REPO_MANIFEST_MAX, data, len);
+	if (why)
+		snprintf(why, CACHE_WHY_MAX, "%s", text);
+}
+
+int cache_manifest_fetch(cache_t *c, char **data, size_t *len, char *why)
+{
+	struct origin_req req;
+	struct buf b;
+	int rc;
+
+	origin_req_init(&req, "manifest", REPO_MANIFEST_MAX, 0);
+	buf_init(&b, REPO_MANIFEST_MAX + 1);
+	rc = origin_get(c->origin, &req, &b);
+	if (rc) {
+		why_set(why, req.why);
+		buf_release(&b);
+		return rc;
+	}
+	return buf_take_string(&b, data, len);
 }
 
 int cache_object_fetch(cache_t *c, const char *rel, size_t max, char **data,
 		       size_t *len)
 {
+	struct origin_req req;
 	struct buf b;
 	int rc;
 
+	origin_req_init(&req, rel, max, 0);
 	buf_init(&b, max + 1);
-	rc = origin_get(c->origin, rel, max, &b);
+	rc = origin_get(c->origin, &req, &b);
 	if (rc) {
 		buf_release(&b);
 		return rc;
@@ -46,12 +66,81 @@ int cache_object_fetch(cache_t *c, const char *rel, size_t max, char **data,
 	return buf_take_string(&b, data, len);
 }
 
-int cache_catalog_path(cache_t *c, const struct digest *d, char **path_out)
+/* Fetch catalog d (rel) into the temp file tmp and unpack it to path:
+ * its SHA-256 first, then zstd (repo_catalog_unpack). */
+static int catalog_fetch(cache_t *c, const struct digest *d, uint64_t size,
+			 const char *rel, const char *tmp, const char *path,
+			 char *why)
+{
+	struct origin_req req;
+	int fd, rc;
+
+	if (size)
+		origin_req_init(&req, rel, size, ORIGIN_EXACT);
+	else
+		origin_req_init(&req, rel, CACHE_ROOT_CATALOG_MAX_V1, 0);
+	if (size > CATALOG_MAX) {
+		log_error("catalog '%s': %" PRIu64 " bytes, over the cap of "
+			  "%" PRIu64,
+			  rel, size, CATALOG_MAX);
+		if (why)
+			snprintf(why, CACHE_WHY_MAX,
+				 "'%s' is %" PRIu64 " bytes, over the cap of "
+				 "%" PRIu64,
+				 rel, size, CATALOG_MAX);
+		return -EFBIG;
+	}
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		log_error("cache '%s': cannot create '%s': %s", c->dir, tmp,
+			  strerror(errno));
+		if (why)
+			snprintf(why, CACHE_WHY_MAX, "cannot create '%s': %s",
+				 tmp, strerror(-rc));
+		return rc;
+	}
+	rc = origin_get_to_fd(c->origin, &req, fd);
+	STAT_ADD(c->stats.bytes_fetched, req.received);
+	close(fd);
+	if (rc) {
+		if (rc == -ETIMEDOUT)
+			STAT_ADD(c->stats.err_origin_timeout, 1);
+		else
+			STAT_ADD(c->stats.err_origin_io, 1);
+		log_error("catalog '%s': cannot fetch from the origin: %s", rel,
+			  req.why);
+		why_set(why, req.why);
+		return rc;
+	}
+	rc = repo_catalog_unpack(tmp, d, path);
+	if (rc) {
+		if (rc == -EBADMSG)
+			STAT_ADD(c->stats.err_verify, 1);
+		log_error("catalog '%s': %s", rel,
+			  rc == -EBADMSG  ? "digest mismatch"
+			  : rc == -EINVAL ? "not a catalog (corrupt frame)"
+					  : strerror(-rc));
+		if (why)
+			snprintf(why, CACHE_WHY_MAX, "'%s': %s", rel,
+				 rc == -EBADMSG	 ? "digest mismatch"
+				 : rc == -EINVAL ? "not a catalog (corrupt "
+						   "frame)"
+						 : strerror(-rc));
+		rc = rc == -EBADMSG || rc == -EINVAL ? -EIO : rc;
+	}
+	return rc;
+}
+
+int cache_catalog_path(cache_t *c, const struct digest *d, uint64_t size,
+		       char **path_out, char *why)
 {
 	char hex[DIGEST_HEX_LEN + 1], rel[128];
 	char *path, *tmp = NULL;
-	int fd = -1, rc = 0;
+	int rc = 0;
 
+	if (why)
+		why[0] = '\0';
 	digest_to_hex(d, hex);
 	path = xasprintf("%s/%s.mdb", c->catalogs_dir, hex);
 	if (access(path, F_OK) == 0)
@@ -64,28 +153,7 @@ int cache_catalog_path(cache_t *c, const struct digest *d, char **path_out)
 	tmp = xasprintf("%s/%d.%" PRIu64, c->tmp_dir, (int)getpid(),
 			c->tmp_counter++);
 	pthread_mutex_unlock(&c->lock);
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		log_error("cache '%s': cannot create '%s': %s", c->dir, tmp,
-			  strerror(errno));
-		goto unlock;
-	}
-	rc = origin_get_to_fd(c->origin, rel, CATALOG_MAX, fd);
-	close(fd);
-	if (rc) {
-		log_error("catalog '%s': cannot fetch from the origin: %s", rel,
-			  strerror(-rc));
-		goto unlock;
-	}
-	rc = repo_catalog_unpack(tmp, d, path);
-	if (rc) {
-		if (rc == -EBADMSG)
-			STAT_ADD(c->stats.err_verify, 1);
-		log_error("catalog '%s': %s", rel,
-			  rc == -EBADMSG ? "digest mismatch" : strerror(-rc));
-		rc = rc == -EBADMSG || rc == -EINVAL ? -EIO : rc;
-	}
+	rc = catalog_fetch(c, d, size, rel, tmp, path, why);
 unlock:
 	pthread_mutex_unlock(&c->catalog_lock);
 out:

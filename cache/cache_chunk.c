@@ -303,6 +303,7 @@ static int fetch_chunk(cache_t *c, const struct repo_chunk *ch, uint8_t **data,
 		       size_t *len)
 {
 	char rel[128], hex[DIGEST_HEX_LEN + 1];
+	struct origin_req req;
 	struct buf b;
 	uint8_t *out = NULL;
 	int rc;
@@ -310,7 +311,11 @@ static int fetch_chunk(cache_t *c, const struct repo_chunk *ch, uint8_t **data,
 	repo_shard_object_path(&ch->shard, rel, sizeof(rel));
 	digest_to_hex(&ch->digest, hex);
 	buf_init(&b, (size_t)ch->stored_size);
-	rc = origin_get_range(c->origin, rel, ch->offset, ch->stored_size, &b);
+	origin_req_init(&req, rel, ch->stored_size, ORIGIN_EXACT);
+	rc = origin_get_range(c->origin, &req, ch->offset, &b);
+	/* what came over the wire: a server that ignores Range sends the
+	 * bytes before the chunk too */
+	STAT_ADD(c->stats.bytes_fetched, req.received);
 	if (rc) {
 		if (rc == -ETIMEDOUT)
 			STAT_ADD(c->stats.err_origin_timeout, 1);
@@ -324,7 +329,6 @@ static int fetch_chunk(cache_t *c, const struct repo_chunk *ch, uint8_t **data,
 		rc = -EIO;
 		goto out;
 	}
-	STAT_ADD(c->stats.bytes_fetched, b.len);
 	if (ch->flags & REPO_CHUNK_ENCRYPTED) {
 		*data = b.data;
 		*len = b.len;

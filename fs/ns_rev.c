@@ -210,7 +210,8 @@ static int rev_load(ns_t *ns, struct repo_manifest *m, struct ns_rev *old,
 	char *path = NULL;
 	int rc;
 
-	rc = cache_catalog_path(ns->cache, &m->root_catalog, &path);
+	rc = cache_catalog_path(ns->cache, &m->root_catalog,
+				m->root_catalog_size, &path, NULL);
 	if (rc) {
 		log_error("revision %" PRIu64 ": root catalog unavailable: %s",
 			  m->revision, strerror(-rc));
@@ -250,7 +251,7 @@ static int manifest_get(ns_t *ns, struct repo_manifest *m)
 	char *data = NULL;
 	uint64_t seen = 0;
 	size_t len;
-	int rc = cache_manifest_fetch(ns->cache, &data, &len);
+	int rc = cache_manifest_fetch(ns->cache, &data, &len, NULL);
 
 	if (rc) {
 		log_error("manifest: cannot fetch from the origin: %s",

@@ -47,7 +47,10 @@ char *stats_render(const struct cache_stats *cs, const struct fs_counters *fc)
 	     "Chunks fetched ahead of sequential readers.", NULL,
 	     cs->prefetches},
 	    {"aidatafs_bytes_fetched_total", "counter",
-	     "Bytes received from the origin.", NULL, cs->bytes_fetched},
+	     "Bytes received from the origin for catalogs and chunks, all of "
+	     "them (from a server that ignores Range, the bytes before a "
+	     "chunk too).",
+	     NULL, cs->bytes_fetched},
 	    {"aidatafs_bytes_served_total", "counter",
 	     "File bytes returned to readers.", NULL, fc->bytes_served},
 	    {"aidatafs_reads_total", "counter", "Read requests answered.", NULL,
