@@ -111,6 +111,7 @@ static int catalog_fetch(cache_t *c, const struct digest *d, uint64_t size,
 		log_error("catalog '%s': cannot fetch from the origin: %s", rel,
 			  req.why);
 		why_set(why, req.why);
+		cache_failed_note(c, CACHE_OBJECT_CATALOG, d, rc, req.why);
 		return rc;
 	}
 	rc = repo_catalog_unpack(tmp, d, path);
@@ -149,11 +150,19 @@ int cache_catalog_path(cache_t *c, const struct digest *d, uint64_t size,
 	if (access(path, F_OK) == 0)
 		goto unlock;
 	repo_catalog_object_path(d, rel, sizeof(rel));
+	/* the origin failed on it a moment ago: fail at once (cache.h) */
+	if (cache_failed_recent(c, CACHE_OBJECT_CATALOG, d, &rc, why)) {
+		STAT_ADD(c->stats.failed_from_memory, 1);
+		log_debug("catalog '%s': %s", rel, why ? why : "failed");
+		goto unlock;
+	}
 	pthread_mutex_lock(&c->lock);
 	tmp = xasprintf("%s/%d.%" PRIu64, c->tmp_dir, (int)getpid(),
 			c->tmp_counter++);
 	pthread_mutex_unlock(&c->lock);
 	rc = catalog_fetch(c, d, size, rel, tmp, path, why);
+	if (!rc)
+		cache_failed_forget(c, CACHE_OBJECT_CATALOG, d);
 unlock:
 	pthread_mutex_unlock(&c->catalog_lock);
 out:
@@ -268,6 +277,7 @@ int cache_new(const struct cache_options *o, cache_t **out)
 
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->catalog_lock, NULL);
+	pthread_mutex_init(&c->failed_lock, NULL);
 	pthread_mutex_init(&c->room_lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	pthread_cond_init(&c->work, NULL);
@@ -370,6 +380,7 @@ void cache_free(cache_t *c)
 	free(c->index_dir);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->catalog_lock);
+	pthread_mutex_destroy(&c->failed_lock);
 	pthread_mutex_destroy(&c->room_lock);
 	pthread_cond_destroy(&c->cond);
 	pthread_cond_destroy(&c->work);
@@ -397,6 +408,7 @@ void cache_stats_get(cache_t *c, struct cache_stats *out)
 	origin_stats_get(c->origin, &os);
 	out->origin_requests = os.requests;
 	out->origin_retries = os.retries;
+	out->failed_from_memory = STAT_GET(c->stats.failed_from_memory);
 }
 
 /* --------------------------------------------------------- the origin -- */

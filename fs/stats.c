@@ -24,6 +24,9 @@ static void metric(struct buf *b, const char *name, const char *type,
 	buf_append(b, line, (size_t)n);
 }
 
+#define SECONDS_(n) #n
+#define SECONDS(n) SECONDS_(n)
+
 /* One exposed value: metrics of one name follow each other, the first
  * with its help text. */
 struct metric_def {
@@ -71,6 +74,11 @@ char *stats_render(const struct cache_stats *cs, const struct fs_counters *fc)
 	    {"aidatafs_origin_retries_total", "counter",
 	     "Origin requests retried after a failure.", NULL,
 	     cs->origin_retries},
+	    {"aidatafs_failed_from_memory_total", "counter",
+	     "Chunk and catalog reads failed at once, without asking the "
+	     "origin, because the same object's fetch failed less "
+	     "than " SECONDS(CACHE_FAILED_SEC) " seconds before.",
+	     NULL, cs->failed_from_memory},
 	    {"aidatafs_errors_total", "counter", "Errors by kind.",
 	     "{kind=\"verify\"}", cs->err_verify},
 	    {"aidatafs_errors_total", "counter", NULL,

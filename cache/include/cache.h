@@ -20,7 +20,13 @@
  * the origin cannot deliver (unreachable after retries, timed out,
  * missing) or delivers with bytes that do not match its digest is -EIO,
  * with one log line saying which; unverified bytes are never returned.
+ *
+ * Failure memory: when the origin could not deliver a chunk or catalog,
+ * the same object fails at once, without asking the origin again, for
+ * CACHE_FAILED_SEC seconds, and readahead does not queue it. Bytes that
+ * came but did not verify are not remembered.
  */
+#define CACHE_FAILED_SEC 5
 #ifndef AIDATA_CACHE_H
 #define AIDATA_CACHE_H
 
@@ -164,6 +170,9 @@ struct cache_stats {
 	uint64_t err_cache_full; /* served from memory, not stored */
 	uint64_t origin_requests;
 	uint64_t origin_retries;
+	/* chunk and catalog reads failed at once: the same object's fetch
+	 * failed less than CACHE_FAILED_SEC ago */
+	uint64_t failed_from_memory;
 };
 void cache_stats_get(cache_t *c, struct cache_stats *out);
 
