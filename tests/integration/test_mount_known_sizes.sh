@@ -104,7 +104,7 @@ wait "$endless" 2>/dev/null || true
 step "a root catalog other than the manifest's size refuses the mount"
 nginx_reload "
 		location = /catalog/$ROOT { alias $T/filler; }"
-mount_expect_fail "catalog/$ROOT' failed: 67108864 bytes \\(Content-Length\\), expected $(stat -c %s "$PLAT_REPO/catalog/$ROOT")" \
+mount_expect_fail "cannot mount '[^']*': revision 1: root catalog '$ROOT': '[^']*/catalog/$ROOT': 67108864 bytes \\(Content-Length\\), expected $(stat -c %s "$PLAT_REPO/catalog/$ROOT")" \
 	"$NGINX_URL/" "$T/mnt" "$T/root.log" "pubkey=$PLAT_PUB,cache=$T/cache-root"
 step "refused: $(grep -m1 'cannot mount' "$T/root.log" || true)"
 
