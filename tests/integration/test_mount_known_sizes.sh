@@ -6,7 +6,7 @@
 # neither leaves anything in CACHE/tmp, and the log names the catalog,
 # what was expected and what came. A root catalog of the wrong size
 # refuses the mount. A repository with a format-1 manifest (no root
-# catalog size) still mounts and reads. A server that ignores Range: the
+# catalog size) still mounts and reads, its root catalog held to 64 MiB. A server that ignores Range: the
 # bytes read are right and aidatafs_bytes_fetched_total counts what came
 # over the wire (the bytes before each chunk too).
 set -euo pipefail
@@ -77,10 +77,17 @@ M=$T/mnt/datasets
 before=$(stat_value "$T/mnt" aidatafs_bytes_fetched_total)
 
 step "Z's catalog: 64 MiB where its record says $SIZEZ bytes"
+mark=$(nginx_log_mark)
 out=$(timeout -s KILL 60 ls "$M/$DZ" 2>&1) && fail "ls of $DZ succeeded: $out"
 [[ $out == *"Input/output error"* ]] || fail "ls of $DZ: $out (want Input/output error)"
 grep -q "catalog/$CATZ' failed: 67108864 bytes (Content-Length), expected $SIZEZ" "$T/fs.log" ||
 	{ show "$T/fs.log" "aidatafs log"; fail "no log line names catalog $CATZ, its size and the 64 MiB"; }
+# one request: refused at once (not retried), and the lookups of the
+# same ls that follow fail from memory (#8 §2)
+nginx_log_wait "$mark" 1 5 || true
+sleep 0.3
+n=$(nginx_log_since "$mark" | grep -c " /catalog/$CATZ " || true)
+[ "$n" = 1 ] || fail "$n requests for catalog $CATZ, want 1: $(nginx_log_since "$mark")"
 
 step "W's catalog: an endless body where its record says $SIZEW bytes"
 out=$(timeout -s KILL 60 ls "$M/$DW" 2>&1) && fail "ls of $DW succeeded: $out"
@@ -121,6 +128,14 @@ mount_start "$NGINX_URL/v1/" "$T/mnt" "$T/v1.log" \
 	"pubkey=$PLAT_PUB,$PLAT_AUTH,cache=$T/cache-v1"
 run_ok py "$PYHELP/mount_read.py" "$T/mnt/datasets" "$PLAT_SRC" --jobs 4
 mount_stop "$T/mnt"
+# without a size, its root catalog is held to a cap (64 MiB, FORMAT.md)
+truncate -s 65M "$T/filler65"
+nginx_reload "
+		location = /v1/catalog/$ROOT { alias $T/filler65; }
+		location /v1/ { alias $V1/; }"
+mount_expect_fail "cannot mount '[^']*': revision 1: root catalog '$ROOT': '[^']*/catalog/$ROOT': 68157440 bytes \\(Content-Length\\), over the cap of 67108864" \
+	"$NGINX_URL/v1/" "$T/mnt" "$T/v1cap.log" "pubkey=$PLAT_PUB,cache=$T/cache-v1cap"
+step "refused: $(grep -m1 'cannot mount' "$T/v1cap.log" || true)"
 
 step "Range ignored: right bytes, and every byte received is counted"
 # one dataset, two files of 256 KiB of random bytes, 64 KiB chunks: one
