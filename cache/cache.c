@@ -66,6 +66,14 @@ int cache_object_fetch(cache_t *c, const char *rel, size_t max, char **data,
 	return buf_take_string(&b, data, len);
 }
 
+/* One log line about catalog rel, and the same words in why. */
+static void catalog_fail(char *why, const char *rel, const char *what)
+{
+	log_error("catalog '%s': %s", rel, what);
+	if (why)
+		snprintf(why, CACHE_WHY_MAX, "'%s': %s", rel, what);
+}
+
 /* Fetch catalog d (rel) into the temp file tmp and unpack it to path:
  * its SHA-256 first, then zstd (repo_catalog_unpack). */
 static int catalog_fetch(cache_t *c, const struct digest *d, uint64_t size,
@@ -73,6 +81,7 @@ static int catalog_fetch(cache_t *c, const struct digest *d, uint64_t size,
 			 char *why)
 {
 	struct origin_req req;
+	char what[128];
 	int fd, rc;
 
 	if (size)
@@ -80,24 +89,18 @@ static int catalog_fetch(cache_t *c, const struct digest *d, uint64_t size,
 	else
 		origin_req_init(&req, rel, CACHE_ROOT_CATALOG_MAX_V1, 0);
 	if (size > CATALOG_MAX) {
-		log_error("catalog '%s': %" PRIu64 " bytes, over the cap of "
-			  "%" PRIu64,
-			  rel, size, CATALOG_MAX);
-		if (why)
-			snprintf(why, CACHE_WHY_MAX,
-				 "'%s' is %" PRIu64 " bytes, over the cap of "
-				 "%" PRIu64,
-				 rel, size, CATALOG_MAX);
+		snprintf(what, sizeof(what),
+			 "%" PRIu64 " bytes, over the cap of %" PRIu64, size,
+			 CATALOG_MAX);
+		catalog_fail(why, rel, what);
 		return -EFBIG;
 	}
 	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = -errno;
-		log_error("cache '%s': cannot create '%s': %s", c->dir, tmp,
-			  strerror(errno));
-		if (why)
-			snprintf(why, CACHE_WHY_MAX, "cannot create '%s': %s",
-				 tmp, strerror(-rc));
+		snprintf(what, sizeof(what), "cannot create '%s': %s", tmp,
+			 strerror(-rc));
+		catalog_fail(why, rel, what);
 		return rc;
 	}
 	rc = origin_get_to_fd(c->origin, &req, fd);
@@ -118,16 +121,10 @@ static int catalog_fetch(cache_t *c, const struct digest *d, uint64_t size,
 	if (rc) {
 		if (rc == -EBADMSG)
 			STAT_ADD(c->stats.err_verify, 1);
-		log_error("catalog '%s': %s", rel,
-			  rc == -EBADMSG  ? "digest mismatch"
-			  : rc == -EINVAL ? "not a catalog (corrupt frame)"
-					  : strerror(-rc));
-		if (why)
-			snprintf(why, CACHE_WHY_MAX, "'%s': %s", rel,
-				 rc == -EBADMSG	 ? "digest mismatch"
-				 : rc == -EINVAL ? "not a catalog (corrupt "
-						   "frame)"
-						 : strerror(-rc));
+		catalog_fail(why, rel,
+			     rc == -EBADMSG  ? "digest mismatch"
+			     : rc == -EINVAL ? "not a catalog (corrupt frame)"
+					     : strerror(-rc));
 		rc = rc == -EBADMSG || rc == -EINVAL ? -EIO : rc;
 	}
 	return rc;
