@@ -11,14 +11,12 @@
  */
 #define _GNU_SOURCE
 #include "origin_int.h"
-#include "fsutil.h"
 #include "log.h"
 #include "xalloc.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
