@@ -26,19 +26,39 @@
 
 /* ------------------------------------------------- catalogs, manifest -- */
 
-int cache_manifest_fetch(cache_t *c, char **data, size_t *len)
+static void why_set(char *why, const char *text)
 {
-	return cache_object_fetch(c, "manifest", REPO_MANIFEST_MAX, data, len);
+	if (why)
+		snprintf(why, CACHE_WHY_MAX, "%s", text);
+}
+
+int cache_manifest_fetch(cache_t *c, char **data, size_t *len, char *why)
+{
+	struct origin_req req;
+	struct buf b;
+	int rc;
+
+	origin_req_init(&req, "manifest", REPO_MANIFEST_MAX, 0);
+	buf_init(&b, REPO_MANIFEST_MAX + 1);
+	rc = origin_get(c->origin, &req, &b);
+	if (rc) {
+		why_set(why, req.why);
+		buf_release(&b);
+		return rc;
+	}
+	return buf_take_string(&b, data, len);
 }
 
 int cache_object_fetch(cache_t *c, const char *rel, size_t max, char **data,
 		       size_t *len)
 {
+	struct origin_req req;
 	struct buf b;
 	int rc;
 
+	origin_req_init(&req, rel, max, 0);
 	buf_init(&b, max + 1);
-	rc = origin_get(c->origin, rel, max, &b);
+	rc = origin_get(c->origin, &req, &b);
 	if (rc) {
 		buf_release(&b);
 		return rc;
@@ -46,12 +66,79 @@ int cache_object_fetch(cache_t *c, const char *rel, size_t max, char **data,
 	return buf_take_string(&b, data, len);
 }
 
-int cache_catalog_path(cache_t *c, const struct digest *d, char **path_out)
+/* One log line about catalog rel, and the same words in why. */
+static void catalog_fail(char *why, const char *rel, const char *what)
+{
+	log_error("catalog '%s': %s", rel, what);
+	if (why)
+		snprintf(why, CACHE_WHY_MAX, "'%s': %s", rel, what);
+}
+
+/* Fetch catalog d (rel) into the temp file tmp and unpack it to path:
+ * its SHA-256 first, then zstd (repo_catalog_unpack). */
+static int catalog_fetch(cache_t *c, const struct digest *d, uint64_t size,
+			 const char *rel, const char *tmp, const char *path,
+			 char *why)
+{
+	struct origin_req req;
+	char what[128];
+	int fd, rc;
+
+	if (size)
+		origin_req_init(&req, rel, size, ORIGIN_EXACT);
+	else
+		origin_req_init(&req, rel, CACHE_ROOT_CATALOG_MAX_V1, 0);
+	if (size > CATALOG_MAX) {
+		snprintf(what, sizeof(what),
+			 "%" PRIu64 " bytes, over the cap of %" PRIu64, size,
+			 CATALOG_MAX);
+		catalog_fail(why, rel, what);
+		return -EFBIG;
+	}
+	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(what, sizeof(what), "cannot create '%s': %s", tmp,
+			 strerror(-rc));
+		catalog_fail(why, rel, what);
+		return rc;
+	}
+	rc = origin_get_to_fd(c->origin, &req, fd);
+	STAT_ADD(c->stats.bytes_fetched, req.received);
+	close(fd);
+	if (rc) {
+		if (rc == -ETIMEDOUT)
+			STAT_ADD(c->stats.err_origin_timeout, 1);
+		else
+			STAT_ADD(c->stats.err_origin_io, 1);
+		log_error("catalog '%s': cannot fetch from the origin: %s", rel,
+			  req.why);
+		why_set(why, req.why);
+		cache_failed_note(c, CACHE_OBJECT_CATALOG, d, rc, req.why);
+		return rc;
+	}
+	rc = repo_catalog_unpack(tmp, d, path);
+	if (rc) {
+		if (rc == -EBADMSG)
+			STAT_ADD(c->stats.err_verify, 1);
+		catalog_fail(why, rel,
+			     rc == -EBADMSG  ? "digest mismatch"
+			     : rc == -EINVAL ? "not a catalog (corrupt frame)"
+					     : strerror(-rc));
+		rc = rc == -EBADMSG || rc == -EINVAL ? -EIO : rc;
+	}
+	return rc;
+}
+
+int cache_catalog_path(cache_t *c, const struct digest *d, uint64_t size,
+		       char **path_out, char *why)
 {
 	char hex[DIGEST_HEX_LEN + 1], rel[128];
 	char *path, *tmp = NULL;
-	int fd = -1, rc = 0;
+	int rc = 0;
 
+	if (why)
+		why[0] = '\0';
 	digest_to_hex(d, hex);
 	path = xasprintf("%s/%s.mdb", c->catalogs_dir, hex);
 	if (access(path, F_OK) == 0)
@@ -60,32 +147,19 @@ int cache_catalog_path(cache_t *c, const struct digest *d, char **path_out)
 	if (access(path, F_OK) == 0)
 		goto unlock;
 	repo_catalog_object_path(d, rel, sizeof(rel));
+	/* the origin failed on it a moment ago: fail at once (cache.h) */
+	if (cache_failed_recent(c, CACHE_OBJECT_CATALOG, d, &rc, why)) {
+		STAT_ADD(c->stats.failed_from_memory, 1);
+		log_debug("catalog '%s': %s", rel, why ? why : "failed");
+		goto unlock;
+	}
 	pthread_mutex_lock(&c->lock);
 	tmp = xasprintf("%s/%d.%" PRIu64, c->tmp_dir, (int)getpid(),
 			c->tmp_counter++);
 	pthread_mutex_unlock(&c->lock);
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		rc = -errno;
-		log_error("cache '%s': cannot create '%s': %s", c->dir, tmp,
-			  strerror(errno));
-		goto unlock;
-	}
-	rc = origin_get_to_fd(c->origin, rel, CATALOG_MAX, fd);
-	close(fd);
-	if (rc) {
-		log_error("catalog '%s': cannot fetch from the origin: %s", rel,
-			  strerror(-rc));
-		goto unlock;
-	}
-	rc = repo_catalog_unpack(tmp, d, path);
-	if (rc) {
-		if (rc == -EBADMSG)
-			STAT_ADD(c->stats.err_verify, 1);
-		log_error("catalog '%s': %s", rel,
-			  rc == -EBADMSG ? "digest mismatch" : strerror(-rc));
-		rc = rc == -EBADMSG || rc == -EINVAL ? -EIO : rc;
-	}
+	rc = catalog_fetch(c, d, size, rel, tmp, path, why);
+	if (!rc)
+		cache_failed_forget(c, CACHE_OBJECT_CATALOG, d);
 unlock:
 	pthread_mutex_unlock(&c->catalog_lock);
 out:
@@ -200,6 +274,7 @@ int cache_new(const struct cache_options *o, cache_t **out)
 
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_mutex_init(&c->catalog_lock, NULL);
+	pthread_mutex_init(&c->failed_lock, NULL);
 	pthread_mutex_init(&c->room_lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	pthread_cond_init(&c->work, NULL);
@@ -302,6 +377,7 @@ void cache_free(cache_t *c)
 	free(c->index_dir);
 	pthread_mutex_destroy(&c->lock);
 	pthread_mutex_destroy(&c->catalog_lock);
+	pthread_mutex_destroy(&c->failed_lock);
 	pthread_mutex_destroy(&c->room_lock);
 	pthread_cond_destroy(&c->cond);
 	pthread_cond_destroy(&c->work);
@@ -330,6 +406,7 @@ void cache_stats_get(cache_t *c, struct cache_stats *out)
 	origin_stats_get(c->origin, &os);
 	out->origin_requests = os.requests;
 	out->origin_retries = os.retries;
+	out->failed_from_memory = STAT_GET(c->stats.failed_from_memory);
 }
 
 /* --------------------------------------------------------- the origin -- */

@@ -299,10 +299,11 @@ out:
  * to keep: plaintext, or for an encrypted chunk the ciphertext, which only
  * its dataset key verifies (cache_plain.c, when it is read).
  */
-static int fetch_chunk(cache_t *c, const struct repo_chunk *ch, uint8_t **data,
-		       size_t *len)
+static int fetch_chunk(cache_t *c, const struct repo_chunk *ch,
+		       const struct digest *key, uint8_t **data, size_t *len)
 {
 	char rel[128], hex[DIGEST_HEX_LEN + 1];
+	struct origin_req req;
 	struct buf b;
 	uint8_t *out = NULL;
 	int rc;
@@ -310,21 +311,26 @@ static int fetch_chunk(cache_t *c, const struct repo_chunk *ch, uint8_t **data,
 	repo_shard_object_path(&ch->shard, rel, sizeof(rel));
 	digest_to_hex(&ch->digest, hex);
 	buf_init(&b, (size_t)ch->stored_size);
-	rc = origin_get_range(c->origin, rel, ch->offset, ch->stored_size, &b);
+	origin_req_init(&req, rel, ch->stored_size, ORIGIN_EXACT);
+	rc = origin_get_range(c->origin, &req, ch->offset, &b);
+	/* what came over the wire: a server that ignores Range sends the
+	 * bytes before the chunk too */
+	STAT_ADD(c->stats.bytes_fetched, req.received);
 	if (rc) {
 		if (rc == -ETIMEDOUT)
 			STAT_ADD(c->stats.err_origin_timeout, 1);
 		else
 			STAT_ADD(c->stats.err_origin_io, 1);
-		log_error("chunk '%s' from shard '%s': %s", hex, rel,
+		log_error("chunk '%s' from shard '%s': %s: %s", hex, rel,
 			  rc == -ETIMEDOUT ? "origin timed out"
 			  : rc == -ENOENT  ? "shard missing on the origin"
-					   : "origin failed");
+					   : "origin failed",
+			  req.why);
 		/* readers see EIO; the log line says timeout or failure */
 		rc = -EIO;
+		cache_failed_note(c, CACHE_OBJECT_CHUNK, key, rc, req.why);
 		goto out;
 	}
-	STAT_ADD(c->stats.bytes_fetched, b.len);
 	if (ch->flags & REPO_CHUNK_ENCRYPTED) {
 		*data = b.data;
 		*len = b.len;
@@ -357,7 +363,7 @@ static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
 {
 	uint8_t *data = NULL;
 	size_t len = 0;
-	int rc = fetch_chunk(c, ch, &data, &len);
+	int rc = fetch_chunk(c, ch, key, &data, &len);
 
 	if (rc)
 		return rc;
@@ -401,6 +407,7 @@ static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
 static int stored_get(cache_t *c, const struct repo_chunk *ch,
 		      const struct digest *key, int *fd, uint8_t **mem)
 {
+	char why[CACHE_WHY_MAX];
 	struct cache_inflight *f;
 	int rc;
 
@@ -431,6 +438,17 @@ static int stored_get(cache_t *c, const struct repo_chunk *ch,
 				return rc;
 			continue;
 		}
+		/* the origin failed on it a moment ago: EIO at once, no new
+		 * fetch cycle (cache_failed.c) */
+		if (cache_failed_recent(c, CACHE_OBJECT_CHUNK, key, &rc, why)) {
+			char hex[DIGEST_HEX_LEN + 1];
+
+			pthread_mutex_unlock(&c->lock);
+			STAT_ADD(c->stats.failed_from_memory, 1);
+			digest_to_hex(&ch->digest, hex);
+			log_debug("chunk '%s': %s", hex, why);
+			return rc;
+		}
 		f = xcalloc(1, sizeof(*f));
 		f->d = *key;
 		f->refs = 1;
@@ -440,6 +458,8 @@ static int stored_get(cache_t *c, const struct repo_chunk *ch,
 
 		STAT_ADD(c->stats.misses, 1);
 		rc = fetch_and_store(c, ch, key, fd, mem);
+		if (!rc)
+			cache_failed_forget(c, CACHE_OBJECT_CHUNK, key);
 
 		pthread_mutex_lock(&c->lock);
 		for (struct cache_inflight **p = &c->inflight; *p;
@@ -556,9 +576,20 @@ bool cache_chunk_present(cache_t *c, const struct repo_chunk *ch)
 
 /* ------------------------------------------------------------ prefetch -- */
 
+/* Whether readahead should leave ch alone: cached, or just failed. */
+static bool prefetch_skip(cache_t *c, const struct repo_chunk *ch)
+{
+	struct digest key;
+
+	if (cache_chunk_present(c, ch))
+		return true;
+	cache_chunk_key(ch, &key);
+	return cache_failed_recent(c, CACHE_OBJECT_CHUNK, &key, NULL, NULL);
+}
+
 void cache_chunk_prefetch(cache_t *c, const struct repo_chunk *ch)
 {
-	if (cache_chunk_present(c, ch))
+	if (prefetch_skip(c, ch))
 		return;
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->pf_count; i++) {
@@ -597,7 +628,7 @@ void *cache_prefetch_main(void *arg)
 		c->pf_count--;
 		pthread_mutex_unlock(&c->lock);
 		/* stored bytes only: a secure chunk is decrypted when read */
-		if (!cache_chunk_present(c, &ch) &&
+		if (!prefetch_skip(c, &ch) &&
 		    cache_stored_acquire(c, &ch, &ref) == 0) {
 			STAT_ADD(c->stats.prefetches, 1);
 			cache_chunk_release(c, &ref);

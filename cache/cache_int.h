@@ -26,6 +26,24 @@ struct cache_pin;
 struct cache_inflight;
 struct cache_plain;
 
+/* How long a failed fetch is remembered (cache_failed.c), and how many. */
+#define CACHE_FAILED_WINDOW_MS (CACHE_FAILED_SEC * 1000)
+#define CACHE_FAILED_MAX 128
+
+enum cache_object_kind {
+	CACHE_OBJECT_CHUNK,   /* keyed by cache_chunk_key */
+	CACHE_OBJECT_CATALOG, /* keyed by the catalog's digest */
+};
+
+/* One remembered failure; when_ms 0 is a free slot. */
+struct cache_failure {
+	struct digest key;
+	enum cache_object_kind kind;
+	int rc;		  /* what the fetch returned */
+	uint64_t when_ms; /* CLOCK_MONOTONIC */
+	char why[200];	  /* what went wrong, for the next log line */
+};
+
 struct cache {
 	char *dir, *chunks_dir, *tmp_dir, *catalogs_dir, *state_dir, *index_dir;
 	char *origin_url;
@@ -54,6 +72,8 @@ struct cache {
 	unsigned npf;
 	pthread_t flusher;
 	bool flusher_started;
+	pthread_mutex_t failed_lock; /* protects failed[] */
+	struct cache_failure failed[CACHE_FAILED_MAX];
 	pthread_mutex_t catalog_lock; /* one catalog fetch at a time */
 	pthread_mutex_t room_lock;    /* one make_room at a time */
 	uint64_t reserved; /* bytes being stored; protected by room_lock */
@@ -86,6 +106,23 @@ void cache_touched_flush(cache_t *c);
  * released through cache_chunk_release. */
 void cache_plain_ref_init(struct cache_chunk_ref *ref, struct cache_plain *p,
 			  const uint8_t *mem, uint32_t size);
+
+/* ------------------------------------------------ cache_failed.c -- */
+
+/* Remember that the origin could not deliver object key (of kind): the
+ * fetch returned rc, for the reason why (may be NULL). */
+void cache_failed_note(cache_t *c, enum cache_object_kind kind,
+		       const struct digest *key, int rc, const char *why);
+/*
+ * Whether a fetch of key failed less than CACHE_FAILED_WINDOW_MS ago:
+ * then *rc is what it returned (rc may be NULL) and why (NULL or
+ * CACHE_WHY_MAX bytes) says what went wrong and how long ago.
+ */
+bool cache_failed_recent(cache_t *c, enum cache_object_kind kind,
+			 const struct digest *key, int *rc, char *why);
+/* Forget a failure of key: it was fetched since. */
+void cache_failed_forget(cache_t *c, enum cache_object_kind kind,
+			 const struct digest *key);
 
 /* ------------------------------------------------- cache_plain.c -- */
 

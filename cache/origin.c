@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,7 @@ int origin_new(const struct origin_options *opt, origin_t **out)
 		if (rc)
 			goto out;
 		o->kind = ORIGIN_HTTP;
+		o->https = has_prefix_ci(url, "https://");
 		o->base = with_slash(url);
 	} else {
 		log_error("origin url '%s' has an unsupported scheme (want "
@@ -177,55 +179,93 @@ void origin_stats_get(origin_t *o, struct origin_stats *out)
 
 /* ------------------------------------------------------------ fetching -- */
 
-int origin_get(origin_t *o, const char *rel, size_t max, struct buf *out)
+void origin_req_init(struct origin_req *r, const char *rel, uint64_t size,
+		     unsigned flags)
+{
+	memset(r, 0, sizeof(*r));
+	r->rel = rel;
+	r->size = size;
+	r->flags = flags;
+}
+
+void origin_req_why(struct origin_req *req, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(req->why, sizeof(req->why), fmt, ap);
+	va_end(ap);
+}
+
+/* The checks every fetch shares; 0 to go on. */
+static int req_start(origin_t *o, struct origin_req *req)
+{
+	req->received = 0;
+	req->why[0] = '\0';
+	if (check_rel(o, req->rel)) {
+		origin_req_why(req, "'%s' is not a plain relative path",
+			       req->rel ? req->rel : "(null)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int origin_get(origin_t *o, struct origin_req *req, struct buf *out)
 {
 	size_t start = out->len;
 	int rc;
 
-	rc = check_rel(o, rel);
+	rc = req_start(o, req);
 	if (rc)
 		return rc;
 	if (o->kind == ORIGIN_HTTP)
-		return origin_http_get(o, rel, max, out);
-	rc = origin_file_get(o, rel, max, out, -1);
+		return origin_http_get(o, req, out);
+	rc = origin_file_get(o, req, out, -1);
 	if (rc)
 		out->len = start;
 	return rc;
 }
 
-int origin_get_to_fd(origin_t *o, const char *rel, uint64_t max, int fd)
+int origin_get_to_fd(origin_t *o, struct origin_req *req, int fd)
 {
 	int rc;
 
-	rc = check_rel(o, rel);
+	rc = req_start(o, req);
 	if (rc)
 		return rc;
 	if (o->kind == ORIGIN_HTTP)
-		return origin_http_get_to_fd(o, rel, max, fd);
-	return origin_file_get(o, rel, max, NULL, fd);
+		return origin_http_get_to_fd(o, req, fd);
+	return origin_file_get(o, req, NULL, fd);
 }
 
-int origin_get_range(origin_t *o, const char *rel, uint64_t off, size_t len,
+int origin_get_range(origin_t *o, struct origin_req *req, uint64_t off,
 		     struct buf *out)
 {
 	size_t start = out->len;
+	uint64_t len = req->size;
 	int rc;
 
-	rc = check_rel(o, rel);
+	rc = req_start(o, req);
 	if (rc)
 		return rc;
-	if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off) {
-		log_warn("fetch '%s%s' failed: range %" PRIu64 "+%zu is out "
-			 "of bounds",
-			 o->log_base, rel, off, len);
+	req->flags |= ORIGIN_EXACT;
+	if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off ||
+	    len > SIZE_MAX) {
+		log_warn("fetch '%s%s' failed: range %" PRIu64 "+%" PRIu64
+			 " is out of bounds",
+			 o->log_base, req->rel, off, len);
+		origin_req_why(req,
+			       "range %" PRIu64 "+%" PRIu64
+			       " of '%s' is out of bounds",
+			       off, len, req->rel);
 		return -EINVAL;
 	}
 	/* "bytes=a-(a-1)" is not a valid range; nothing to fetch anyway. */
 	if (len == 0)
 		return 0;
 	if (o->kind == ORIGIN_HTTP)
-		return origin_http_get_range(o, rel, off, len, out);
-	rc = origin_file_get_range(o, rel, off, len, out);
+		return origin_http_get_range(o, req, off, out);
+	rc = origin_file_get_range(o, req, off, out);
 	if (rc)
 		out->len = start;
 	return rc;

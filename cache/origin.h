@@ -4,16 +4,29 @@
  * Private to cache/. Thread-safe: any number of threads may fetch at
  * once; HTTP connections are kept alive and reused across calls.
  *
- * Errors (negative errno):
+ * Every fetch says how big the object is (struct origin_req): exactly
+ * (ORIGIN_EXACT: a signed record gives its size, FORMAT.md §1), or at
+ * most (a cap: the manifest, sealed keys). A response that declares
+ * another length is refused at its headers, a body that runs past the
+ * size is cut off and refused, and a body that ends short is refused:
+ * nothing beyond the size is ever read.
+ *
+ * Redirects (http, https) are followed, at most ORIGIN_REDIRECTS_MAX of
+ * them, never from https to http; every byte read is verified by the
+ * caller against a signed digest wherever it came from.
+ *
+ * Errors (negative errno), with req->why saying what and where:
  *   -ENOENT     the object does not exist (HTTP 404, missing file)
  *   -EFBIG      the object is larger than the caller's cap
  *   -ETIMEDOUT  every attempt timed out
- *   -EIO        every attempt failed otherwise (refused, 5xx, short body,
- *               TLS error, ...); one log line says which and why
- *   -EINVAL     bad URL or scheme (origin_new only)
- * Transient failures (timeouts, 5xx, 429, connection errors, short
- * bodies) are retried with exponential backoff; 4xx other than 404/429
- * are not. URLs are logged without any userinfo.
+ *   -EIO        every attempt failed otherwise (refused, 5xx, a size
+ *               other than the known one, short body, TLS error,
+ *               too many redirects, ...); one log line says which
+ *   -EINVAL     bad URL or scheme (origin_new), bad object path or range
+ * Transient failures (timeouts, 5xx, 429, connection errors, bodies cut
+ * short by the connection) are retried with exponential backoff; 4xx
+ * other than 429, and answers of the wrong size, are not. URLs are
+ * logged without any userinfo.
  */
 #ifndef AIDATA_ORIGIN_H
 #define AIDATA_ORIGIN_H
@@ -36,20 +49,45 @@ struct origin_options {
 int origin_new(const struct origin_options *o, origin_t **out);
 void origin_free(origin_t *o);
 
-/* Append the whole object at rel ("manifest", "catalog/<hex>") to out,
- * refusing objects over max bytes with -EFBIG. */
-int origin_get(origin_t *o, const char *rel, size_t max, struct buf *out);
+#define ORIGIN_REDIRECTS_MAX 5
+#define ORIGIN_WHY_MAX 384
 
-/* Stream the whole object at rel into fd (at its current position),
- * at most max bytes. On error fd may hold a partial body: the caller
- * discards it. */
-int origin_get_to_fd(origin_t *o, const char *rel, uint64_t max, int fd);
+enum origin_flags {
+	/* size is the object's size, known from a signed record; without
+	 * it, size is only a cap */
+	ORIGIN_EXACT = 1 << 0,
+};
 
-/* Append exactly bytes [off, off+len) of object rel to out. A server
- * that ignores Range (200 instead of 206) still works: bytes outside the
- * range are discarded and the transfer stops once the range is read.
- * An object shorter than off+len gives -EIO. */
-int origin_get_range(origin_t *o, const char *rel, uint64_t off, size_t len,
+/* One fetch: what it asks for, and what came of it. */
+struct origin_req {
+	const char *rel; /* object path: "manifest", "catalog/<hex>", ... */
+	uint64_t size;	 /* ORIGIN_EXACT: the object's size; else a cap */
+	unsigned flags;	 /* enum origin_flags */
+	/* filled in by the fetch: */
+	uint64_t received;	  /* body bytes received, every attempt */
+	char why[ORIGIN_WHY_MAX]; /* after an error: what, and where */
+};
+
+/* A request for rel (which must outlive it) of size bytes, as flags say. */
+void origin_req_init(struct origin_req *r, const char *rel, uint64_t size,
+		     unsigned flags);
+
+/* Append the whole object req->rel to out. On error out is as before. */
+int origin_get(origin_t *o, struct origin_req *req, struct buf *out);
+
+/* Stream the whole object req->rel into fd (at its current position).
+ * On error fd may hold a partial body: the caller discards it. */
+int origin_get_to_fd(origin_t *o, struct origin_req *req, int fd);
+
+/*
+ * Append exactly the req->size bytes at off of object req->rel to out
+ * (ORIGIN_EXACT is implied: a range always has a known length). A server
+ * that ignores Range (200 instead of 206) still works: bytes before the
+ * range are received and discarded (counted in req->received), and the
+ * transfer stops once the range is read. An object shorter than
+ * off + size gives -EIO.
+ */
+int origin_get_range(origin_t *o, struct origin_req *req, uint64_t off,
 		     struct buf *out);
 
 struct origin_stats {

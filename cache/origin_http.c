@@ -5,10 +5,12 @@
  * TCP/TLS connection. Handles are reset before every attempt:
  * curl_easy_reset keeps live connections and the DNS cache, and
  * per-request options then never leak from one call into the next.
+ *
+ * This file runs the attempts (options, retries, errors); what comes back
+ * is taken by origin_xfer.c's callbacks.
  */
 #define _GNU_SOURCE
 #include "origin_int.h"
-#include "fsutil.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -98,195 +100,6 @@ int origin_http_check(const char *url, const char *log_url)
 	return 0;
 }
 
-enum xfer_mode {
-	XFER_BUF,   /* whole object into out */
-	XFER_FD,    /* whole object into fd */
-	XFER_RANGE, /* [off, off+len) into out */
-};
-
-/* One fetch: what it wants, and the state of the current attempt. */
-struct xfer {
-	origin_t *o;
-	const char *rel;
-	enum xfer_mode mode;
-	struct buf *out;
-	size_t out_start; /* out->len before the fetch */
-	int fd;
-	off_t fd_start; /* -1: fd cannot seek, so cannot retry */
-	uint64_t max;	/* XFER_BUF, XFER_FD */
-	uint64_t off;	/* XFER_RANGE */
-	uint64_t len;
-
-	/* Reset for every attempt. */
-	CURL *h;
-	long status;   /* 0 until the first body byte */
-	uint64_t seen; /* body bytes received */
-	uint64_t kept; /* bytes stored */
-	bool done;     /* range complete; the abort is ours */
-	bool wrote;    /* XFER_FD: something was written to fd */
-	int err;       /* fatal error found by a callback */
-	char why[CURL_ERROR_SIZE + 64]; /* reason for err */
-	char range_hdr[96]; /* Content-Range of the last response, capped */
-};
-
-static bool status_wanted(const struct xfer *x, long status)
-{
-	return status == 200 || (x->mode == XFER_RANGE && status == 206);
-}
-
-/* "bytes a-b/total" names exactly the range we asked for. */
-static bool content_range_matches(const struct xfer *x)
-{
-	const char *p = x->range_hdr;
-	unsigned long long a, b;
-	char *end;
-
-	if (strncasecmp(p, "bytes", 5) != 0)
-		return false;
-	p += 5;
-	while (*p == ' ')
-		p++;
-	errno = 0;
-	a = strtoull(p, &end, 10);
-	if (end == p || *end != '-' || errno)
-		return false;
-	p = end + 1;
-	b = strtoull(p, &end, 10);
-	if (end == p || *end != '/' || errno)
-		return false;
-	return a == x->off && b == x->off + x->len - 1;
-}
-
-static size_t xfer_fail(struct xfer *x, int err, const char *why)
-{
-	x->err = err;
-	snprintf(x->why, sizeof(x->why), "%s", why);
-	return 0; /* not the size handed in: curl aborts the transfer */
-}
-
-static size_t xfer_header(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct xfer *x = arg;
-	size_t n = size * nmemb;
-	static const char name[] = "content-range:";
-
-	/* A new status line starts a new response (after 100 Continue). */
-	if (n >= 5 && strncasecmp(p, "HTTP/", 5) == 0) {
-		x->range_hdr[0] = '\0';
-	} else if (n > sizeof(name) - 1 &&
-		   strncasecmp(p, name, sizeof(name) - 1) == 0) {
-		size_t i = sizeof(name) - 1, j = n;
-
-		while (i < j && (p[i] == ' ' || p[i] == '\t'))
-			i++;
-		while (j > i && (p[j - 1] == '\r' || p[j - 1] == '\n' ||
-				 p[j - 1] == ' '))
-			j--;
-		if (j - i >= sizeof(x->range_hdr))
-			j = i + sizeof(x->range_hdr) - 1;
-		memcpy(x->range_hdr, p + i, j - i);
-		x->range_hdr[j - i] = '\0';
-	}
-	return n;
-}
-
-static size_t xfer_range_body(struct xfer *x, const char *p, size_t n)
-{
-	uint64_t skip = 0, keep;
-
-	if (x->status == 206) {
-		if (n > x->len - x->kept)
-			return xfer_fail(x, -EIO,
-					 "206 body longer than the "
-					 "requested range");
-	} else if (x->seen < x->off) {
-		/* 200: the server ignored Range; drop what precedes it. */
-		skip = x->off - x->seen;
-		if (skip > n)
-			skip = n;
-	}
-	x->seen += n;
-	keep = n - skip;
-	if (keep > x->len - x->kept)
-		keep = x->len - x->kept;
-	if (keep) {
-		if (buf_append(x->out, p + skip, (size_t)keep) != 0)
-			return xfer_fail(x, -EFBIG,
-					 "range is larger than "
-					 "the buffer's cap");
-		x->kept += keep;
-	}
-	if (x->kept == x->len && x->status == 200) {
-		x->done = true;
-		/* Stop the download: the rest of the object is not wanted. */
-		if (skip + keep < n)
-			return 0;
-	}
-	return n;
-}
-
-static size_t xfer_write(char *p, size_t size, size_t nmemb, void *arg)
-{
-	struct xfer *x = arg;
-	size_t n = size * nmemb;
-
-	if (n == 0)
-		return 0;
-	stat_add(&x->o->bytes, n);
-	if (x->done)
-		return 0;
-	if (!x->status) {
-		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &x->status);
-		if (x->mode == XFER_RANGE && x->status == 206 &&
-		    !content_range_matches(x)) {
-			char why[sizeof(x->why)];
-
-			snprintf(why, sizeof(why),
-				 "206 with Content-Range '%s' for bytes "
-				 "%" PRIu64 "-%" PRIu64,
-				 x->range_hdr, x->off, x->off + x->len - 1);
-			return xfer_fail(x, -EIO, why);
-		}
-	}
-	if (!status_wanted(x, x->status)) {
-		/* An error page: classified by its status after the
-		 * transfer; only a bounded amount of it is read. */
-		x->seen += n;
-		return x->seen > ORIGIN_ERROR_BODY_MAX ? 0 : n;
-	}
-	switch (x->mode) {
-	case XFER_RANGE:
-		return xfer_range_body(x, p, n);
-	case XFER_BUF:
-		if (n > x->max - x->seen)
-			return xfer_fail(x, -EFBIG,
-					 "object is larger than the cap");
-		x->seen += n;
-		if (buf_append(x->out, p, n) != 0)
-			return xfer_fail(x, -EFBIG,
-					 "object is larger than "
-					 "the buffer's cap");
-		x->kept += n;
-		return n;
-	case XFER_FD:
-		if (n > x->max - x->seen)
-			return xfer_fail(x, -EFBIG,
-					 "object is larger than the cap");
-		x->seen += n;
-		x->wrote = true;
-		if (fs_write_all(x->fd, p, n) != 0) {
-			char why[sizeof(x->why)];
-
-			snprintf(why, sizeof(why), "writing the body: %s",
-				 strerror(errno));
-			return xfer_fail(x, -EIO, why);
-		}
-		x->kept += n;
-		return n;
-	}
-	return 0;
-}
-
 static CURL *pool_get(origin_t *o)
 {
 	CURL *h = NULL;
@@ -313,7 +126,7 @@ static void pool_put(origin_t *o, CURL *h)
 	curl_easy_cleanup(h);
 }
 
-static CURLcode xfer_setup(struct xfer *x, const char *url, char *errbuf)
+static CURLcode xfer_setup(struct origin_xfer *x, const char *url, char *errbuf)
 {
 	origin_t *o = x->o;
 	CURL *h = x->h;
@@ -327,41 +140,44 @@ static CURLcode xfer_setup(struct xfer *x, const char *url, char *errbuf)
 			res = curl_easy_setopt(h, opt, val);                   \
 	} while (0)
 	SET(CURLOPT_URL, url);
+	/* CDNs and object stores redirect; the bytes are verified against
+	 * signed digests wherever they come from. Never down to http. */
+	SET(CURLOPT_FOLLOWLOCATION, 1L);
+	SET(CURLOPT_MAXREDIRS, (long)ORIGIN_REDIRECTS_MAX);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, o->https ? "https" : "http,https");
 #else
 	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	SET(CURLOPT_REDIR_PROTOCOLS,
+	    (long)(o->https ? CURLPROTO_HTTPS
+			    : CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_CONNECTTIMEOUT, timeout);
 	SET(CURLOPT_LOW_SPEED_LIMIT, (long)ORIGIN_MIN_RATE);
 	SET(CURLOPT_LOW_SPEED_TIME, timeout);
-	SET(CURLOPT_FOLLOWLOCATION, 0L);
 	SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	SET(CURLOPT_FAILONERROR, 0L);
 	SET(CURLOPT_USERAGENT, "aidatafs/" AIDATA_VERSION);
 	if (o->ca_file)
 		SET(CURLOPT_CAINFO, o->ca_file);
-	SET(CURLOPT_HEADERFUNCTION, xfer_header);
+	SET(CURLOPT_HEADERFUNCTION, origin_xfer_header);
 	SET(CURLOPT_HEADERDATA, x);
-	SET(CURLOPT_WRITEFUNCTION, xfer_write);
+	SET(CURLOPT_WRITEFUNCTION, origin_xfer_write);
 	SET(CURLOPT_WRITEDATA, x);
 	if (x->mode == XFER_RANGE) {
 		snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, x->off,
 			 x->off + x->len - 1);
 		SET(CURLOPT_RANGE, range);
-	} else if (x->max <= INT64_MAX) {
-		/* Refuses early when Content-Length says too big; the
-		 * write callback enforces the cap without one. */
-		SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
 	}
 #undef SET
 	return res;
 }
 
 /* Forget what a failed attempt stored: out and fd back to the start. */
-static int xfer_rewind(struct xfer *x)
+static int xfer_rewind(struct origin_xfer *x)
 {
 	if (x->mode != XFER_FD) {
 		x->out->len = x->out_start;
@@ -401,11 +217,51 @@ static bool curl_error_retryable(CURLcode res)
 	}
 }
 
+/* x->why for a transfer curl itself gave up on. */
+static void curl_failure_why(struct origin_xfer *x, CURLcode res,
+			     const char *errbuf)
+{
+	const char *detail = errbuf[0] ? errbuf : curl_easy_strerror(res);
+	long os_errno = 0;
+
+	curl_easy_getinfo(x->h, CURLINFO_OS_ERRNO, &os_errno);
+	if (res == CURLE_COULDNT_CONNECT && os_errno == ECONNREFUSED)
+		snprintf(x->why, sizeof(x->why), "connection refused");
+	else if (res == CURLE_OPERATION_TIMEDOUT)
+		snprintf(x->why, sizeof(x->why), "timed out after %u s (%s)",
+			 x->o->timeout_sec, detail);
+	else if (res == CURLE_TOO_MANY_REDIRECTS)
+		snprintf(x->why, sizeof(x->why), "more than %d redirects",
+			 ORIGIN_REDIRECTS_MAX);
+	else if (res == CURLE_UNSUPPORTED_PROTOCOL && x->o->https)
+		snprintf(x->why, sizeof(x->why),
+			 "redirected away from https (refused): %s", detail);
+	else
+		snprintf(x->why, sizeof(x->why), "%s", detail);
+}
+
+/* Where the last attempt's redirects led, at debug level. */
+static void log_redirects(struct origin_xfer *x)
+{
+	long count = 0;
+	char *where = NULL, *shown;
+
+	if (curl_easy_getinfo(x->h, CURLINFO_REDIRECT_COUNT, &count) !=
+		CURLE_OK ||
+	    count == 0)
+		return;
+	curl_easy_getinfo(x->h, CURLINFO_EFFECTIVE_URL, &where);
+	shown = origin_redact_url(where ? where : "?");
+	log_debug("fetch '%s%s': %ld redirect(s) to '%s'", x->o->log_base,
+		  x->req->rel, count, shown);
+	free(shown);
+}
+
 /*
  * One attempt. Returns 0 or a negative errno, with x->why saying why, and
  * *retry telling whether another attempt could do better.
  */
-static int xfer_attempt(struct xfer *x, const char *url, bool *retry,
+static int xfer_attempt(struct origin_xfer *x, const char *url, bool *retry,
 			bool *timed_out)
 {
 	origin_t *o = x->o;
@@ -417,6 +273,7 @@ static int xfer_attempt(struct xfer *x, const char *url, bool *retry,
 	*retry = false;
 	*timed_out = false;
 	x->status = 0;
+	x->length = -1;
 	x->seen = x->kept = 0;
 	x->done = x->wrote = false;
 	x->err = 0;
@@ -439,15 +296,23 @@ static int xfer_attempt(struct xfer *x, const char *url, bool *retry,
 	}
 	res = curl_easy_perform(x->h);
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
+	log_redirects(x);
 
 	if (x->err) {
-		/* A callback refused the body: cap, bad range, local I/O. */
+		/* A callback refused the answer: its size, a bad range,
+		 * local I/O. The same question would get the same answer. */
 		rc = x->err;
 		stat_add(&o->other_errors, 1);
 	} else if (x->done) {
 		/* Our own abort once an ignored Range was satisfied. */
 		rc = 0;
-	} else if (status && !status_wanted(x, status)) {
+	} else if (res != CURLE_OK && status >= 300 && status < 400) {
+		/* a redirect curl would not follow: a loop, or to http */
+		curl_failure_why(x, res, errbuf);
+		stat_add(&o->other_errors, 1);
+		*retry = curl_error_retryable(res);
+		rc = -EIO;
+	} else if (status && !origin_xfer_status_wanted(x, status)) {
 		stat_add(&o->http_errors, 1);
 		snprintf(x->why, sizeof(x->why), "HTTP %ld", status);
 		if (status == 404) {
@@ -463,19 +328,13 @@ static int xfer_attempt(struct xfer *x, const char *url, bool *retry,
 					 x->off + x->len);
 			else if (status >= 300 && status < 400)
 				snprintf(x->why, sizeof(x->why),
-					 "HTTP %ld (redirects are not "
-					 "followed)",
+					 "HTTP %ld (a redirect without a "
+					 "usable Location)",
 					 status);
 			rc = -EIO;
 		}
-	} else if (res == CURLE_FILESIZE_EXCEEDED) {
-		snprintf(x->why, sizeof(x->why),
-			 "object is larger than the cap (Content-Length)");
-		stat_add(&o->other_errors, 1);
-		rc = -EFBIG;
 	} else if (res != CURLE_OK) {
-		snprintf(x->why, sizeof(x->why), "%s",
-			 errbuf[0] ? errbuf : curl_easy_strerror(res));
+		curl_failure_why(x, res, errbuf);
 		if (res == CURLE_OPERATION_TIMEDOUT) {
 			stat_add(&o->timeouts, 1);
 			*timed_out = true;
@@ -504,6 +363,14 @@ static int xfer_attempt(struct xfer *x, const char *url, bool *retry,
 				 x->kept, x->len);
 			*retry = true;
 		}
+	} else if (x->mode != XFER_RANGE && x->exact && x->kept != x->len) {
+		/* A complete body without a length, ending early: the
+		 * object is not the one the record describes. */
+		stat_add(&o->other_errors, 1);
+		snprintf(x->why, sizeof(x->why),
+			 "%" PRIu64 " bytes, expected %" PRIu64, x->kept,
+			 x->len);
+		rc = -EIO;
 	}
 out:
 	pool_put(o, x->h);
@@ -525,11 +392,27 @@ static void backoff(uint64_t retry)
 		;
 }
 
-static int http_fetch(struct xfer *x)
+/* req->why from the last attempt's x->why: what, where, how often. */
+static void http_why(struct origin_xfer *x, const char *what, uint64_t attempts)
+{
+	char times[32] = "";
+
+	if (attempts > 1)
+		snprintf(times, sizeof(times), " (%" PRIu64 " attempts)",
+			 attempts);
+	if (!strncmp(x->why, "HTTP ", 5))
+		origin_req_why(x->req, "%s from '%s%s'%s%s", x->why,
+			       x->o->log_base, x->req->rel, what, times);
+	else
+		origin_req_why(x->req, "'%s%s'%s: %s%s", x->o->log_base,
+			       x->req->rel, what, x->why, times);
+}
+
+static int http_fetch(struct origin_xfer *x)
 {
 	origin_t *o = x->o;
-	uint64_t attempts = (uint64_t)o->retries + 1;
-	char *url = xasprintf("%s%s", o->base, x->rel);
+	uint64_t attempts = (uint64_t)o->retries + 1, attempt;
+	char *url = xasprintf("%s%s", o->base, x->req->rel);
 	char what[64] = "";
 	bool all_timeouts = true;
 	int rc = -EIO;
@@ -537,7 +420,7 @@ static int http_fetch(struct xfer *x)
 	if (x->mode == XFER_RANGE)
 		snprintf(what, sizeof(what), " bytes %" PRIu64 "-%" PRIu64,
 			 x->off, x->off + x->len - 1);
-	for (uint64_t attempt = 1;; attempt++) {
+	for (attempt = 1;; attempt++) {
 		bool retry, timed_out;
 		int rew;
 
@@ -557,75 +440,81 @@ static int http_fetch(struct xfer *x)
 		}
 		if (!retry) {
 			log_warn("fetch '%s%s'%s failed: %s", o->log_base,
-				 x->rel, what, x->why);
+				 x->req->rel, what, x->why);
 			break;
 		}
 		log_warn("fetch '%s%s'%s failed (attempt %" PRIu64 "/%" PRIu64
 			 "): %s",
-			 o->log_base, x->rel, what, attempt, attempts, x->why);
+			 o->log_base, x->req->rel, what, attempt, attempts,
+			 x->why);
 		if (attempt >= attempts) {
 			rc = all_timeouts ? -ETIMEDOUT : -EIO;
 			break;
 		}
 	}
+	if (rc)
+		http_why(x, what, attempt);
 	free(url);
 	return rc;
 }
 
-/* A fetch of rel in mode; the caller sets the mode's own fields. */
-static void xfer_init(struct xfer *x, origin_t *o, const char *rel,
-		      enum xfer_mode mode)
+/* A fetch of req in mode; the caller sets the mode's own fields. */
+static void xfer_init(struct origin_xfer *x, origin_t *o,
+		      struct origin_req *req, enum origin_xfer_mode mode)
 {
 	memset(x, 0, sizeof(*x));
 	x->o = o;
-	x->rel = rel;
+	x->req = req;
 	x->mode = mode;
 	x->fd = -1;
+	x->len = req->size;
+	x->exact = mode == XFER_RANGE || (req->flags & ORIGIN_EXACT);
 }
 
-int origin_http_get(origin_t *o, const char *rel, size_t max, struct buf *out)
+int origin_http_get(origin_t *o, struct origin_req *req, struct buf *out)
 {
-	struct xfer x;
+	struct origin_xfer x;
 
-	xfer_init(&x, o, rel, XFER_BUF);
+	xfer_init(&x, o, req, XFER_BUF);
 	x.out = out;
 	x.out_start = out->len;
-	x.max = max;
 	return http_fetch(&x);
 }
 
-int origin_http_get_to_fd(origin_t *o, const char *rel, uint64_t max, int fd)
+int origin_http_get_to_fd(origin_t *o, struct origin_req *req, int fd)
 {
-	struct xfer x;
+	struct origin_xfer x;
 
-	xfer_init(&x, o, rel, XFER_FD);
+	xfer_init(&x, o, req, XFER_FD);
 	x.fd = fd;
 	/* A pipe cannot be rewound: such a fetch fails instead of retrying
 	 * once part of a body was written. */
 	x.fd_start = lseek(fd, 0, SEEK_CUR);
-	x.max = max;
 	return http_fetch(&x);
 }
 
-int origin_http_get_range(origin_t *o, const char *rel, uint64_t off,
-			  size_t len, struct buf *out)
+int origin_http_get_range(origin_t *o, struct origin_req *req, uint64_t off,
+			  struct buf *out)
 {
-	struct xfer x;
+	struct origin_xfer x;
 	int rc;
 
 	/* Allocate once; the write callback then only copies. */
-	rc = buf_reserve(out, len);
+	rc = buf_reserve(out, (size_t)req->size);
 	if (rc) {
-		log_warn("fetch '%s%s' failed: %zu bytes exceed the buffer's "
-			 "cap",
-			 o->log_base, rel, len);
+		log_warn("fetch '%s%s' failed: %" PRIu64 " bytes exceed the "
+			 "buffer's cap",
+			 o->log_base, req->rel, req->size);
+		origin_req_why(req,
+			       "'%s%s': %" PRIu64 " bytes exceed the "
+			       "buffer's cap",
+			       o->log_base, req->rel, req->size);
 		return rc;
 	}
-	xfer_init(&x, o, rel, XFER_RANGE);
+	xfer_init(&x, o, req, XFER_RANGE);
 	x.out = out;
 	x.out_start = out->len;
 	x.off = off;
-	x.len = len;
 	return http_fetch(&x);
 }
 

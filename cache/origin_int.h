@@ -1,13 +1,15 @@
 /*
  * Private to cache/origin*.c: the state of an origin and what its files
  * share. origin.c: URLs, life cycle and the fetch entry points;
- * origin_file.c: file://; origin_http.c: http(s):// through libcurl.
+ * origin_file.c: file://; origin_http.c: http(s):// through libcurl,
+ * whose answers origin_xfer.c takes.
  */
 #ifndef AIDATA_ORIGIN_INT_H
 #define AIDATA_ORIGIN_INT_H
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -44,6 +46,7 @@ struct origin {
 	char *ca_file;
 	unsigned timeout_sec;
 	unsigned retries;
+	bool https; /* redirects may not leave https */
 
 	pthread_mutex_t pool_lock;
 	CURL *pool[ORIGIN_POOL_MAX]; /* idle handles, protected by pool_lock */
@@ -62,21 +65,65 @@ static inline void stat_add(_Atomic uint64_t *counter, uint64_t n)
 	atomic_fetch_add_explicit(counter, n, memory_order_relaxed);
 }
 
+/* Say in req->why what went wrong (printf format). */
+void origin_req_why(struct origin_req *req, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* file://: the whole object into out (out_fd < 0) or into out_fd; a
  * byte range into out. */
-int origin_file_get(origin_t *o, const char *rel, uint64_t max, struct buf *out,
+int origin_file_get(origin_t *o, struct origin_req *req, struct buf *out,
 		    int out_fd);
-int origin_file_get_range(origin_t *o, const char *rel, uint64_t off,
-			  size_t len, struct buf *out);
+int origin_file_get_range(origin_t *o, struct origin_req *req, uint64_t off,
+			  struct buf *out);
+
+enum origin_xfer_mode {
+	XFER_BUF,   /* whole object into out */
+	XFER_FD,    /* whole object into fd */
+	XFER_RANGE, /* [off, off+len) into out */
+};
+
+/* One http(s) fetch: what it wants, and the state of the current
+ * attempt (origin_http.c runs it, origin_xfer.c takes its answer). */
+struct origin_xfer {
+	origin_t *o;
+	struct origin_req *req;
+	enum origin_xfer_mode mode;
+	bool exact; /* len is the object's size (or the range's) */
+	struct buf *out;
+	size_t out_start; /* out->len before the fetch */
+	int fd;
+	off_t fd_start; /* -1: fd cannot seek, so cannot retry */
+	uint64_t off;	/* XFER_RANGE */
+	uint64_t len;	/* the size (exact) or cap of what is kept */
+
+	/* Reset for every attempt. */
+	CURL *h;
+	long status;	/* of the response carrying the body; 0 before */
+	int64_t length; /* its Content-Length, -1 when it has none */
+	uint64_t seen;	/* body bytes received */
+	uint64_t kept;	/* bytes stored */
+	bool done;	/* range complete; the abort is ours */
+	bool wrote;	/* XFER_FD: something was written to fd */
+	int err;	/* fatal error found by a callback */
+	char why[CURL_ERROR_SIZE + 96]; /* reason for err */
+	char range_hdr[96]; /* Content-Range of the last response, capped */
+};
+
+/* Whether status is the answer x wants (200, or 206 for a range). */
+bool origin_xfer_status_wanted(const struct origin_xfer *x, long status);
+/* libcurl's CURLOPT_HEADERFUNCTION and CURLOPT_WRITEFUNCTION for x: they
+ * refuse (return 0, x->err and x->why set) an answer of the wrong size. */
+size_t origin_xfer_header(char *p, size_t size, size_t nmemb, void *arg);
+size_t origin_xfer_write(char *p, size_t size, size_t nmemb, void *arg);
 
 /* http(s)://: check url (log_url is what to log of it) and initialise
  * libcurl once. 0, -EINVAL or -EIO (logged). */
 int origin_http_check(const char *url, const char *log_url);
 /* The three fetches of origin.h, for an http(s) origin. */
-int origin_http_get(origin_t *o, const char *rel, size_t max, struct buf *out);
-int origin_http_get_to_fd(origin_t *o, const char *rel, uint64_t max, int fd);
-int origin_http_get_range(origin_t *o, const char *rel, uint64_t off,
-			  size_t len, struct buf *out);
+int origin_http_get(origin_t *o, struct origin_req *req, struct buf *out);
+int origin_http_get_to_fd(origin_t *o, struct origin_req *req, int fd);
+int origin_http_get_range(origin_t *o, struct origin_req *req, uint64_t off,
+			  struct buf *out);
 /* Free the idle connection handles. */
 void origin_http_release(origin_t *o);
 

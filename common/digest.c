@@ -2,8 +2,10 @@
 #include "xalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "banned.h"
 
@@ -47,6 +49,49 @@ void sha256_buffer(const void *p, size_t n, struct digest *out)
 	unsigned int len = DIGEST_LEN;
 
 	EVP_Digest(p, n, out->b, &len, EVP_sha256(), NULL);
+}
+
+int sha256_fd(int fd, struct digest *out, uint64_t *size)
+{
+	enum { BLOCK = 64 * 1024 };
+	uint8_t *block = xmalloc(BLOCK);
+	sha256_ctx_t *sha = sha256_new();
+	uint64_t total = 0;
+	int rc = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, block, BLOCK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		sha256_update(sha, block, (size_t)n);
+		total += (uint64_t)n;
+	}
+	if (!rc) {
+		sha256_final(sha, out);
+		if (size)
+			*size = total;
+	}
+	sha256_free(sha);
+	free(block);
+	return rc;
+}
+
+int sha256_file(const char *path, struct digest *out, uint64_t *size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = sha256_fd(fd, out, size);
+	close(fd);
+	return rc;
 }
 
 void hex_encode(const uint8_t *in, size_t n, char *out)

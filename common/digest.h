@@ -24,6 +24,13 @@ void sha256_final(sha256_ctx_t *ctx, struct digest *out);
 void sha256_free(sha256_ctx_t *ctx);
 /* One-shot SHA-256 of a buffer. */
 void sha256_buffer(const void *p, size_t n, struct digest *out);
+/*
+ * SHA-256 of what fd holds from its current position to its end (left
+ * there), and how many bytes that was (size may be NULL). 0 or -errno.
+ */
+int sha256_fd(int fd, struct digest *out, uint64_t *size);
+/* SHA-256 and size of a whole file. 0 or -errno. */
+int sha256_file(const char *path, struct digest *out, uint64_t *size);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void hex_encode(const uint8_t *in, size_t n, char *out);

@@ -334,15 +334,16 @@ static void close_platform(struct mount *m)
 }
 
 /* auth/, cache/ and the namespace: the manifest and root catalog are
- * fetched and verified here. */
-static int open_platform(struct mount *m)
+ * fetched and verified here; why (NS_WHY_MAX bytes) says what failed. */
+static int open_platform(struct mount *m, char *why)
 {
 	int rc = auth_new(&m->ao, &m->auth);
 
+	why[0] = '\0';
 	if (!rc)
 		rc = cache_new(&m->co, &m->cache);
 	if (!rc)
-		rc = ns_new(m->cache, m->key, m->auth, &m->ctx.ns);
+		rc = ns_new(m->cache, m->key, m->auth, &m->ctx.ns, why);
 	if (rc)
 		close_platform(m);
 	return rc;
@@ -351,15 +352,14 @@ static int open_platform(struct mount *m)
 /* Open the platform once before mounting, so errors reach the terminal. */
 static int check_platform(struct mount *m)
 {
-	int rc = open_platform(m);
+	char why[NS_WHY_MAX];
+	int rc = open_platform(m, why);
 
 	if (rc) {
+		/* what ns_new found, in its words: the origin's answer, not
+		 * a manifest, its format, a line, the key, a rollback */
 		fprintf(stderr, "aidatafs: cannot mount '%s': %s\n", m->origin,
-			rc == -EBADMSG	? "the manifest or a catalog does not "
-					  "verify with the pinned key"
-			: rc == -ESTALE ? "the origin serves an older revision "
-					  "than already seen (rollback)"
-					: strerror(-rc));
+			why[0] ? why : strerror(-rc));
 		return rc;
 	}
 	/* fork() keeps only this thread: start afresh after daemonizing */
@@ -472,11 +472,13 @@ static int run(struct mount *m)
 	raise_readahead(m->cmd.mountpoint);
 	fuse_daemonize(m->cmd.foreground);
 	if (!m->cmd.foreground) {
+		char why[NS_WHY_MAX];
+
 		log_init("aidatafs", LOG_LEVEL_INFO, true);
-		rc = open_platform(m);
+		rc = open_platform(m, why);
 		if (rc) {
 			log_error("cannot mount '%s': %s", m->origin,
-				  strerror(-rc));
+				  why[0] ? why : strerror(-rc));
 			goto out;
 		}
 	}

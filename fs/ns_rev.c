@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,29 +202,58 @@ static int label_cmp(const void *a, const void *b, void *arg)
 	return strcmp(names[*(const uint32_t *)a], names[*(const uint32_t *)b]);
 }
 
+/*
+ * Log why the revision cannot be served (one line) and keep the same
+ * words in why (NULL or NS_WHY_MAX bytes) for the mount's refusal.
+ * Returns rc.
+ */
+__attribute__((format(printf, 3, 4))) static int refuse(char *why, int rc,
+							const char *fmt, ...)
+{
+	char text[NS_WHY_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_error("%s", text);
+	if (why)
+		snprintf(why, NS_WHY_MAX, "%s", text);
+	return rc;
+}
+
 /* Fetch, verify and index the revision m names. */
 static int rev_load(ns_t *ns, struct repo_manifest *m, struct ns_rev *old,
-		    struct ns_rev **out)
+		    struct ns_rev **out, char *why)
 {
 	struct ns_rev *r = xcalloc(1, sizeof(*r));
 	struct load_ctx lc = {ns, old, r, 0, 0};
-	char *path = NULL;
+	char *path = NULL, hex[DIGEST_HEX_LEN + 1], cwhy[CACHE_WHY_MAX];
 	int rc;
 
-	rc = cache_catalog_path(ns->cache, &m->root_catalog, &path);
+	digest_to_hex(&m->root_catalog, hex);
+	rc = cache_catalog_path(ns->cache, &m->root_catalog,
+				m->root_catalog_size, &path, cwhy);
 	if (rc) {
-		log_error("revision %" PRIu64 ": root catalog unavailable: %s",
-			  m->revision, strerror(-rc));
+		refuse(why, rc, "revision %" PRIu64 ": root catalog '%s': %s",
+		       m->revision, hex, cwhy[0] ? cwhy : strerror(-rc));
 		goto fail;
 	}
 	rc = repo_catalog_open(path, &r->root);
 	free(path);
-	if (rc)
+	if (rc) {
+		refuse(why, rc,
+		       "revision %" PRIu64 ": root catalog '%s': cannot "
+		       "open it: %s",
+		       m->revision, hex, strerror(-rc));
 		goto fail;
+	}
 	rc = repo_catalog_datasets(r->root, load_dataset, &lc);
 	if (rc) {
-		log_error("revision %" PRIu64 ": unreadable root catalog: %s",
-			  m->revision, strerror(-rc));
+		refuse(why, rc,
+		       "revision %" PRIu64 ": root catalog '%s': "
+		       "unreadable: %s",
+		       m->revision, hex, strerror(-rc));
 		goto fail;
 	}
 	pthread_mutex_lock(&ns->lock);
@@ -244,44 +274,52 @@ fail:
 	return rc;
 }
 
-/* Fetch and verify the manifest; refuse rollbacks. */
-static int manifest_get(ns_t *ns, struct repo_manifest *m)
+/*
+ * Fetch and verify the manifest; refuse rollbacks. Each refusal says
+ * which (#8 §4): the origin's answer, not a manifest, its format, a
+ * malformed line, the signature, a rollback.
+ */
+static int manifest_get(ns_t *ns, struct repo_manifest *m, char *why)
 {
-	char *data = NULL;
+	char *data = NULL, cwhy[CACHE_WHY_MAX], mwhy[REPO_MANIFEST_WHY_MAX];
 	uint64_t seen = 0;
 	size_t len;
-	int rc = cache_manifest_fetch(ns->cache, &data, &len);
+	int rc = cache_manifest_fetch(ns->cache, &data, &len, cwhy);
 
-	if (rc) {
-		log_error("manifest: cannot fetch from the origin: %s",
-			  strerror(-rc));
-		return rc;
-	}
-	rc = repo_manifest_decode(data, len, ns->pub, m);
+	if (rc == -ENOENT)
+		return refuse(why, rc,
+			      "manifest: the origin has none (%s): is this "
+			      "the repository's URL?",
+			      cwhy);
+	if (rc)
+		return refuse(why, rc, "manifest: origin unreachable: %s",
+			      cwhy[0] ? cwhy : strerror(-rc));
+	rc = repo_manifest_decode_reason(data, len, ns->pub, m, mwhy,
+					 sizeof(mwhy));
 	free(data);
-	if (rc == -EBADMSG) {
-		log_error("manifest: signature does not verify with the "
-			  "pinned platform key (wrong key or forged manifest)");
-		return rc;
-	}
-	if (rc) {
-		log_error("manifest: malformed or unsupported format");
-		return -EBADMSG;
-	}
+	if (rc == -EBADMSG)
+		return refuse(why, rc,
+			      "manifest: %s (wrong pubkey, or a forged "
+			      "manifest)",
+			      mwhy);
+	if (rc)
+		return refuse(why, rc, "manifest: %s", mwhy);
 	cache_revision_load(ns->cache, ns->key_id, &seen);
 	if (m->revision < seen) {
-		log_error("manifest: revision %" PRIu64 " is older than "
-			  "revision %" PRIu64 " already seen: refusing a "
-			  "rollback",
-			  m->revision, seen);
 		COUNT_ADD(ns->counters.rollbacks_refused, 1);
+		refuse(why, -ESTALE,
+		       "manifest: revision %" PRIu64 " is older than "
+		       "revision %" PRIu64 " already seen: refusing a "
+		       "rollback",
+		       m->revision, seen);
 		repo_manifest_release(m);
 		return -ESTALE;
 	}
 	return 0;
 }
 
-int ns_new(cache_t *cache, const repo_key_t *pub, auth_t *auth, ns_t **out)
+int ns_new(cache_t *cache, const repo_key_t *pub, auth_t *auth, ns_t **out,
+	   char *why)
 {
 	ns_t *ns = xcalloc(1, sizeof(*ns));
 	struct repo_manifest m;
@@ -293,12 +331,14 @@ int ns_new(cache_t *cache, const repo_key_t *pub, auth_t *auth, ns_t **out)
 	pthread_mutex_init(&ns->lock, NULL);
 	ns->slots = xcalloc(SLOT_MAX, sizeof(*ns->slots));
 	ns->next_high_slot = SLOT_HIGH_START;
+	if (why)
+		why[0] = '\0';
 	rc = repo_key_public_raw(pub, ns->key_id);
 	if (!rc)
-		rc = manifest_get(ns, &m);
+		rc = manifest_get(ns, &m, why);
 	if (rc)
 		goto fail;
-	rc = rev_load(ns, &m, NULL, &ns->rev);
+	rc = rev_load(ns, &m, NULL, &ns->rev, why);
 	repo_manifest_release(&m);
 	if (rc)
 		goto fail;
@@ -376,7 +416,7 @@ int ns_refresh(ns_t *ns, const struct ns_notify *nf)
 {
 	struct repo_manifest m;
 	struct ns_rev *old = ns_rev_get(ns), *r = NULL;
-	int rc = manifest_get(ns, &m);
+	int rc = manifest_get(ns, &m, NULL);
 
 	if (rc) {
 		COUNT_ADD(ns->counters.refresh_errors, 1);
@@ -393,7 +433,7 @@ int ns_refresh(ns_t *ns, const struct ns_notify *nf)
 		repo_manifest_release(&m);
 		goto out;
 	}
-	rc = rev_load(ns, &m, old, &r);
+	rc = rev_load(ns, &m, old, &r, NULL);
 	repo_manifest_release(&m);
 	if (rc) {
 		COUNT_ADD(ns->counters.refresh_errors, 1);

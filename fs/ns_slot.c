@@ -37,7 +37,8 @@ int ns_slot_catalog(ns_t *ns, struct ns_slot *s, repo_catalog_t **out)
 
 	pthread_mutex_lock(&s->lock);
 	if (!s->cat) {
-		rc = cache_catalog_path(ns->cache, &s->d.catalog, &path);
+		rc = cache_catalog_path(ns->cache, &s->d.catalog,
+					s->d.catalog_size, &path, NULL);
 		if (!rc)
 			rc = repo_catalog_open(path, &s->cat);
 		if (rc) {

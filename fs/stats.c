@@ -24,6 +24,9 @@ static void metric(struct buf *b, const char *name, const char *type,
 	buf_append(b, line, (size_t)n);
 }
 
+#define SECONDS_(n) #n
+#define SECONDS(n) SECONDS_(n)
+
 /* One exposed value: metrics of one name follow each other, the first
  * with its help text. */
 struct metric_def {
@@ -47,7 +50,10 @@ char *stats_render(const struct cache_stats *cs, const struct fs_counters *fc)
 	     "Chunks fetched ahead of sequential readers.", NULL,
 	     cs->prefetches},
 	    {"aidatafs_bytes_fetched_total", "counter",
-	     "Bytes received from the origin.", NULL, cs->bytes_fetched},
+	     "Bytes received from the origin for catalogs and chunks, all of "
+	     "them (from a server that ignores Range, the bytes before a "
+	     "chunk too).",
+	     NULL, cs->bytes_fetched},
 	    {"aidatafs_bytes_served_total", "counter",
 	     "File bytes returned to readers.", NULL, fc->bytes_served},
 	    {"aidatafs_reads_total", "counter", "Read requests answered.", NULL,
@@ -72,6 +78,11 @@ char *stats_render(const struct cache_stats *cs, const struct fs_counters *fc)
 	     "Secure chunks decrypted into memory (once per chunk while any "
 	     "reader holds it).",
 	     NULL, cs->decryptions},
+	    {"aidatafs_failed_from_memory_total", "counter",
+	     "Chunk and catalog reads failed at once, without asking the "
+	     "origin, because the same object's fetch failed less "
+	     "than " SECONDS(CACHE_FAILED_SEC) " seconds before.",
+	     NULL, cs->failed_from_memory},
 	    {"aidatafs_errors_total", "counter", "Errors by kind.",
 	     "{kind=\"verify\"}", cs->err_verify},
 	    {"aidatafs_errors_total", "counter", NULL,

@@ -42,6 +42,7 @@ struct pack_run {
 	struct timespec racy_after;
 	uint32_t next_id;
 	struct digest root;
+	uint64_t root_size; /* bytes of the root catalog object */
 	char *manifest;
 	size_t manifest_len;
 	uint64_t revision;
@@ -347,7 +348,6 @@ static int run_write_root(struct pack_run *r)
 {
 	repo_catalog_writer_t *w = NULL;
 	char *path = xasprintf("%s/root", r->scratch), num[16];
-	uint64_t size;
 	int rc;
 
 	rc = repo_catalog_writer_new(path, "root", &w);
@@ -358,7 +358,7 @@ static int run_write_root(struct pack_run *r)
 	for (size_t i = 0; !rc && i < r->spec.count; i++)
 		rc = repo_catalog_writer_dataset(w, &r->spec.entries[i].d);
 	if (!rc)
-		rc = catalog_finish(r, w, &r->root, &size);
+		rc = catalog_finish(r, w, &r->root, &r->root_size);
 	repo_catalog_writer_free(w);
 	return rc;
 }
@@ -370,7 +370,7 @@ static int run_publish(struct pack_run *r)
 	int rc;
 
 	publish_manifest_next(r->prev ? pack_prev_manifest(r->prev) : NULL,
-			      &r->root, r->o->ttl, r->o->revoke,
+			      &r->root, r->root_size, r->o->ttl, r->o->revoke,
 			      r->o->revoke_count, &m);
 	r->revision = m.revision;
 	rc = publish_manifest_sign(&m, r->key, &r->manifest, &r->manifest_len);

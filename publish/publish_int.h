@@ -27,15 +27,16 @@
 int publish_manifest_read(publish_lock_t *lock, const repo_key_t *key,
 			  struct repo_manifest *m);
 /*
- * The manifest that follows prev (NULL: the first revision): revision + 1,
- * created now, root catalog root, ttl, prev's revoked ids followed by
- * those of revoke not already present. Release next with
- * repo_manifest_release.
+ * The manifest that follows prev (NULL: the first revision), in the
+ * format publishers write (REPO_MANIFEST_FORMAT, whatever prev's was):
+ * revision + 1, created now, root catalog root of root_size bytes, ttl,
+ * prev's revoked ids followed by those of revoke not already present.
+ * Release next with repo_manifest_release.
  */
 void publish_manifest_next(const struct repo_manifest *prev,
-			   const struct digest *root, uint32_t ttl,
-			   const char *const *revoke, size_t revoke_count,
-			   struct repo_manifest *next);
+			   const struct digest *root, uint64_t root_size,
+			   uint32_t ttl, const char *const *revoke,
+			   size_t revoke_count, struct repo_manifest *next);
 /* Sign m into *out (*len bytes, caller frees). -EINVAL: an invalid id. */
 int publish_manifest_sign(const struct repo_manifest *m, const repo_key_t *key,
 			  char **out, size_t *len);

@@ -21,6 +21,7 @@ int publish_manifest_read(publish_lock_t *lock, const repo_key_t *key,
 {
 	const char *repo = publish_lock_repo(lock);
 	char *path = xasprintf("%s/manifest", repo), *data = NULL;
+	char why[REPO_MANIFEST_WHY_MAX];
 	size_t len;
 	int rc;
 
@@ -30,13 +31,11 @@ int publish_manifest_read(publish_lock_t *lock, const repo_key_t *key,
 			log_error("manifest '%s': %s", path, strerror(-rc));
 		goto out;
 	}
-	rc = repo_manifest_decode(data, len, key, m);
+	rc = repo_manifest_decode_reason(data, len, key, m, why, sizeof(why));
 	if (rc == -EBADMSG)
 		log_error("'%s' was signed by a different platform key", repo);
-	else if (rc == -EPROTONOSUPPORT)
-		log_error("manifest '%s': unsupported format version", path);
 	else if (rc)
-		log_error("manifest '%s': malformed", path);
+		log_error("manifest '%s': %s", path, why);
 out:
 	free(path);
 	free(data);
@@ -44,16 +43,17 @@ out:
 }
 
 void publish_manifest_next(const struct repo_manifest *prev,
-			   const struct digest *root, uint32_t ttl,
-			   const char *const *revoke, size_t revoke_count,
-			   struct repo_manifest *next)
+			   const struct digest *root, uint64_t root_size,
+			   uint32_t ttl, const char *const *revoke,
+			   size_t revoke_count, struct repo_manifest *next)
 {
 	size_t cap = revoke_count + (prev ? prev->revoked_count : 0);
 
 	memset(next, 0, sizeof(*next));
-	next->format = REPO_FORMAT_VERSION;
+	next->format = REPO_MANIFEST_FORMAT;
 	next->revision = prev ? prev->revision + 1 : 1;
 	next->root_catalog = *root;
+	next->root_catalog_size = root_size;
 	next->created = (int64_t)time(NULL);
 	next->ttl = ttl;
 	next->revoked = xcalloc(cap ? cap : 1, sizeof(char *));
@@ -104,11 +104,39 @@ int publish_manifest_replace(publish_lock_t *lock, const char *data, size_t len)
 	return rc;
 }
 
+/*
+ * The size of the locked repository's root catalog d, for a manifest of
+ * format 1, which does not say it: the object is read whole and must be
+ * the one d names, since the size is about to be signed.
+ */
+static int root_catalog_measure(publish_lock_t *lock, const struct digest *d,
+				uint64_t *size)
+{
+	char rel[128], *path;
+	struct digest got;
+	int rc;
+
+	repo_catalog_object_path(d, rel, sizeof(rel));
+	path = xasprintf("%s/%s", publish_lock_repo(lock), rel);
+	rc = sha256_file(path, &got, size);
+	if (rc)
+		log_error("root catalog '%s': %s", path, strerror(-rc));
+	else if (!digest_equal(&got, d)) {
+		log_error("root catalog '%s' does not match its digest: "
+			  "refusing to sign its size",
+			  path);
+		rc = -EBADMSG;
+	}
+	free(path);
+	return rc;
+}
+
 int publish_manifest_resign(publish_lock_t *lock, const repo_key_t *key,
 			    const char *const *revoke, size_t revoke_count,
 			    uint64_t *revision, size_t *revoked_count)
 {
 	struct repo_manifest cur = {0}, next = {0};
+	uint64_t root_size;
 	char *data = NULL;
 	size_t len;
 	int rc;
@@ -119,8 +147,14 @@ int publish_manifest_resign(publish_lock_t *lock, const repo_key_t *key,
 			  publish_lock_repo(lock));
 	if (rc)
 		goto out;
-	publish_manifest_next(&cur, &cur.root_catalog, cur.ttl, revoke,
-			      revoke_count, &next);
+	/* a format-1 manifest is upgraded: the next one says the size */
+	root_size = cur.root_catalog_size;
+	if (!root_size)
+		rc = root_catalog_measure(lock, &cur.root_catalog, &root_size);
+	if (rc)
+		goto out;
+	publish_manifest_next(&cur, &cur.root_catalog, root_size, cur.ttl,
+			      revoke, revoke_count, &next);
 	rc = publish_manifest_sign(&next, key, &data, &len);
 	if (!rc)
 		rc = publish_manifest_replace(lock, data, len);

@@ -412,6 +412,11 @@ int repo_catalog_chunk_count(repo_catalog_t *cat, uint32_t *count)
 	return 0;
 }
 
+/*
+ * FORMAT.md §1: nothing is parsed before its digest verifies, and zstd
+ * parses. So the object is read twice: hashed whole, then decompressed
+ * (a catalog is on local disk by now, and small next to its dataset).
+ */
 int repo_catalog_unpack(const char *object_path, const struct digest *expect,
 			const char *out_path)
 {
@@ -420,7 +425,6 @@ int repo_catalog_unpack(const char *object_path, const struct digest *expect,
 	size_t in_cap = ZSTD_DStreamInSize(), out_cap = ZSTD_DStreamOutSize();
 	uint8_t *in = xmalloc(in_cap), *outb = xmalloc(out_cap);
 	ZSTD_DCtx *dctx = ZSTD_createDCtx();
-	sha256_ctx_t *sha = sha256_new();
 	int fd_in = -1, fd_out = -1, rc = 0;
 	size_t last = 1;
 	struct digest got;
@@ -430,6 +434,19 @@ int repo_catalog_unpack(const char *object_path, const struct digest *expect,
 	if (fd_in < 0) {
 		rc = -errno;
 		goto out;
+	}
+	if (expect) {
+		rc = sha256_fd(fd_in, &got, NULL);
+		if (rc)
+			goto out;
+		if (!digest_equal(&got, expect)) {
+			rc = -EBADMSG;
+			goto out;
+		}
+		if (lseek(fd_in, 0, SEEK_SET) != 0) {
+			rc = -errno;
+			goto out;
+		}
 	}
 	fd_out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd_out < 0) {
@@ -449,7 +466,6 @@ int repo_catalog_unpack(const char *object_path, const struct digest *expect,
 		if (n == 0)
 			break;
 		any = true;
-		sha256_update(sha, in, (size_t)n);
 		ib.size = (size_t)n;
 		while (ib.pos < ib.size) {
 			ZSTD_outBuffer ob = {outb, out_cap, 0};
@@ -465,11 +481,6 @@ int repo_catalog_unpack(const char *object_path, const struct digest *expect,
 			if (rc)
 				goto out;
 		}
-	}
-	sha256_final(sha, &got);
-	if (expect && !digest_equal(&got, expect)) {
-		rc = -EBADMSG;
-		goto out;
 	}
 	if (!any || last != 0) {
 		log_error("catalog object '%s': truncated zstd frame",
@@ -500,6 +511,5 @@ out:
 	free(in);
 	free(outb);
 	ZSTD_freeDCtx(dctx);
-	sha256_free(sha);
 	return rc;
 }

@@ -2,10 +2,12 @@
 #define _GNU_SOURCE
 #include "repo.h"
 #include "lines.h"
+#include "log.h"
 #include "xalloc.h"
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +36,7 @@ bool repo_jti_valid(const char *s, size_t n)
 int repo_manifest_encode(const struct repo_manifest *m, const repo_key_t *key,
 			 char **out, size_t *out_len)
 {
-	char root[DIGEST_HEX_LEN + 1], stamp[32];
+	char root[DIGEST_HEX_LEN + 1], stamp[32], size[48];
 	struct buf b;
 	uint8_t sig[64];
 	struct tm tm;
@@ -47,10 +49,19 @@ int repo_manifest_encode(const struct repo_manifest *m, const repo_key_t *key,
 	if (!gmtime_r(&created, &tm))
 		return -EINVAL;
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* format 2 added the root catalog's size, so that every object a
+	 * reader fetches has a known size */
+	if (m->format >= 2 && m->root_catalog_size == 0)
+		return -EINVAL;
+	if (m->format >= 2)
+		snprintf(size, sizeof(size), "root-catalog-size %" PRIu64 "\n",
+			 m->root_catalog_size);
+	else
+		size[0] = '\0';
 	line = xasprintf("%s %u\nrevision %" PRIu64 "\nroot-catalog %s\n"
-			 "created %s\nttl %u\n",
-			 MANIFEST_MAGIC, m->format, m->revision, root, stamp,
-			 m->ttl);
+			 "%screated %s\nttl %u\n",
+			 MANIFEST_MAGIC, m->format, m->revision, root, size,
+			 stamp, m->ttl);
 	rc = buf_append(&b, line, strlen(line));
 	free(line);
 	for (size_t i = 0; !rc && i < m->revoked_count; i++) {
@@ -105,53 +116,124 @@ static bool parse_u64(const char *s, uint64_t *out)
 	return errno == 0 && *end == '\0';
 }
 
+/* What the first line of a refused object looks like, escaped, short. */
+static void describe_start(const char *data, size_t len, char *out, size_t n)
+{
+	char head[33];
+	size_t k = 0;
+	char *e;
+
+	while (k < len && k < sizeof(head) - 1 && data[k] != '\n' &&
+	       data[k] != '\0')
+		k++;
+	memcpy(head, data, k);
+	head[k] = '\0';
+	e = log_escape(head);
+	if (len == 0)
+		snprintf(out, n, "empty");
+	else
+		snprintf(out, n, "starts with '%s%s'", e,
+			 k < len && data[k] != '\n' ? "..." : "");
+	free(e);
+}
+
+/* Say why (when the caller wants to know) and return rc. */
+__attribute__((format(printf, 4, 5))) static int
+refuse(char *why, size_t why_len, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && why_len) {
+		va_start(ap, fmt);
+		vsnprintf(why, why_len, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
 int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
 			 struct repo_manifest *m)
 {
+	return repo_manifest_decode_reason(data, len, pub, m, NULL, 0);
+}
+
+int repo_manifest_decode_reason(const char *data, size_t len,
+				const repo_key_t *pub, struct repo_manifest *m,
+				char *why, size_t why_len)
+{
 	const char *p = data, *end = data + len, *line, *signed_end;
-	char value[256];
+	char value[256], start[64];
 	uint8_t sig[64 + 2];
 	uint64_t num;
+	unsigned k = 1; /* the line being read, from 1 */
 	size_t n;
 	struct tm tm;
 	int rc = -EINVAL;
 
 	memset(m, 0, sizeof(*m));
+	if (why && why_len)
+		why[0] = '\0';
 	if (len > REPO_MANIFEST_MAX)
-		return -EINVAL;
+		return refuse(why, why_len, -EINVAL,
+			      "not an aidata manifest (%zu bytes, over the "
+			      "%d allowed)",
+			      len, REPO_MANIFEST_MAX);
+	if (len < sizeof(MANIFEST_MAGIC) ||
+	    memcmp(data, MANIFEST_MAGIC " ", sizeof(MANIFEST_MAGIC)) != 0) {
+		describe_start(data, len, start, sizeof(start));
+		return refuse(why, why_len, -EINVAL,
+			      "not an aidata manifest (%s)", start);
+	}
 
 	line = line_next(&p, end, &n);
 	if (!line || !field(line, n, MANIFEST_MAGIC, value, sizeof(value)) ||
 	    !parse_u64(value, &num))
-		goto out;
-	if (num != REPO_FORMAT_VERSION) {
-		rc = -EPROTONOSUPPORT;
+		goto malformed;
+	if (num < REPO_MANIFEST_FORMAT_MIN || num > REPO_MANIFEST_FORMAT) {
+		rc =
+		    refuse(why, why_len, -EPROTONOSUPPORT,
+			   "unsupported format version %" PRIu64
+			   " (this version reads %d to %d)",
+			   num, REPO_MANIFEST_FORMAT_MIN, REPO_MANIFEST_FORMAT);
 		goto out;
 	}
 	m->format = (uint32_t)num;
 
+	k++;
 	line = line_next(&p, end, &n);
 	if (!line || !field(line, n, "revision", value, sizeof(value)) ||
 	    !parse_u64(value, &m->revision) || m->revision == 0)
-		goto out;
+		goto malformed;
+	k++;
 	line = line_next(&p, end, &n);
 	if (!line || !field(line, n, "root-catalog", value, sizeof(value)) ||
 	    strlen(value) != DIGEST_HEX_LEN ||
 	    digest_from_hex(value, &m->root_catalog) != 0)
-		goto out;
+		goto malformed;
 	for (size_t i = 0; i < DIGEST_HEX_LEN; i++)
 		if (value[i] >= 'A' && value[i] <= 'F')
-			goto out; /* lowercase only: one spelling per digest */
+			goto malformed; /* lowercase only: one spelling */
+	if (m->format >= 2) {
+		k++;
+		line = line_next(&p, end, &n);
+		if (!line ||
+		    !field(line, n, "root-catalog-size", value,
+			   sizeof(value)) ||
+		    !parse_u64(value, &m->root_catalog_size) ||
+		    m->root_catalog_size == 0)
+			goto malformed;
+	}
+	k++;
 	line = line_next(&p, end, &n);
 	memset(&tm, 0, sizeof(tm));
 	if (!line || !field(line, n, "created", value, sizeof(value)) ||
 	    strlen(value) != 20)
-		goto out;
+		goto malformed;
 	{
 		const char *rest = strptime(value, "%Y-%m-%dT%H:%M:%SZ", &tm);
 
 		if (!rest || *rest != '\0')
-			goto out;
+			goto malformed;
 	}
 	m->created = (int64_t)timegm(&tm);
 	{
@@ -163,22 +245,24 @@ int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
 		gmtime_r(&t, &back);
 		strftime(canon, sizeof(canon), "%Y-%m-%dT%H:%M:%SZ", &back);
 		if (strcmp(canon, value))
-			goto out;
+			goto malformed;
 	}
+	k++;
 	line = line_next(&p, end, &n);
 	if (!line || !field(line, n, "ttl", value, sizeof(value)) ||
 	    !parse_u64(value, &num) || num > UINT32_MAX)
-		goto out;
+		goto malformed;
 	m->ttl = (uint32_t)num;
 
 	for (;;) {
 		signed_end = p;
+		k++;
 		line = line_next(&p, end, &n);
 		if (!line)
-			goto out;
+			goto malformed;
 		if (n > 8 && !memcmp(line, "revoked ", 8)) {
 			if (!repo_jti_valid(line + 8, n - 8))
-				goto out;
+				goto malformed;
 			m->revoked =
 			    xrealloc(m->revoked,
 				     (m->revoked_count + 1) * sizeof(char *));
@@ -189,10 +273,10 @@ int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
 		break;
 	}
 	if (!field(line, n, "signature", value, sizeof(value)) ||
-	    strlen(value) != 88 || p != end)
-		goto out;
+	    strlen(value) != 88)
+		goto malformed;
 	if (base64_decode(value, 88, sig, sizeof(sig)) != 64)
-		goto out;
+		goto malformed;
 	{
 		/* canonical base64 only, so one signature has one spelling */
 		char *canon = base64_encode(sig, 64);
@@ -200,9 +284,19 @@ int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
 
 		free(canon);
 		if (!same)
-			goto out;
+			goto malformed;
+	}
+	if (p != end) {
+		k++; /* something after the signature */
+		goto malformed;
 	}
 	rc = repo_key_verify(pub, data, (size_t)(signed_end - data), sig);
+	if (rc)
+		refuse(why, why_len, rc,
+		       "signature does not verify with the pinned key");
+	goto out;
+malformed:
+	rc = refuse(why, why_len, -EINVAL, "malformed line %u", k);
 out:
 	if (rc)
 		repo_manifest_release(m);

@@ -13,10 +13,10 @@
 #include "banned.h"
 
 static int unpack_catalog(struct local_repo *r, const struct digest *d,
-			  char **out_path)
+			  uint64_t size, char **out_path)
 {
-	char rel[128];
-	int rc = cache_catalog_path(r->cache, d, out_path);
+	char rel[128], why[CACHE_WHY_MAX];
+	int rc = cache_catalog_path(r->cache, d, size, out_path, why);
 
 	/* -ENOENT means "no manifest" to callers; a catalog is just bad */
 	if (rc == -ENOENT)
@@ -24,7 +24,7 @@ static int unpack_catalog(struct local_repo *r, const struct digest *d,
 	if (rc) {
 		repo_catalog_object_path(d, rel, sizeof(rel));
 		fprintf(stderr, "aidata: catalog '%s': %s\n", rel,
-			rc == -EIO ? "unavailable or corrupt" : strerror(-rc));
+			why[0] ? why : strerror(-rc));
 	}
 	return rc;
 }
@@ -34,7 +34,7 @@ int local_repo_open(const char *dir, const repo_key_t *key,
 {
 	struct local_repo *r = xcalloc(1, sizeof(*r));
 	const char *tmp = getenv("TMPDIR");
-	char *mpath, *data = NULL, *cat_path = NULL;
+	char *mpath, *data = NULL, *cat_path = NULL, why[CACHE_WHY_MAX];
 	char *url = cache_origin_url(dir);
 	struct cache_options co = {
 	    .origin_url = url,
@@ -71,30 +71,23 @@ int local_repo_open(const char *dir, const repo_key_t *key,
 		free(mpath);
 		goto out;
 	}
-	rc = cache_manifest_fetch(r->cache, &data, &len);
+	rc = cache_manifest_fetch(r->cache, &data, &len, why);
 	if (rc) {
 		if (rc != -ENOENT)
 			fprintf(stderr, "aidata: manifest '%s': %s\n", mpath,
-				strerror(-rc));
+				why);
 		free(mpath);
 		goto out;
 	}
-	rc = repo_manifest_decode(data, len, key, &r->manifest);
-	if (rc == -EBADMSG)
-		fprintf(stderr,
-			"aidata: manifest '%s': signature does not verify "
-			"with the platform key\n",
-			mpath);
-	else if (rc == -EPROTONOSUPPORT)
-		fprintf(stderr,
-			"aidata: manifest '%s': unsupported format version\n",
-			mpath);
-	else if (rc)
-		fprintf(stderr, "aidata: manifest '%s': malformed\n", mpath);
+	rc = repo_manifest_decode_reason(data, len, key, &r->manifest, why,
+					 sizeof(why));
+	if (rc)
+		fprintf(stderr, "aidata: manifest '%s': %s\n", mpath, why);
 	free(mpath);
 	if (rc)
 		goto out;
-	rc = unpack_catalog(r, &r->manifest.root_catalog, &cat_path);
+	rc = unpack_catalog(r, &r->manifest.root_catalog,
+			    r->manifest.root_catalog_size, &cat_path);
 	if (rc)
 		goto out;
 	rc = repo_catalog_open(cat_path, &r->root_catalog);
@@ -130,7 +123,7 @@ int local_repo_dataset_catalog(struct local_repo *r,
 			       repo_catalog_t **out)
 {
 	char *path = NULL;
-	int rc = unpack_catalog(r, &d->catalog, &path);
+	int rc = unpack_catalog(r, &d->catalog, d->catalog_size, &path);
 
 	if (rc)
 		return rc;

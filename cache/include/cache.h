@@ -20,7 +20,13 @@
  * the origin cannot deliver (unreachable after retries, timed out,
  * missing) or delivers with bytes that do not match its digest is -EIO,
  * with one log line saying which; unverified bytes are never returned.
+ *
+ * Failure memory: when the origin could not deliver a chunk or catalog,
+ * the same object fails at once, without asking the origin again, for
+ * CACHE_FAILED_SEC seconds, and readahead does not queue it. Bytes that
+ * came but did not verify are not remembered.
  */
+#define CACHE_FAILED_SEC 5
 #ifndef AIDATA_CACHE_H
 #define AIDATA_CACHE_H
 
@@ -64,9 +70,20 @@ void cache_free(cache_t *c);
  */
 char *cache_origin_url(const char *where);
 
-/* The manifest, fresh from the origin (never cached): *data is a new
- * NUL-terminated buffer of *len bytes the caller frees. */
-int cache_manifest_fetch(cache_t *c, char **data, size_t *len);
+/*
+ * Why a fetch failed, in words for the one line an operator reads, when
+ * the caller passes a buffer of this size: "HTTP 503 from
+ * 'https://host/repo/manifest' (4 attempts)", "'http://host/repo/manifest':
+ * connection refused", "'…/catalog/<hex>': 17179869184 bytes
+ * (Content-Length), expected 803", "digest mismatch".
+ */
+#define CACHE_WHY_MAX 512
+
+/* The manifest, fresh from the origin (never cached), at most
+ * REPO_MANIFEST_MAX bytes: *data is a new NUL-terminated buffer of *len
+ * bytes the caller frees. On error why (NULL or CACHE_WHY_MAX bytes)
+ * says what went wrong; -ENOENT: the origin has no manifest. */
+int cache_manifest_fetch(cache_t *c, char **data, size_t *len, char *why);
 
 /*
  * Rollback protection: the highest revision accepted so far from this
@@ -77,11 +94,20 @@ int cache_revision_load(cache_t *c, const uint8_t key_id[32], uint64_t *rev);
 int cache_revision_store(cache_t *c, const uint8_t key_id[32], uint64_t rev);
 
 /*
- * The unpacked catalog with object digest d: fetched and verified on
- * first use, then kept. *path is new (caller frees) and stays valid
- * while the cache exists.
+ * The unpacked catalog with object digest d, of size bytes as its signed
+ * record says (the root catalog's size in the manifest, a dataset's
+ * catalog_size): fetched (exactly size bytes, nothing past them), its
+ * SHA-256 checked, and only then decompressed, on first use; then kept.
+ * size 0 is unknown (a format-1 manifest's root catalog): fetched under a
+ * cap of CACHE_ROOT_CATALOG_MAX_V1. *path is new (caller frees) and
+ * stays valid while the cache exists. Errors: -EIO (does not verify, or
+ * the origin failed; -ETIMEDOUT after timeouts), -ENOENT (not on the
+ * origin), -EFBIG (over the cap), -errno; why (NULL or CACHE_WHY_MAX
+ * bytes) says what.
  */
-int cache_catalog_path(cache_t *c, const struct digest *d, char **path);
+#define CACHE_ROOT_CATALOG_MAX_V1 (64u << 20)
+int cache_catalog_path(cache_t *c, const struct digest *d, uint64_t size,
+		       char **path, char *why);
 
 /* A held chunk: while held, its plaintext stays readable. */
 struct cache_chunk_ref {
@@ -133,7 +159,7 @@ void cache_chunk_prefetch(cache_t *c, const struct repo_chunk *ch);
 struct cache_stats {
 	uint64_t hits, misses;
 	uint64_t prefetches;	/* chunks fetched ahead of readers */
-	uint64_t bytes_fetched; /* from the origin */
+	uint64_t bytes_fetched; /* received for chunks and catalogs */
 	uint64_t chunks_cached; /* in the index now */
 	uint64_t cache_bytes;	/* chunk bytes in the index now */
 	uint64_t max_bytes;
@@ -145,6 +171,9 @@ struct cache_stats {
 	uint64_t origin_requests;
 	uint64_t origin_retries;
 	uint64_t decryptions; /* secure chunks decrypted into memory */
+	/* chunk and catalog reads failed at once: the same object's fetch
+	 * failed less than CACHE_FAILED_SEC ago */
+	uint64_t failed_from_memory;
 };
 void cache_stats_get(cache_t *c, struct cache_stats *out);
 

@@ -56,12 +56,23 @@ struct ns_caller {
 /*
  * Fetch and verify the manifest with pub, refuse a revision older than
  * the newest this cache has accepted from the origin, fetch and verify
- * the root catalog. Errors are logged with the reason: -EBADMSG (bad
- * signature or digest), -ESTALE (rollback), origin errors. cache, pub and
- * auth stay the caller's and must outlive *out, which is freed with
- * ns_free once every file it opened is released.
+ * the root catalog. Errors are logged, one line with the reason, and
+ * the same line is in why (NULL or NS_WHY_MAX bytes) for the mount's
+ * refusal: "manifest: origin unreachable: HTTP 503 from '…' (4
+ * attempts)", "manifest: not an aidata manifest (starts with '<html>')",
+ * "manifest: unsupported format version 9 (…)", "manifest: malformed
+ * line 3", "manifest: signature does not verify with the pinned key
+ * (…)", "manifest: revision 3 is older than revision 5 already seen:
+ * refusing a rollback", "revision 5: root catalog '<hex>': …". Returns
+ * -ENOENT (no manifest), -EIO or -ETIMEDOUT (origin), -EINVAL (not a
+ * manifest, malformed), -EPROTONOSUPPORT (format), -EBADMSG (signature),
+ * -ESTALE (rollback), or the root catalog's error. cache, pub and auth
+ * stay the caller's and must outlive *out, which is freed with ns_free
+ * once every file it opened is released.
  */
-int ns_new(cache_t *cache, const repo_key_t *pub, auth_t *auth, ns_t **out);
+#define NS_WHY_MAX 768
+int ns_new(cache_t *cache, const repo_key_t *pub, auth_t *auth, ns_t **out,
+	   char *why);
 void ns_free(ns_t *ns);
 
 /* The revision being served. */

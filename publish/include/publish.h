@@ -64,9 +64,13 @@ void publish_lock_release(publish_lock_t *lock);
  * are not repeated; the list stays in publication order, FORMAT.md
  * §3.5). The manifest is verified with key first and replaced atomically
  * (temp file, fsync, rename). pack uses the same code for its manifest.
+ * The new manifest is of format REPO_MANIFEST_FORMAT: a format-1 one is
+ * upgraded, with the size of its root catalog read from the repository
+ * (whose SHA-256 must match the digest it is signed under).
  * On success *revision and *revoked_count (either may be NULL) are the
  * new manifest's. Returns 0; -ENOENT when the repository has no
- * manifest; -EBADMSG when it does not verify with key; -EPROTONOSUPPORT
+ * manifest; -EBADMSG when it does not verify with key, or a format-1
+ * manifest's root catalog does not match its digest; -EPROTONOSUPPORT
  * for another format version; -EINVAL when it is malformed or an id is
  * invalid; or -errno. Every error is logged. On error the manifest is
  * unchanged.

@@ -21,7 +21,10 @@
 #include "buf.h"
 #include "digest.h"
 
-#define REPO_FORMAT_VERSION 1
+/* The manifest format publishers write, and the oldest readers accept
+ * (FORMAT.md §3, §8): format 2 added root-catalog-size. */
+#define REPO_MANIFEST_FORMAT 2
+#define REPO_MANIFEST_FORMAT_MIN 1
 /* Caps on what a reader accepts from an origin. */
 #define REPO_MANIFEST_MAX (1024 * 1024)
 #define REPO_CHUNK_MAX (64u * 1024 * 1024)
@@ -61,30 +64,46 @@ void repo_key_free(repo_key_t *key);
 /* ------------------------------------------------------------ manifest -- */
 
 struct repo_manifest {
-	uint32_t format;	    /* REPO_FORMAT_VERSION */
+	uint32_t format;	    /* REPO_MANIFEST_FORMAT_MIN .. _FORMAT */
 	uint64_t revision;	    /* 1, 2, ... strictly increasing */
 	struct digest root_catalog; /* digest of the root catalog object */
-	int64_t created;	    /* unix seconds, UTC */
-	uint32_t ttl;		    /* seconds a client may use it unchecked */
-	char **revoked;		    /* revoked credential ids (jti) */
+	/* its size in bytes; format 2 on (>= 1), 0 in format 1: unknown */
+	uint64_t root_catalog_size;
+	int64_t created; /* unix seconds, UTC */
+	uint32_t ttl;	 /* seconds a client may use it unchecked */
+	char **revoked;	 /* revoked credential ids (jti) */
 	size_t revoked_count;
 };
 
 /*
- * Serialise and sign m with key. *out is a new buffer (caller frees) of
- * *out_len bytes, the exact bytes of the manifest object. m stays the
- * caller's.
+ * Serialise and sign m with key, in format m->format (1 without the
+ * root-catalog-size line, 2 and on with it). *out is a new buffer
+ * (caller frees) of *out_len bytes, the exact bytes of the manifest
+ * object. m stays the caller's. -EINVAL for an invalid revoked id, a bad
+ * time, or format 2 without a root catalog size.
  */
 int repo_manifest_encode(const struct repo_manifest *m, const repo_key_t *key,
 			 char **out, size_t *out_len);
 /*
  * Parse a manifest object of len bytes and verify its signature with pub.
- * Fills m (release with repo_manifest_release). -EINVAL when malformed,
- * -EPROTONOSUPPORT for another format version, -EBADMSG for a bad
- * signature. On error m is empty.
+ * Fills m (release with repo_manifest_release). -EINVAL when malformed
+ * or not a manifest at all, -EPROTONOSUPPORT for a format version other
+ * than REPO_MANIFEST_FORMAT_MIN .. REPO_MANIFEST_FORMAT, -EBADMSG for a
+ * bad signature. On error m is empty.
  */
 int repo_manifest_decode(const char *data, size_t len, const repo_key_t *pub,
 			 struct repo_manifest *m);
+/*
+ * repo_manifest_decode, and on error why (why_len bytes, NUL-terminated,
+ * may be NULL) says what is wrong, for the one line an operator reads:
+ * "not an aidata manifest (starts with '<!DOCTYPE html>')", "unsupported
+ * format version 9 (this version reads 1 to 2)", "malformed line 3",
+ * "signature does not verify with the pinned key". Lines count from 1.
+ */
+#define REPO_MANIFEST_WHY_MAX 128
+int repo_manifest_decode_reason(const char *data, size_t len,
+				const repo_key_t *pub, struct repo_manifest *m,
+				char *why, size_t why_len);
 void repo_manifest_release(struct repo_manifest *m);
 /* A credential id the manifest can revoke: 1..128 of [A-Za-z0-9._-]. */
 bool repo_jti_valid(const char *s, size_t n);
@@ -234,9 +253,10 @@ typedef struct repo_catalog repo_catalog_t;
 /*
  * Turn a catalog object (zstd-compressed LMDB file at object_path) into
  * an LMDB file at out_path, checking the object's SHA-256 against expect
- * (unless expect is NULL). Writes out_path via a temp file + rename so a
- * reader never sees a partial file. -EBADMSG on digest mismatch, -EINVAL
- * for a malformed frame; on error out_path does not exist.
+ * (unless expect is NULL) before anything decompresses it (FORMAT.md
+ * §1). Writes out_path via a temp file + rename so a reader never sees a
+ * partial file. -EBADMSG on digest mismatch, -EINVAL for a malformed
+ * frame; on error out_path does not exist.
  */
 int repo_catalog_unpack(const char *object_path, const struct digest *expect,
 			const char *out_path);

@@ -56,6 +56,11 @@
 #	Names of the datasets in a datasets.json; one field of one of them.
 #   py ARGS...
 #	python3 (the real interpreter, without site-packages).
+#   manifest_sign BODY KEY OUT
+#	Sign the manifest text in file BODY (every line but the signature)
+#	with the Ed25519 key KEY using openssl, as FORMAT.md §3.2 says, and
+#	write the manifest to OUT: for manifests aidata would not write
+#	(format 1, format 9, an older revision).
 #   stat_value MNT METRIC [LABELS]
 #	The value of METRIC (e.g. aidatafs_bytes_served_total, or
 #	aidatafs_errors_total '{kind="verify"}') in MNT/.aidata/stats.
@@ -414,6 +419,18 @@ dataset_field() {
 for d in json.load(open(sys.argv[1]))["datasets"]:
     if d["name"] == sys.argv[2]:
         print(d[sys.argv[3]])' "$1" "$2" "$3"
+}
+
+manifest_sign() {
+	local body=$1 key=$2 out=$3
+	openssl pkeyutl -sign -inkey "$key" -rawin -in "$body" \
+		-out "$out.sig" || fail "openssl cannot sign $body"
+	{
+		cat "$body"
+		printf 'signature %s\n' "$(base64 -w0 "$out.sig")"
+	} >"$out.tmp"
+	rm -f "$out.sig"
+	mv "$out.tmp" "$out"
 }
 
 stat_value() {

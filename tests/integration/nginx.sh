@@ -31,11 +31,21 @@
 #   nginx_fault_conf ROOT
 #	Print standard fault-injection locations serving ROOT:
 #	  /fault/503/ /fault/500/ /fault/429/ /fault/403/  that status
-#	  /fault/redirect/                                   302 to /
+#	  /fault/redirect/X  302 to /X (the same object at the root)
+#	  /fault/loop/X      302 to itself, for ever
+#	  /fault/to-http/X   302 to http://127.0.0.1:NGINX_PORT/X
+#	  /fault/to-https/X  302 to https://127.0.0.1:NGINX_TLS_PORT/X
 #	  /fault/norange/   ROOT, Range ignored (max_ranges 0: always 200)
 #	  /fault/slow/      ROOT at 1 KiB/s (limit_rate 1k)
+#	In EXTRA_SERVER_CONF, @NGINX_PORT@ and @NGINX_TLS_PORT@ stand for
+#	the ports, which are only known once nginx starts.
 #   nginx_log_mark, nginx_log_since MARK, nginx_log_wait MARK N [SECS]
 #	Access log positions: lines after MARK; wait until at least N.
+#
+# With NGINX_TLS=1 in the environment, nginx_start also serves https on
+# a second port with a fresh self-signed certificate for 127.0.0.1, and
+# exports NGINX_TLS_PORT, NGINX_TLS_URL (https://127.0.0.1:PORT) and
+# NGINX_TLS_CA (the certificate, a CA bundle for clients).
 #
 # Exports NGINX_PORT, NGINX_URL (http://127.0.0.1:PORT), NGINX_DIR,
 # NGINX_ACCESS_LOG and NGINX_ERROR_LOG. Access log lines read
@@ -71,7 +81,14 @@ except OSError:
 }
 
 _nginx_write_conf() {
-	local dir=$NGINX_DIR
+	local dir=$NGINX_DIR extra=$_nginx_extra tls=""
+	extra=${extra//@NGINX_PORT@/$NGINX_PORT}
+	extra=${extra//@NGINX_TLS_PORT@/${NGINX_TLS_PORT:-0}}
+	if [[ ${NGINX_TLS:-} == 1 ]]; then
+		tls="listen 127.0.0.1:$NGINX_TLS_PORT ssl;
+		ssl_certificate $dir/tls.pem;
+		ssl_certificate_key $dir/tls.key;"
+	fi
 	cat >"$dir/nginx.conf" <<EOF
 # Written by tests/integration/nginx.sh.
 daemon on;
@@ -105,6 +122,7 @@ http {
 
 	server {
 		listen 127.0.0.1:$NGINX_PORT;
+		$tls
 		server_name localhost;
 		root $_nginx_root;
 
@@ -114,10 +132,25 @@ http {
 			return 204;
 		}
 
-$_nginx_extra
+$extra
 	}
 }
 EOF
+}
+
+# A self-signed certificate for 127.0.0.1 in NGINX_DIR (NGINX_TLS=1).
+_nginx_tls_cert() {
+	[[ ${NGINX_TLS:-} == 1 ]] || return 0
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-nodes -days 2 -subj /CN=127.0.0.1 \
+		-addext subjectAltName=IP:127.0.0.1 \
+		-keyout "$NGINX_DIR/tls.key" -out "$NGINX_DIR/tls.pem" \
+		2>"$NGINX_DIR/openssl.log" || {
+		_nginx_say "cannot make a certificate: $(cat "$NGINX_DIR/openssl.log")"
+		return 1
+	}
+	NGINX_TLS_CA=$NGINX_DIR/tls.pem
+	export NGINX_TLS_CA
 }
 
 # Wait until $1 (a pid) is gone; at most $2 tenths of a second.
@@ -163,6 +196,7 @@ nginx_start() {
 	export NGINX_DIR NGINX_ACCESS_LOG NGINX_ERROR_LOG
 	mkdir -p "$NGINX_DIR/tmp"
 	: >"$NGINX_ACCESS_LOG"
+	_nginx_tls_cert || return 1
 
 	# Picking a free port and binding it are not atomic: retry on a clash.
 	for attempt in 1 2 3 4 5; do
@@ -172,6 +206,14 @@ nginx_start() {
 		fi
 		NGINX_URL=http://127.0.0.1:$NGINX_PORT
 		export NGINX_PORT NGINX_URL
+		if [[ ${NGINX_TLS:-} == 1 ]]; then
+			if [[ $attempt != 1 || -z ${NGINX_TLS_PORT:-} ]] ||
+				! _nginx_port_free "$NGINX_TLS_PORT"; then
+				NGINX_TLS_PORT=$(_nginx_free_port) || return 1
+			fi
+			NGINX_TLS_URL=https://127.0.0.1:$NGINX_TLS_PORT
+			export NGINX_TLS_PORT NGINX_TLS_URL
+		fi
 		_nginx_write_conf
 		if out=$("$NGINX_BIN" -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" \
 			-e "$NGINX_ERROR_LOG" 2>&1); then
@@ -269,7 +311,16 @@ nginx_fault_conf() {
 		location /fault/500/ { return 500; }
 		location /fault/429/ { return 429; }
 		location /fault/403/ { return 403; }
-		location /fault/redirect/ { return 302 /; }
+		location /fault/redirect/ {
+			rewrite ^/fault/redirect/(.*)\$ /\$1 redirect;
+		}
+		location /fault/loop/ { return 302 \$uri; }
+		location /fault/to-http/ {
+			rewrite ^/fault/to-http/(.*)\$ http://127.0.0.1:@NGINX_PORT@/\$1 redirect;
+		}
+		location /fault/to-https/ {
+			rewrite ^/fault/to-https/(.*)\$ https://127.0.0.1:@NGINX_TLS_PORT@/\$1 redirect;
+		}
 		location /fault/norange/ {
 			alias $root/;
 			max_ranges 0;

@@ -3,15 +3,18 @@
  * test_origin_http.sh against a real nginx.
  *
  *   origin_fetch URL REL [OFF LEN] [--timeout S] [--retries N]
- *                [--repeat N] [--threads T] [--max BYTES] [--fd] [--stats]
+ *                [--repeat N] [--threads T] [--max BYTES | --exact BYTES]
+ *                [--ca FILE] [--fd] [--stats] [--debug]
  *
- * Fetches REL (the whole object, or LEN bytes at OFF) REPEAT times in
- * each of THREADS threads through one origin, so keep-alive and the
- * handle pool are exercised. Prints "<sha256 hex> <length>" when every
- * fetch returned the same bytes, or the errno name (ENOENT, EIO,
- * ETIMEDOUT, EFBIG, ...) of the first failure and exits 1. The elapsed
- * time goes to stderr as "elapsed_ms N", and with --stats the origin's
- * counters as "stats requests=N ...".
+ * Fetches REL (the whole object, at most --max bytes or exactly --exact
+ * bytes; or LEN bytes at OFF) REPEAT times in each of THREADS threads
+ * through one origin, so keep-alive and the handle pool are exercised.
+ * Prints "<sha256 hex> <length>" when every fetch returned the same
+ * bytes, or the errno name (ENOENT, EIO, ETIMEDOUT, EFBIG, ...) of the
+ * first failure and exits 1. To stderr: the elapsed time as
+ * "elapsed_ms N", the body bytes every fetch received as "received N",
+ * the first failure's reason as "why ...", and with --stats the origin's
+ * counters as "stats requests=N ...". --debug logs at debug level.
  */
 #define _GNU_SOURCE
 #include "digest.h"
@@ -39,11 +42,14 @@ struct job {
 	origin_t *origin;
 	const char *rel;
 	bool range, to_fd;
+	unsigned flags; /* ORIGIN_EXACT: max is the size */
 	uint64_t off, len, max;
 	unsigned long repeat;
 
 	/* Results: the first failure, or the digest all fetches agreed on. */
 	int rc;
+	char why[ORIGIN_WHY_MAX];
+	uint64_t received;
 	bool mismatch;
 	struct digest digest;
 	uint64_t size;
@@ -53,8 +59,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: origin_fetch URL REL [OFF LEN] [--timeout S] "
-		"[--retries N] [--repeat N] [--threads T] [--max BYTES] "
-		"[--fd] [--stats]\n");
+		"[--retries N] [--repeat N] [--threads T] [--max BYTES | "
+		"--exact BYTES] [--ca FILE] [--fd] [--stats] [--debug]\n");
 }
 
 static const char *errno_name(int err)
@@ -89,7 +95,8 @@ static int parse_u64(const char *s, uint64_t *out)
 }
 
 /* The object through origin_get_to_fd into an unlinked temp file. */
-static int fetch_to_fd(struct job *j, struct digest *d, uint64_t *size)
+static int fetch_to_fd(struct job *j, struct origin_req *req, struct digest *d,
+		       uint64_t *size)
 {
 	char path[] = "/tmp/origin_fetch.XXXXXX";
 	sha256_ctx_t *ctx = NULL;
@@ -101,7 +108,7 @@ static int fetch_to_fd(struct job *j, struct digest *d, uint64_t *size)
 	if (fd < 0)
 		return -errno;
 	unlink(path);
-	rc = origin_get_to_fd(j->origin, j->rel, j->max, fd);
+	rc = origin_get_to_fd(j->origin, req, fd);
 	if (rc)
 		goto out;
 	end = lseek(fd, 0, SEEK_CUR);
@@ -132,24 +139,29 @@ static void *run_job(void *arg)
 
 	buf_init(&b, SIZE_MAX);
 	for (unsigned long i = 0; i < j->repeat; i++) {
+		struct origin_req req;
 		struct digest d;
 		uint64_t size;
 		int rc;
 
 		buf_reset(&b);
+		if (j->range)
+			origin_req_init(&req, j->rel, j->len, 0);
+		else
+			origin_req_init(&req, j->rel, j->max, j->flags);
 		if (j->to_fd) {
-			rc = fetch_to_fd(j, &d, &size);
+			rc = fetch_to_fd(j, &req, &d, &size);
 		} else {
 			rc = j->range
-				 ? origin_get_range(j->origin, j->rel, j->off,
-						    (size_t)j->len, &b)
-				 : origin_get(j->origin, j->rel, (size_t)j->max,
-					      &b);
+				 ? origin_get_range(j->origin, &req, j->off, &b)
+				 : origin_get(j->origin, &req, &b);
 			sha256_buffer(b.data, b.len, &d);
 			size = b.len;
 		}
+		j->received += req.received;
 		if (rc) {
 			j->rc = rc;
+			snprintf(j->why, sizeof(j->why), "%s", req.why);
 			break;
 		}
 		if (i == 0) {
@@ -172,8 +184,11 @@ int main(int argc, char **argv)
 	    {"repeat", required_argument, NULL, 'n'},
 	    {"threads", required_argument, NULL, 'j'},
 	    {"max", required_argument, NULL, 'm'},
+	    {"exact", required_argument, NULL, 'e'},
+	    {"ca", required_argument, NULL, 'c'},
 	    {"fd", no_argument, NULL, 'f'},
 	    {"stats", no_argument, NULL, 's'},
+	    {"debug", no_argument, NULL, 'd'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct origin_options opt = {0};
@@ -181,17 +196,24 @@ int main(int argc, char **argv)
 	pthread_t tids[MAX_THREADS];
 	struct job proto = {.repeat = 1, .max = 1ull << 30};
 	uint64_t v, threads = 1;
-	bool stats = false;
+	bool stats = false, debug = false;
+	uint64_t received = 0;
 	struct timespec t0, t1;
 	char hex[DIGEST_HEX_LEN + 1];
 	int c, npos, rc = 0, status = 1;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if (c == 'f' || c == 's') {
+		if (c == 'f' || c == 's' || c == 'd') {
 			if (c == 'f')
 				proto.to_fd = true;
-			else
+			else if (c == 's')
 				stats = true;
+			else
+				debug = true;
+			continue;
+		}
+		if (c == 'c') {
+			opt.ca_file = optarg;
 			continue;
 		}
 		if (c == '?' || parse_u64(optarg, &v) != 0) {
@@ -208,6 +230,10 @@ int main(int argc, char **argv)
 			threads = v;
 		else if (c == 'm')
 			proto.max = v;
+		else if (c == 'e') {
+			proto.max = v;
+			proto.flags = ORIGIN_EXACT;
+		}
 	}
 	npos = argc - optind;
 	if ((npos != 2 && npos != 4) || threads < 1 || threads > MAX_THREADS ||
@@ -227,7 +253,8 @@ int main(int argc, char **argv)
 		}
 	}
 
-	log_init("origin_fetch", LOG_LEVEL_INFO, false);
+	log_init("origin_fetch", debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO,
+		 false);
 	rc = origin_new(&opt, &proto.origin);
 	if (rc) {
 		printf("%s\n", errno_name(-rc));
@@ -263,12 +290,16 @@ int main(int argc, char **argv)
 			st.http_errors, st.other_errors);
 	}
 
+	for (uint64_t i = 0; i < threads; i++)
+		received += jobs[i].received;
+	fprintf(stderr, "received %" PRIu64 "\n", received);
 	for (uint64_t i = 0; i < threads && !rc; i++) {
-		if (jobs[i].rc)
+		if (jobs[i].rc) {
 			rc = jobs[i].rc;
-		else if (jobs[i].mismatch ||
-			 !digest_equal(&jobs[i].digest, &jobs[0].digest) ||
-			 jobs[i].size != jobs[0].size)
+			fprintf(stderr, "why %s\n", jobs[i].why);
+		} else if (jobs[i].mismatch ||
+			   !digest_equal(&jobs[i].digest, &jobs[0].digest) ||
+			   jobs[i].size != jobs[0].size)
 			rc = -EBADMSG;
 	}
 	if (rc == -EBADMSG) {

@@ -2,8 +2,12 @@
 # Integration: cache/origin.c over real HTTP against nginx (nginx.sh):
 # whole objects and ranges byte-exact, keep-alive (one connection for many
 # requests), 404 without retries, 5xx/429 with retries, a server that
-# ignores Range, a stalling origin, a short body, a stopped and restarted
-# origin, and URLs with credentials kept out of the log.
+# ignores Range (bytes counted as received, transfer stopped early), a
+# stalling origin, a short body, known sizes (a Content-Length other than
+# the size refused at the headers, an endless or short body without one
+# cut off and refused), redirects (followed, at most 5, never from https
+# to http), a stopped and restarted origin, and URLs with credentials
+# kept out of the log.
 #
 # Needs ORIGIN_FETCH (the tests/integration/origin_fetch driver), SRCDIR,
 # nginx, python3 and curl; runs as root (nginx.sh's nginx runs as root).
@@ -19,6 +23,8 @@ unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 export no_proxy='*' NO_PROXY='*'
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/aidata-origin-XXXXXX")
+# https too, for the redirect checks (nginx.sh makes the certificate)
+export NGINX_TLS=1
 short_pid=""
 cleanup() {
 	nginx_stop
@@ -52,13 +58,17 @@ range_sum() {
 		count="$2" status=none | sha256sum | cut -d' ' -f1
 }
 
-# Run the driver: sets out (stdout), err (stderr), rc and ms.
+# Run the driver: sets out (stdout), err (stderr), rc, ms, received (body
+# bytes the fetches received) and why (the reason of a failure).
 fetch() {
 	rc=0
 	out=$("$ORIGIN_FETCH" "$@" 2>"$tmp/stderr") || rc=$?
 	err=$(cat "$tmp/stderr")
 	ms=$(sed -n 's/^elapsed_ms //p' "$tmp/stderr")
 	ms=${ms:-0}
+	received=$(sed -n 's/^received //p' "$tmp/stderr")
+	received=${received:-0}
+	why=$(sed -n 's/^why //p' "$tmp/stderr")
 }
 
 # expect_ok WHAT WANT_SUM WANT_LEN DRIVER_ARGS...
@@ -203,8 +213,61 @@ expect_requests "500" "$mark" 2 500
 
 mark=$(nginx_log_mark)
 expect_err "403" EIO "$url/fault/403" data/ab/big --retries 3
-expect_err "redirect" EIO "$url/fault/redirect" data/ab/big --retries 3
-expect_requests "403 and 302 not retried" "$mark" 2
+expect_requests "403 not retried" "$mark" 1
+[[ $why == "HTTP 403 from '$url/fault/403/data/ab/big' (1 attempts)" ||
+	$why == "HTTP 403 from '$url/fault/403/data/ab/big'" ]] ||
+	fail "403: why '$why'"
+
+# ---------------------------------------------------------- known sizes
+# A Content-Length other than the known size is refused at the headers:
+# one request (not retried), next to nothing of the body read.
+mark=$(nginx_log_mark)
+expect_err "Content-Length other than the size" EIO "$url" data/ab/big \
+	--exact 1000 --retries 3
+expect_requests "wrong Content-Length not retried" "$mark" 1
+((received <= 65536)) || fail "wrong Content-Length: $received body bytes read"
+[[ $err == *"fetch '$url/data/ab/big' failed: $size bytes (Content-Length), expected 1000"* ]] ||
+	fail "wrong Content-Length log: $err"
+expect_ok "Content-Length equal to the size" "$big_sum" "$size" "$url" \
+	data/ab/big --exact "$size"
+expect_ok "exact size, to fd" "$big_sum" "$size" "$url" data/ab/big \
+	--exact "$size" --fd
+expect_err "Content-Length other than the size, to fd" EIO "$url" \
+	data/ab/big --exact "$((size + 1))" --fd
+
+# ------------------------------------------------------------ redirects
+# Followed (a CDN's 302 to where the object is): the same bytes, ranges
+# through the redirect are still ranges.
+mark=$(nginx_log_mark)
+expect_ok "redirect followed" "$big_sum" "$size" "$url/fault/redirect" \
+	data/ab/big --exact "$size"
+expect_ok "range through a redirect" "$(range_sum 12345 100000)" 100000 \
+	"$url/fault/redirect" data/ab/big 12345 100000
+expect_requests "two objects through redirects" "$mark" 4
+[[ $(nginx_log_since "$mark" | awk '{ print $3 }' | tr '\n' ' ') == "302 200 302 206 " ]] ||
+	fail "redirects: $(nginx_log_since "$mark")"
+fetch "$url/fault/redirect" data/ab/big 0 10 --debug
+[[ $err == *"fetch '$url/fault/redirect/data/ab/big': 1 redirect(s) to '$url/data/ab/big'"* ]] ||
+	fail "the final URL is not logged at debug level: $err"
+# A loop: 5 redirects followed, then refused, not retried.
+mark=$(nginx_log_mark)
+expect_err "redirect loop" EIO "$url/fault/loop" data/ab/big --retries 3
+expect_requests "redirect loop: the first request and 5 redirects" "$mark" 6 302
+[[ $why == *"more than 5 redirects"* ]] || fail "redirect loop: why '$why'"
+# Between http and https: up is fine, down is refused.
+tls=$NGINX_TLS_URL
+expect_ok "https" "$(range_sum 1 4096)" 4096 "$tls" data/ab/big 1 4096 \
+	--ca "$NGINX_TLS_CA"
+expect_ok "http redirected to https" "$(range_sum 1 4096)" 4096 \
+	"$url/fault/to-https" data/ab/big 1 4096 --ca "$NGINX_TLS_CA"
+expect_ok "https redirected within https" "$big_sum" "$size" \
+	"$tls/fault/redirect" data/ab/big --ca "$NGINX_TLS_CA"
+mark=$(nginx_log_mark)
+expect_err "https redirected to http" EIO "$tls/fault/to-http" data/ab/big \
+	--ca "$NGINX_TLS_CA" --retries 3
+expect_requests "https to http: never followed, not retried" "$mark" 1 302
+[[ $why == *"redirected away from https (refused)"* ]] ||
+	fail "https to http: why '$why'"
 
 # ------------------------------------------------- Range ignored (200)
 mark=$(nginx_log_mark)
@@ -222,6 +285,16 @@ if ((first < size)); then
 	ok "ignored Range: transfer stopped early ($first bytes sent)"
 else
 	fail "ignored Range: the whole object was sent ($first bytes)"
+fi
+# What came over the wire is counted: the bytes before the range too,
+# and not much past its end.
+off=$((2 * 1024 * 1024))
+expect_ok "range at 2 MiB, Range ignored" "$(range_sum "$off" 4096)" 4096 \
+	"$url/fault/norange" data/ab/big "$off" 4096
+if ((received >= off + 4096 && received < size)); then
+	ok "ignored Range: $received bytes received, counted"
+else
+	fail "ignored Range: received $received, want $((off + 4096))..$size"
 fi
 expect_err "range past the end, Range ignored" EIO "$url/fault/norange" \
 	data/ab/big "$((size - 100))" 200 --retries 3
@@ -241,7 +314,9 @@ fi
 [[ $err == *"timeouts=2 "* ]] || fail "slow origin stats: $err"
 
 # ------------------------------------------------------- short body
-# A server that promises 1000 bytes, sends 100 and hangs up.
+# A server that, by path: /obj promises 1000 bytes, sends 100 and hangs
+# up; /endless sends bytes for ever without a Content-Length;
+# /short-close sends 100 bytes without a Content-Length and closes.
 cat >"$tmp/short.py" <<'EOF'
 import socket, sys
 s = socket.socket()
@@ -261,8 +336,22 @@ while True:
         if not chunk:
             break
         data += chunk
-    log.write(data.split(b"\r\n")[0].decode() + "\n")
-    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 100)
+    line = data.split(b"\r\n")[0].decode()
+    log.write(line + "\n")
+    path = line.split(" ")[1] if " " in line else ""
+    try:
+        if path.endswith("/endless"):
+            c.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+            while True:
+                c.sendall(b"y" * 65536)
+        elif path.endswith("/short-close"):
+            c.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" +
+                      b"z" * 100)
+        else:
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" +
+                      b"x" * 100)
+    except OSError:
+        pass
     c.close()
 EOF
 python3 "$tmp/short.py" "$tmp/short.port" "$tmp/short.log" &
@@ -280,6 +369,26 @@ else
 	fail "short body: $n requests, want 3"
 fi
 expect_err "short body, range" EIO "$short_url" obj 0 500 --retries 0
+# No Content-Length and no end: read up to the size, then refused; not
+# retried. A cap (the manifest's case) is held the same way.
+: >"$tmp/short.log"
+expect_err "endless body, known size" EIO "$short_url" endless \
+	--exact 1000 --retries 2
+((received <= 1000 + 65536)) || fail "endless body: $received bytes read"
+[[ $err == *"body runs past the 1000 bytes expected"* ]] ||
+	fail "endless body log: $err"
+expect_err "endless body, capped" EFBIG "$short_url" endless \
+	--max 1000 --retries 2 --fd
+((received <= 1000 + 65536)) || fail "endless body, capped: $received bytes read"
+expect_err "body without a length, short of the size" EIO "$short_url" \
+	short-close --exact 1000 --retries 2
+[[ $err == *"100 bytes, expected 1000"* ]] || fail "short-close log: $err"
+n=$(wc -l <"$tmp/short.log")
+if [[ $n == 3 ]]; then
+	ok "wrong sizes not retried: $n requests"
+else
+	fail "wrong sizes: $n requests, want 3"
+fi
 kill "$short_pid"
 wait "$short_pid" 2>/dev/null || true
 short_pid=""
@@ -297,6 +406,8 @@ expect_err "origin down" EIO "$url" data/ab/big 0 10 --retries 2 --stats
 # refused at once, not waited out: no attempt counted as a timeout
 [[ $err == *"timeouts=0 "* ]] ||
 	fail "origin down: refused connections were waited out as timeouts: $err"
+[[ $why == "'$url/data/ab/big' bytes 0-9: connection refused (3 attempts)" ]] ||
+	fail "origin down: why '$why'"
 
 nginx_start "$root"
 if [[ $NGINX_PORT != "$port" ]]; then

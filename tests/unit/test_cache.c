@@ -541,6 +541,132 @@ static void test_transient(void)
 	unit_rmtree(dir);
 }
 
+/* ----------------------------------------------------- failure memory -- */
+
+/* ch moved to a shard the origin does not have (yet): named by tag. */
+static struct repo_chunk chunk_in_missing_shard(int i, const char *tag)
+{
+	struct repo_chunk ch = plain_chunks[i].ch;
+
+	sha256_buffer(tag, strlen(tag), &ch.shard);
+	return ch;
+}
+
+/* Put the real shard where ch says its shard is. */
+static void shard_provide(const struct repo_chunk *ch)
+{
+	char rel[128], *from, *to, *data, *dir;
+	size_t len;
+
+	repo_shard_object_path(&plain_chunks[0].ch.shard, rel, sizeof(rel));
+	from = unit_path(root, rel);
+	repo_shard_object_path(&ch->shard, rel, sizeof(rel));
+	to = unit_path(root, rel);
+	dir = xstrndup(to, (size_t)(strrchr(to, '/') - to));
+	REQUIRE_RC(fs_mkdir_p(dir, 0755), 0);
+	REQUIRE_RC(fs_read_file(from, 64u << 20, &data, &len), 0);
+	REQUIRE_RC(fs_write_atomic(to, data, len, 0644), 0);
+	free(data);
+	free(dir);
+	free(from);
+	free(to);
+}
+
+static uint64_t failed_from_memory(cache_t *c)
+{
+	struct cache_stats st;
+
+	cache_stats_get(c, &st);
+	return st.failed_from_memory;
+}
+
+/*
+ * #8 §2: a chunk the origin could not deliver fails again at once, with
+ * no request, for CACHE_FAILED_SEC; readahead does not queue it; once
+ * the window is over it is fetched again, so a recovered origin serves
+ * it. Bytes that came but did not verify are not remembered.
+ */
+static void test_failure_memory(void)
+{
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, 0, false);
+	struct repo_chunk gone = chunk_in_missing_shard(5, "gone shard");
+	struct repo_chunk later = chunk_in_missing_shard(6, "later shard");
+	struct repo_chunk bad = plain_chunks[7].ch;
+	struct cache_chunk_ref ref;
+	uint64_t n;
+	double t0, waited;
+	int rc;
+
+	unit_quiet(true);
+	t0 = unit_now();
+	CHECK_RC(cache_chunk_acquire(c, &later, NULL, &ref), -EIO);
+	CHECK_U64(origin_requests(c), 1);
+	/* the origin has it now, but it failed a moment ago: EIO, no
+	 * request (what the kernel's re-read of a failed readahead gets) */
+	shard_provide(&later);
+	CHECK_RC(cache_chunk_acquire(c, &later, NULL, &ref), -EIO);
+	CHECK_U64(origin_requests(c), 1);
+	CHECK_U64(failed_from_memory(c), 1);
+
+	/* readahead leaves it alone: queued behind it, a good chunk is
+	 * fetched, and only that one */
+	CHECK_RC(cache_chunk_acquire(c, &gone, NULL, &ref), -EIO);
+	CHECK_U64(origin_requests(c), 2);
+	cache_chunk_prefetch(c, &gone);
+	cache_chunk_prefetch(c, &plain_chunks[8].ch);
+	for (int i = 0;
+	     i < 1000 && !cache_chunk_present(c, &plain_chunks[8].ch); i++)
+		usleep(10000);
+	CHECK(cache_chunk_present(c, &plain_chunks[8].ch));
+	CHECK_U64(origin_requests(c), 3);
+
+	/* a failure that is not the origin's is not remembered */
+	bad.digest.b[0] ^= 1;
+	n = origin_requests(c);
+	CHECK_RC(cache_chunk_acquire(c, &bad, NULL, &ref), -EIO);
+	CHECK_RC(cache_chunk_acquire(c, &bad, NULL, &ref), -EIO);
+	CHECK_U64(origin_requests(c), n + 2);
+
+	/* the origin recovered: within the window and a bit, it serves */
+	waited = unit_now() - t0;
+	CHECK(waited < CACHE_FAILED_SEC); /* the memory was tested above */
+	for (;;) {
+		rc = cache_chunk_acquire(c, &later, NULL, &ref);
+		if (rc != -EIO || unit_now() - t0 > CACHE_FAILED_SEC + 5)
+			break;
+		usleep(50000);
+	}
+	unit_quiet(false);
+	CHECK_RC(rc, 0);
+	waited = unit_now() - t0;
+	CHECK(waited >= CACHE_FAILED_SEC - 0.1);
+	if (rc == 0)
+		cache_chunk_release(c, &ref);
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
+/* The same for catalogs: one request until the window is over. */
+static void test_failure_memory_catalog(void)
+{
+	char *dir = unit_tmpdir(), *path = NULL, why[CACHE_WHY_MAX];
+	cache_t *c = cache_open(dir, 0, false);
+	struct digest d;
+
+	sha256_buffer("no such catalog", 15, &d);
+	unit_quiet(true);
+	CHECK_RC(cache_catalog_path(c, &d, 100, &path, why), -ENOENT);
+	CHECK(strstr(why, "No such file or directory") != NULL);
+	CHECK_RC(cache_catalog_path(c, &d, 100, &path, why), -ENOENT);
+	unit_quiet(false);
+	CHECK(strstr(why, "failed 0.") != NULL);
+	CHECK_U64(origin_requests(c), 1);
+	CHECK_U64(failed_from_memory(c), 1);
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
 /* ------------------------------------------------------------ secure -- */
 
 /* The cache's file of an encrypted chunk (FORMAT.md §6.4's name). */
@@ -675,6 +801,8 @@ int main(void)
 	RUN(test_size_bound_concurrent);
 	RUN(test_concurrent_store_same_directory);
 	RUN(test_transient);
+	RUN(test_failure_memory);
+	RUN(test_failure_memory_catalog);
 	RUN(test_secure);
 	RUN(test_secure_wrong_key);
 	RUN(test_origin_url);

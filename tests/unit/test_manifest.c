@@ -19,7 +19,8 @@ static repo_key_t *key_a, *key_b;
 static void sample_manifest(struct repo_manifest *m)
 {
 	memset(m, 0, sizeof(*m));
-	m->format = REPO_FORMAT_VERSION;
+	m->format = REPO_MANIFEST_FORMAT;
+	m->root_catalog_size = 803;
 	m->revision = 42;
 	REQUIRE(digest_from_hex(SAMPLE_HEX, &m->root_catalog) == 0);
 	m->created = SAMPLE_CREATED;
@@ -274,6 +275,7 @@ static void check_manifest_equal(const struct repo_manifest *got,
 	CHECK_INT(got->format, want->format);
 	CHECK_U64(got->revision, want->revision);
 	CHECK(digest_equal(&got->root_catalog, &want->root_catalog));
+	CHECK_U64(got->root_catalog_size, want->root_catalog_size);
 	CHECK_INT(got->created, want->created);
 	CHECK_INT(got->ttl, want->ttl);
 	CHECK_U64(got->revoked_count, want->revoked_count);
@@ -291,8 +293,9 @@ static void test_roundtrip_plain(void)
 	char *dir = unit_tmpdir();
 	size_t len = 0;
 	static const char want_head[] =
-	    "aidata-manifest 1\nrevision 42\nroot-catalog " SAMPLE_HEX
-	    "\ncreated 2023-11-14T22:13:20Z\nttl 300\nsignature ";
+	    "aidata-manifest 2\nrevision 42\nroot-catalog " SAMPLE_HEX
+	    "\nroot-catalog-size 803\ncreated 2023-11-14T22:13:20Z\nttl "
+	    "300\nsignature ";
 
 	sample_manifest(&m);
 	CHECK_RC(repo_manifest_encode(&m, key_a, &text, &len), 0);
@@ -512,25 +515,75 @@ static void test_every_truncation_rejected(void)
 	free(text);
 }
 
+/* The root-catalog line of a format-2 body: the digest, then the size. */
+#define ROOT_V2 SAMPLE_HEX "\nroot-catalog-size 803"
+
 static void test_format_version(void)
 {
 	struct repo_manifest m, got;
 	char *text;
 	size_t len;
 
-	/* a correctly signed manifest of a future format */
+	/* format 2 is written and read back with the root catalog's size */
 	sample_manifest(&m);
-	m.format = 2;
 	REQUIRE_RC(repo_manifest_encode(&m, key_a, &text, &len), 0);
 	CHECK(strncmp(text, "aidata-manifest 2\n", 18) == 0);
+	CHECK(strstr(text, "\nroot-catalog-size 803\ncreated ") != NULL);
+	CHECK_RC(decode_bytes(text, len, key_a, &got), 0);
+	CHECK_INT(got.format, 2);
+	CHECK_U64(got.root_catalog_size, 803);
+	repo_manifest_release(&got);
+	free(text);
+	/* format 2 needs the size */
+	m.root_catalog_size = 0;
+	CHECK_RC(repo_manifest_encode(&m, key_a, &text, &len), -EINVAL);
+
+	/* format 1 (existing repositories) still reads: no size, 0 */
+	m.format = 1;
+	REQUIRE_RC(repo_manifest_encode(&m, key_a, &text, &len), 0);
+	CHECK(strncmp(text, "aidata-manifest 1\n", 18) == 0);
+	CHECK(strstr(text, "root-catalog-size") == NULL);
+	CHECK_RC(decode_bytes(text, len, key_a, &got), 0);
+	CHECK_INT(got.format, 1);
+	CHECK_U64(got.root_catalog_size, 0);
+	repo_manifest_release(&got);
+	free(text);
+
+	/* a correctly signed manifest of a future format */
+	sample_manifest(&m);
+	m.format = 3;
+	REQUIRE_RC(repo_manifest_encode(&m, key_a, &text, &len), 0);
+	CHECK(strncmp(text, "aidata-manifest 3\n", 18) == 0);
 	CHECK_RC(decode_bytes(text, len, key_a, &got), -EPROTONOSUPPORT);
 	CHECK(manifest_is_empty(&got));
 	free(text);
 
-	CHECK_BODY(body_with("aidata-manifest 2", 0, 0, 0, 0, 0),
+	CHECK_BODY(body_with("aidata-manifest 2", 0, ROOT_V2, 0, 0, 0), 0);
+	CHECK_BODY(body_with("aidata-manifest 3", 0, ROOT_V2, 0, 0, 0),
 		   -EPROTONOSUPPORT);
 	CHECK_BODY(body_with("aidata-manifest 0", 0, 0, 0, 0, 0),
 		   -EPROTONOSUPPORT);
+	/* the size line belongs to format 2, and format 2 needs it */
+	CHECK_BODY(body_with("aidata-manifest 1", 0, ROOT_V2, 0, 0, 0),
+		   -EINVAL);
+	CHECK_BODY(body_with("aidata-manifest 2", 0, 0, 0, 0, 0), -EINVAL);
+	CHECK_BODY(body_with("aidata-manifest 2", 0,
+			     SAMPLE_HEX "\nroot-catalog-size 0", 0, 0, 0),
+		   -EINVAL);
+	CHECK_BODY(body_with("aidata-manifest 2", 0,
+			     SAMPLE_HEX "\nroot-catalog-size 0803", 0, 0, 0),
+		   -EINVAL);
+	CHECK_BODY(body_with("aidata-manifest 2", 0,
+			     SAMPLE_HEX "\nroot-catalog-size -1", 0, 0, 0),
+		   -EINVAL);
+	CHECK_BODY(body_with("aidata-manifest 2", 0,
+			     SAMPLE_HEX
+			     "\nroot-catalog-size 18446744073709551616",
+			     0, 0, 0),
+		   -EINVAL);
+	CHECK_BODY(body_with("aidata-manifest 2", 0,
+			     SAMPLE_HEX "\nroot-catalog-size  803", 0, 0, 0),
+		   -EINVAL);
 	CHECK_BODY(body_with("aidata-manifest 01", 0, 0, 0, 0, 0), -EINVAL);
 	CHECK_BODY(body_with("aidata-manifest +1", 0, 0, 0, 0, 0), -EINVAL);
 	CHECK_BODY(body_with("aidata-manifest  1", 0, 0, 0, 0, 0), -EINVAL);
@@ -542,6 +595,108 @@ static void test_format_version(void)
 	CHECK_BODY(
 	    body_with("aidata-manifest 99999999999999999999", 0, 0, 0, 0, 0),
 	    -EINVAL);
+}
+
+/* decode_reason's words for a signed body (key_a) checked with pub. */
+static void check_reason(const char *body, const repo_key_t *pub, int want_rc,
+			 const char *want_why)
+{
+	struct repo_manifest got;
+	char why[REPO_MANIFEST_WHY_MAX];
+	size_t len;
+	char *text = signed_text(key_a, body, &len);
+
+	memset(why, 'x', sizeof(why));
+	CHECK_RC(
+	    repo_manifest_decode_reason(text, len, pub, &got, why, sizeof(why)),
+	    want_rc);
+	CHECK_STR(why, want_why);
+	repo_manifest_release(&got);
+	free(text);
+}
+
+/* Each refusal says which (#8 §4): not a manifest, which format, which
+ * line, or the signature. */
+static void test_reasons(void)
+{
+	struct repo_manifest got;
+	char why[REPO_MANIFEST_WHY_MAX], *body;
+	static const char html[] =
+	    "<!DOCTYPE html>\n<html><body>Service Unavailable</body></html>\n";
+
+	body = body_with(0, 0, 0, 0, 0, 0);
+	check_reason(body, key_a, 0, "");
+	check_reason(body, key_b, -EBADMSG,
+		     "signature does not verify with the pinned key");
+	free(body);
+
+	CHECK_RC(repo_manifest_decode_reason(html, sizeof(html) - 1, key_a,
+					     &got, why, sizeof(why)),
+		 -EINVAL);
+	CHECK_STR(why, "not an aidata manifest (starts with '<!DOCTYPE "
+		       "html>')");
+	CHECK_RC(
+	    repo_manifest_decode_reason("", 0, key_a, &got, why, sizeof(why)),
+	    -EINVAL);
+	CHECK_STR(why, "not an aidata manifest (empty)");
+	CHECK_RC(repo_manifest_decode_reason("\x1f\x8b\x08\x00\x01\x02", 6,
+					     key_a, &got, why, sizeof(why)),
+		 -EINVAL);
+	CHECK_STR(why, "not an aidata manifest (starts with "
+		       "'\\x1f\\x8b\\x08...')");
+	/* a long first line is cut */
+	CHECK_RC(repo_manifest_decode_reason(
+		     "0123456789012345678901234567890123456789\n", 41, key_a,
+		     &got, why, sizeof(why)),
+		 -EINVAL);
+	CHECK_STR(why, "not an aidata manifest (starts with "
+		       "'01234567890123456789012345678901...')");
+	CHECK_RC(repo_manifest_decode_reason("a", (size_t)REPO_MANIFEST_MAX + 1,
+					     key_a, &got, why, sizeof(why)),
+		 -EINVAL);
+	CHECK_STR(why, "not an aidata manifest (1048577 bytes, over the "
+		       "1048576 allowed)");
+
+	body = body_with("aidata-manifest 9", 0, 0, 0, 0, 0);
+	check_reason(body, key_a, -EPROTONOSUPPORT,
+		     "unsupported format version 9 (this version reads 1 to "
+		     "2)");
+	free(body);
+	body = body_with("aidata-manifest x", 0, 0, 0, 0, 0);
+	check_reason(body, key_a, -EINVAL, "malformed line 1");
+	free(body);
+	body = body_with(0, 0, "abc", 0, 0, 0);
+	check_reason(body, key_a, -EINVAL, "malformed line 3");
+	free(body);
+	body = body_with("aidata-manifest 2", 0, 0, 0, 0, 0);
+	check_reason(body, key_a, -EINVAL, "malformed line 4");
+	free(body);
+	body = body_with("aidata-manifest 2", 0, ROOT_V2, 0, "x", 0);
+	check_reason(body, key_a, -EINVAL, "malformed line 6");
+	free(body);
+	body = body_with(0, 0, 0, 0, 0, "revoked a\nrevoked !\n");
+	check_reason(body, key_a, -EINVAL, "malformed line 7");
+	free(body);
+	/* after the signature: the line that follows it */
+	{
+		size_t len;
+		char *text, *more;
+
+		body = body_with(0, 0, 0, 0, 0, 0);
+		text = signed_text(key_a, body, &len);
+		REQUIRE(asprintf(&more, "%sx\n", text) > 0);
+		CHECK_RC(repo_manifest_decode_reason(more, len + 2, key_a, &got,
+						     why, sizeof(why)),
+			 -EINVAL);
+		CHECK_STR(why, "malformed line 7");
+		free(more);
+		free(text);
+		free(body);
+	}
+	/* why may be NULL, as repo_manifest_decode passes it */
+	CHECK_RC(repo_manifest_decode_reason(html, sizeof(html) - 1, key_a,
+					     &got, NULL, 0),
+		 -EINVAL);
 }
 
 static void test_fields_rejected(void)
@@ -985,6 +1140,7 @@ int main(void)
 	RUN(test_every_flip_rejected);
 	RUN(test_every_truncation_rejected);
 	RUN(test_format_version);
+	RUN(test_reasons);
 	RUN(test_fields_rejected);
 	RUN(test_revoked_rejected);
 	RUN(test_signature_rejected);

@@ -122,7 +122,7 @@ static void setup(void)
 	REQUIRE_RC(auth_new(&ao, &auth), 0);
 	free((char *)ao.state_dir);
 	free((char *)ao.audit_log);
-	REQUIRE_RC(ns_new(cache, pub, auth, &ns), 0);
+	REQUIRE_RC(ns_new(cache, pub, auth, &ns, NULL), 0);
 }
 
 static uint64_t lookup(uint64_t parent, const char *name, struct stat *st)

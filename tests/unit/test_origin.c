@@ -50,6 +50,33 @@ static origin_t *open_root(const char *url)
 	return o;
 }
 
+/* The fetches with a cap (whole objects) or a length (ranges), as the
+ * tests before struct origin_req called them. */
+static int get_capped(origin_t *o, const char *rel, uint64_t max, struct buf *b)
+{
+	struct origin_req r;
+
+	origin_req_init(&r, rel, max, 0);
+	return origin_get(o, &r, b);
+}
+
+static int get_fd(origin_t *o, const char *rel, uint64_t max, int fd)
+{
+	struct origin_req r;
+
+	origin_req_init(&r, rel, max, 0);
+	return origin_get_to_fd(o, &r, fd);
+}
+
+static int get_range(origin_t *o, const char *rel, uint64_t off, size_t len,
+		     struct buf *b)
+{
+	struct origin_req r;
+
+	origin_req_init(&r, rel, len, 0);
+	return origin_get_range(o, &r, off, b);
+}
+
 /* ------------------------------------------------------------ whole -- */
 
 static void test_get_whole(void)
@@ -59,19 +86,19 @@ static void test_get_whole(void)
 	struct buf b;
 
 	buf_init(&b, 16u << 20);
-	CHECK_RC(origin_get(o, "data/ab/obj", OBJ_SIZE, &b), 0);
+	CHECK_RC(get_capped(o, "data/ab/obj", OBJ_SIZE, &b), 0);
 	CHECK_U64(b.len, OBJ_SIZE);
 	if (b.len == OBJ_SIZE)
 		CHECK_MEM(b.data, obj, OBJ_SIZE);
 
 	/* Appends after what is already there. */
-	CHECK_RC(origin_get(o, "manifest", 100, &b), 0);
+	CHECK_RC(get_capped(o, "manifest", 100, &b), 0);
 	CHECK_U64(b.len, OBJ_SIZE + 6);
 	if (b.len == OBJ_SIZE + 6)
 		CHECK_MEM(b.data + OBJ_SIZE, "hello\n", 6);
 
 	buf_reset(&b);
-	CHECK_RC(origin_get(o, "empty", 0, &b), 0);
+	CHECK_RC(get_capped(o, "empty", 0, &b), 0);
 	CHECK_U64(b.len, 0);
 
 	origin_stats_get(o, &st);
@@ -92,11 +119,11 @@ static void test_url_forms(void)
 
 	buf_init(&b, 1024);
 	o = open_root(url);
-	CHECK_RC(origin_get(o, "manifest", 100, &b), 0);
+	CHECK_RC(get_capped(o, "manifest", 100, &b), 0);
 	CHECK_U64(b.len, 6);
 	origin_free(o);
 	o = open_root(slash);
-	CHECK_RC(origin_get(o, "manifest", 100, &b), 0);
+	CHECK_RC(get_capped(o, "manifest", 100, &b), 0);
 	CHECK_U64(b.len, 12);
 	origin_free(o);
 	buf_release(&b);
@@ -112,21 +139,21 @@ static void test_get_cap(void)
 	buf_init(&b, 16u << 20);
 	CHECK_RC(buf_append(&b, "keep", 4), 0);
 	unit_quiet(true);
-	CHECK_RC(origin_get(o, "data/ab/obj", OBJ_SIZE - 1, &b), -EFBIG);
-	CHECK_RC(origin_get(o, "manifest", 5, &b), -EFBIG);
+	CHECK_RC(get_capped(o, "data/ab/obj", OBJ_SIZE - 1, &b), -EFBIG);
+	CHECK_RC(get_capped(o, "manifest", 5, &b), -EFBIG);
 	unit_quiet(false);
 	/* Nothing partial is left behind. */
 	CHECK_U64(b.len, 4);
 	CHECK_MEM(b.data, "keep", 4);
 	/* Exactly at the cap is fine. */
-	CHECK_RC(origin_get(o, "manifest", 6, &b), 0);
+	CHECK_RC(get_capped(o, "manifest", 6, &b), 0);
 	CHECK_U64(b.len, 10);
 	buf_release(&b);
 
 	/* The buffer's own cap counts too. */
 	buf_init(&b, 1000);
 	unit_quiet(true);
-	CHECK_RC(origin_get(o, "data/ab/obj", OBJ_SIZE, &b), -EFBIG);
+	CHECK_RC(get_capped(o, "data/ab/obj", OBJ_SIZE, &b), -EFBIG);
 	unit_quiet(false);
 	CHECK_U64(b.len, 0);
 	buf_release(&b);
@@ -140,14 +167,56 @@ static void test_get_missing(void)
 
 	buf_init(&b, 1024);
 	unit_quiet(true);
-	CHECK_RC(origin_get(o, "nope", 100, &b), -ENOENT);
-	CHECK_RC(origin_get(o, "data/zz/nope", 100, &b), -ENOENT);
-	CHECK_RC(origin_get(o, "manifest/below-a-file", 100, &b), -ENOENT);
-	CHECK_RC(origin_get_range(o, "nope", 0, 1, &b), -ENOENT);
+	CHECK_RC(get_capped(o, "nope", 100, &b), -ENOENT);
+	CHECK_RC(get_capped(o, "data/zz/nope", 100, &b), -ENOENT);
+	CHECK_RC(get_capped(o, "manifest/below-a-file", 100, &b), -ENOENT);
+	CHECK_RC(get_range(o, "nope", 0, 1, &b), -ENOENT);
 	/* A directory is not an object. */
-	CHECK_RC(origin_get(o, "data", 100, &b), -EIO);
+	CHECK_RC(get_capped(o, "data", 100, &b), -EIO);
 	unit_quiet(false);
 	CHECK_U64(b.len, 0);
+	buf_release(&b);
+	origin_free(o);
+}
+
+/* Known sizes (ORIGIN_EXACT): only an object of exactly that size, and
+ * req->why says what came instead. */
+static void test_get_exact(void)
+{
+	origin_t *o = open_root(root_url);
+	struct origin_req r;
+	char *want, *out = unit_path(root, "exact.out");
+	struct buf b;
+	int fd;
+
+	buf_init(&b, 16u << 20);
+	origin_req_init(&r, "data/ab/obj", OBJ_SIZE, ORIGIN_EXACT);
+	CHECK_RC(origin_get(o, &r, &b), 0);
+	CHECK_U64(b.len, OBJ_SIZE);
+	CHECK_U64(r.received, OBJ_SIZE);
+	CHECK_STR(r.why, "");
+
+	buf_reset(&b);
+	unit_quiet(true);
+	origin_req_init(&r, "data/ab/obj", OBJ_SIZE + 1, ORIGIN_EXACT);
+	CHECK_RC(origin_get(o, &r, &b), -EIO);
+	want = unit_path(root, "data/ab/obj': 300007 bytes, expected 300008");
+	CHECK(strstr(r.why, want + 1) != NULL);
+	free(want);
+	CHECK_U64(r.received, 0); /* refused before reading */
+	origin_req_init(&r, "manifest", 5, ORIGIN_EXACT);
+	CHECK_RC(origin_get(o, &r, &b), -EIO);
+	CHECK_U64(b.len, 0);
+	/* the same to a file */
+	fd = open(out, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	REQUIRE(fd >= 0);
+	origin_req_init(&r, "manifest", 7, ORIGIN_EXACT);
+	CHECK_RC(origin_get_to_fd(o, &r, fd), -EIO);
+	origin_req_init(&r, "manifest", 6, ORIGIN_EXACT);
+	CHECK_RC(origin_get_to_fd(o, &r, fd), 0);
+	unit_quiet(false);
+	close(fd);
+	free(out);
 	buf_release(&b);
 	origin_free(o);
 }
@@ -176,16 +245,16 @@ static void test_get_range(void)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		buf_reset(&b);
 		CHECK_RC(buf_append(&b, "x", 1), 0);
-		CHECK_RC(origin_get_range(o, "data/ab/obj", cases[i].off,
-					  cases[i].len, &b),
-			 0);
+		CHECK_RC(
+		    get_range(o, "data/ab/obj", cases[i].off, cases[i].len, &b),
+		    0);
 		CHECK_U64(b.len, 1 + cases[i].len);
 		if (b.len == 1 + cases[i].len)
 			CHECK_MEM(b.data + 1, obj + cases[i].off, cases[i].len);
 	}
 	/* An empty range is trivially satisfied. */
 	buf_reset(&b);
-	CHECK_RC(origin_get_range(o, "data/ab/obj", 5, 0, &b), 0);
+	CHECK_RC(get_range(o, "data/ab/obj", 5, 0, &b), 0);
 	CHECK_U64(b.len, 0);
 	buf_release(&b);
 	origin_free(o);
@@ -199,13 +268,11 @@ static void test_range_past_end(void)
 	buf_init(&b, 16u << 20);
 	CHECK_RC(buf_append(&b, "keep", 4), 0);
 	unit_quiet(true);
-	CHECK_RC(origin_get_range(o, "data/ab/obj", OBJ_SIZE, 1, &b), -EIO);
-	CHECK_RC(origin_get_range(o, "data/ab/obj", OBJ_SIZE - 10, 11, &b),
-		 -EIO);
-	CHECK_RC(origin_get_range(o, "data/ab/obj", 1u << 30, 10, &b), -EIO);
-	CHECK_RC(origin_get_range(o, "empty", 0, 1, &b), -EIO);
-	CHECK_RC(origin_get_range(o, "data/ab/obj", UINT64_MAX - 1, 10, &b),
-		 -EINVAL);
+	CHECK_RC(get_range(o, "data/ab/obj", OBJ_SIZE, 1, &b), -EIO);
+	CHECK_RC(get_range(o, "data/ab/obj", OBJ_SIZE - 10, 11, &b), -EIO);
+	CHECK_RC(get_range(o, "data/ab/obj", 1u << 30, 10, &b), -EIO);
+	CHECK_RC(get_range(o, "empty", 0, 1, &b), -EIO);
+	CHECK_RC(get_range(o, "data/ab/obj", UINT64_MAX - 1, 10, &b), -EINVAL);
 	unit_quiet(false);
 	CHECK_U64(b.len, 4);
 	buf_release(&b);
@@ -213,7 +280,7 @@ static void test_range_past_end(void)
 	/* A range bigger than the buffer's cap is refused up front. */
 	buf_init(&b, 100);
 	unit_quiet(true);
-	CHECK_RC(origin_get_range(o, "data/ab/obj", 0, 101, &b), -EFBIG);
+	CHECK_RC(get_range(o, "data/ab/obj", 0, 101, &b), -EFBIG);
 	unit_quiet(false);
 	CHECK_U64(b.len, 0);
 	buf_release(&b);
@@ -233,15 +300,15 @@ static void test_get_to_fd(void)
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	REQUIRE(fd >= 0);
 	REQUIRE_RC(fs_write_all(fd, "pre", 3), 0);
-	CHECK_RC(origin_get_to_fd(o, "data/ab/obj", OBJ_SIZE, fd), 0);
+	CHECK_RC(get_fd(o, "data/ab/obj", OBJ_SIZE, fd), 0);
 	CHECK_INT(lseek(fd, 0, SEEK_END), OBJ_SIZE + 3);
 	CHECK_RC(fs_pread_all(fd, back, OBJ_SIZE + 3, 0), 0);
 	CHECK_MEM(back, "pre", 3);
 	CHECK_MEM(back + 3, obj, OBJ_SIZE);
 
 	unit_quiet(true);
-	CHECK_RC(origin_get_to_fd(o, "data/ab/obj", OBJ_SIZE - 1, fd), -EFBIG);
-	CHECK_RC(origin_get_to_fd(o, "nope", 10, fd), -ENOENT);
+	CHECK_RC(get_fd(o, "data/ab/obj", OBJ_SIZE - 1, fd), -EFBIG);
+	CHECK_RC(get_fd(o, "nope", 10, fd), -ENOENT);
 	unit_quiet(false);
 	close(fd);
 	free(back);
@@ -268,18 +335,18 @@ static void test_bad_rel(void)
 	buf_init(&b, 1024);
 	unit_quiet(true);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int rc = origin_get(o, bad[i], 100, &b);
+		int rc = get_capped(o, bad[i], 100, &b);
 
 		if (rc != -EINVAL)
-			UNIT_FAIL("origin_get('%s') returned %d, expected "
+			UNIT_FAIL("get_capped('%s') returned %d, expected "
 				  "-EINVAL",
 				  bad[i], rc);
-		CHECK_RC(origin_get_range(o, bad[i], 0, 1, &b), -EINVAL);
-		CHECK_RC(origin_get_to_fd(o, bad[i], 100, fd), -EINVAL);
+		CHECK_RC(get_range(o, bad[i], 0, 1, &b), -EINVAL);
+		CHECK_RC(get_fd(o, bad[i], 100, fd), -EINVAL);
 	}
-	CHECK_RC(origin_get(o, NULL, 100, &b), -EINVAL);
+	CHECK_RC(get_capped(o, NULL, 100, &b), -EINVAL);
 	/* Names that merely contain dots are fine. */
-	CHECK_RC(origin_get(o, "data/ab/..obj", 100, &b), -ENOENT);
+	CHECK_RC(get_capped(o, "data/ab/..obj", 100, &b), -ENOENT);
 	unit_quiet(false);
 	CHECK_U64(b.len, 0);
 	close(fd);
@@ -395,6 +462,7 @@ int main(void)
 	RUN(test_get_whole);
 	RUN(test_url_forms);
 	RUN(test_get_cap);
+	RUN(test_get_exact);
 	RUN(test_get_missing);
 	RUN(test_get_range);
 	RUN(test_range_past_end);

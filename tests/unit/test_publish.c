@@ -824,6 +824,127 @@ static void test_manifest_resign(void)
 	platform_release(&p);
 }
 
+/* The repository's manifest, decoded (release it). */
+static void manifest_read(const char *repo, const repo_key_t *key,
+			  struct repo_manifest *m)
+{
+	char *path = unit_path(repo, "manifest"), *data;
+	size_t len;
+
+	REQUIRE(fs_read_file(path, REPO_MANIFEST_MAX, &data, &len) == 0);
+	REQUIRE_RC(repo_manifest_decode(data, len, key, m), 0);
+	free(data);
+	free(path);
+}
+
+/* Replace the repository's manifest with m signed by key. */
+static void manifest_write(const char *repo, const repo_key_t *key,
+			   const struct repo_manifest *m)
+{
+	char *path = unit_path(repo, "manifest"), *text;
+	size_t len;
+
+	REQUIRE_RC(repo_manifest_encode(m, key, &text, &len), 0);
+	REQUIRE_RC(fs_write_atomic(path, text, len, 0644), 0);
+	free(text);
+	free(path);
+}
+
+/* The size of the catalog object d in repo, from the file system. */
+static uint64_t catalog_file_size(const char *repo, const struct digest *d)
+{
+	char rel[128], *path;
+	struct stat st;
+
+	repo_catalog_object_path(d, rel, sizeof(rel));
+	path = unit_path(repo, rel);
+	REQUIRE(stat(path, &st) == 0);
+	free(path);
+	return (uint64_t)st.st_size;
+}
+
+/*
+ * Format 2 (#8 §3): pack and resign write the root catalog's size; a
+ * format-1 manifest (what older publishers wrote) is upgraded by the
+ * next resign or pack, and its size is measured from a root catalog that
+ * matches its digest only.
+ */
+static void test_manifest_format_2(void)
+{
+	struct platform p;
+	struct publish_pack_result r;
+	publish_lock_t *lock = NULL;
+	struct repo_manifest m, v1;
+	uint64_t size;
+
+	platform_init(&p, "format2");
+	REQUIRE_RC(pack(&p, 0, &r), 0);
+	manifest_read(p.repo, p.key, &m);
+	CHECK_INT(m.format, REPO_MANIFEST_FORMAT);
+	size = catalog_file_size(p.repo, &m.root_catalog);
+	CHECK_U64(m.root_catalog_size, size);
+
+	/* the same revision as format 1, as an old publisher wrote it */
+	v1 = m;
+	v1.format = 1;
+	v1.root_catalog_size = 0;
+	manifest_write(p.repo, p.key, &v1);
+	repo_manifest_release(&m);
+	manifest_read(p.repo, p.key, &m);
+	CHECK_INT(m.format, 1);
+	CHECK_U64(m.root_catalog_size, 0);
+	repo_manifest_release(&m);
+
+	REQUIRE_RC(publish_lock_acquire(p.repo, &lock), 0);
+	REQUIRE_RC(publish_manifest_resign(lock, p.key, NULL, 0, NULL, NULL),
+		   0);
+	manifest_read(p.repo, p.key, &m);
+	CHECK_INT(m.format, 2);
+	CHECK_U64(m.revision, 2);
+	CHECK_U64(m.root_catalog_size, size);
+
+	/* a format-1 manifest whose root catalog is damaged: refused, not
+	 * signed with a size nobody checked */
+	{
+		char rel[128], *path;
+		struct digest before, after;
+		int fd;
+
+		v1 = m;
+		v1.format = 1;
+		v1.root_catalog_size = 0;
+		manifest_write(p.repo, p.key, &v1);
+		repo_catalog_object_path(&m.root_catalog, rel, sizeof(rel));
+		path = unit_path(p.repo, rel);
+		fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+		REQUIRE(fd >= 0);
+		REQUIRE_RC(fs_write_all(fd, "x", 1), 0);
+		close(fd);
+		before = tree_digest(p.repo);
+		unit_quiet(true);
+		CHECK_RC(
+		    publish_manifest_resign(lock, p.key, NULL, 0, NULL, NULL),
+		    -EBADMSG);
+		unit_quiet(false);
+		after = tree_digest(p.repo);
+		CHECK(digest_equal(&before, &after));
+		REQUIRE(truncate(path, (off_t)size) == 0);
+		free(path);
+	}
+	publish_lock_release(lock);
+
+	/* pack extends a format-1 revision into a format-2 one */
+	REQUIRE_RC(pack(&p, 0, &r), 0);
+	repo_manifest_release(&m);
+	manifest_read(p.repo, p.key, &m);
+	CHECK_INT(m.format, 2);
+	CHECK_U64(m.revision, 3);
+	CHECK_U64(m.root_catalog_size,
+		  catalog_file_size(p.repo, &m.root_catalog));
+	repo_manifest_release(&m);
+	platform_release(&p);
+}
+
 /* ---------------------------------------------------------- keys/ -- */
 
 static void test_sealed_key_under_lock(void)
@@ -971,6 +1092,7 @@ int main(void)
 	RUN(test_state_tied_to_revision);
 	RUN(test_lock_contention);
 	RUN(test_manifest_resign);
+	RUN(test_manifest_format_2);
 	RUN(test_sealed_key_under_lock);
 	RUN(test_errors_leave_repository_unchanged);
 	unit_rmtree(tmp);
