@@ -156,6 +156,8 @@ static int load_dataset(void *arg, const struct repo_dataset *d)
 			s->d.modality = xstrdup(d->modality);
 			s->d.license = xstrdup(d->license);
 			s->d.description = xstrdup(d->description);
+			s->d.contributor =
+			    d->contributor ? xstrdup(d->contributor) : NULL;
 			s->label[LABEL_INDUSTRY] =
 			    label_intern(ns, LABEL_INDUSTRY, d->industry);
 			s->label[LABEL_MODALITY] =

@@ -81,7 +81,8 @@ static void setup(void)
 	    "\"description\": \"hearings\"},\n"
 	    "{\"name\": \"med-scans\", \"industry\": \"medicine\", "
 	    "\"modality\": \"image-text\", \"tier\": \"shared\", \"license\": "
-	    "\"proprietary\", \"description\": \"scans\"}\n"
+	    "\"proprietary\", \"description\": \"scans\", "
+	    "\"contributor\": \"medlab\"}\n"
 	    "]}\n";
 	uint64_t seed = 0x6e73;
 	struct cache_options co = {.timeout_sec = 2, .prefetch_threads = 1};
