@@ -17,9 +17,8 @@
 
 #include "banned.h"
 
-static const char *const root_names[] = {"datasets", "by-industry",
-					 "by-modality", "by-contributor",
-					 ".aidata"};
+static const char *const root_names[] = {
+    "datasets", "by-industry", "by-modality", "by-contributor", ".aidata"};
 static const uint64_t root_inos[] = {NS_INO_DATASETS, NS_INO_BY_INDUSTRY,
 				     NS_INO_BY_MODALITY, NS_INO_BY_CONTRIBUTOR,
 				     NS_INO_CONTROL};

@@ -108,7 +108,7 @@ struct ns {
 	struct ns_rev *rev;	     /* protected by lock */
 	struct ns_slot **slots;	     /* SLOT_MAX pointers; protected by lock */
 	uint32_t next_high_slot;     /* protected by lock */
-	char **labels[LABEL_KINDS];   /* append-only; protected by lock */
+	char **labels[LABEL_KINDS];  /* append-only; protected by lock */
 	uint32_t nlabels[LABEL_KINDS]; /* protected by lock */
 	struct ns_slot **open_slots; /* slots with a catalog open; lock */
 	size_t nopen;		     /* protected by lock */

@@ -275,8 +275,8 @@ static void test_inode_numbering(void)
 	{
 		uint64_t org = lookup(NS_INO_BY_CONTRIBUTOR, "lawfirm", NULL);
 		uint64_t via = walk("by-contributor/lawfirm/law-cases", &st2);
-		uint64_t a3 = walk("by-contributor/lawfirm/law-cases/a.txt",
-				   &st);
+		uint64_t a3 =
+		    walk("by-contributor/lawfirm/law-cases/a.txt", &st);
 
 		CHECK(org != 0 && !ns_ino_immutable(org));
 		CHECK(via != 0 && ns_ino_immutable(via));
@@ -335,15 +335,15 @@ static void test_inode_numbering(void)
 			 -ENOENT);
 		/* a dataset without a contributor is in no contributor's
 		 * directory */
-		CHECK_RC(ns_lookup(ns,
-				   lookup(NS_INO_BY_CONTRIBUTOR, "lawfirm", NULL),
-				   "law-audio", &ino, &st, &timeout),
+		CHECK_RC(ns_lookup(
+			     ns, lookup(NS_INO_BY_CONTRIBUTOR, "lawfirm", NULL),
+			     "law-audio", &ino, &st, &timeout),
 			 -ENOENT);
 		/* label inodes this mount never handed out: a fourth kind,
 		 * the "no label" index, an index past the last */
 		for (uint64_t bad = 0; bad < 3; bad++) {
 			uint64_t lab = (1ULL << 62) |
-				       (bad == 0 ? 3ULL << 40 | 0
+				       (bad == 0   ? 3ULL << 40 | 0
 					: bad == 1 ? 2ULL << 40 | 0xffffffffULL
 						   : 2ULL << 40 | 77);
 
@@ -553,15 +553,15 @@ static void test_xattrs(void)
 	CHECK_RC(ns_listxattr(ns, a, &names), 0);
 	CHECK(has_name(&names, "user.aidata.contributor"));
 	buf_reset(&names);
-	CHECK_RC(ns_listxattr(ns, walk("by-contributor/lawfirm/law-cases/sub",
-				       NULL),
-			      &names),
-		 0);
+	CHECK_RC(
+	    ns_listxattr(ns, walk("by-contributor/lawfirm/law-cases/sub", NULL),
+			 &names),
+	    0);
 	CHECK(has_name(&names, "user.aidata.contributor"));
 	buf_reset(&names);
-	CHECK_RC(ns_listxattr(ns, walk("datasets/law-audio/c.wav", NULL),
-			      &names),
-		 0);
+	CHECK_RC(
+	    ns_listxattr(ns, walk("datasets/law-audio/c.wav", NULL), &names),
+	    0);
 	CHECK(has_name(&names, "user.aidata.dataset"));
 	CHECK(!has_name(&names, "user.aidata.contributor"));
 	buf_reset(&names);
@@ -766,9 +766,9 @@ static void test_record_only_change(void)
 	CHECK_STR(v, "shared");
 	free(v);
 	v = NULL;
-	CHECK_RC(ns_getxattr(ns, c_new, &me, "user.aidata.contributor", &v,
-			     &len),
-		 0);
+	CHECK_RC(
+	    ns_getxattr(ns, c_new, &me, "user.aidata.contributor", &v, &len),
+	    0);
 	CHECK_STR(v, "studio");
 	free(v);
 	s = list(NS_INO_BY_CONTRIBUTOR, false);
