@@ -422,6 +422,16 @@ void publish_policy_free(publish_policy_t *p)
 	free(p);
 }
 
+double publish_policy_ratio(const publish_policy_t *p)
+{
+	return p->ratio;
+}
+
+uint64_t publish_policy_min_contribution(const publish_policy_t *p)
+{
+	return p->min_contribution;
+}
+
 /* floor(ratio × bytes), saturating. */
 static uint64_t earn(double ratio, uint64_t bytes)
 {

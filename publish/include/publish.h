@@ -335,6 +335,9 @@ typedef struct publish_policy publish_policy_t;
 int publish_policy_load(const char *path, const struct publish_ledger *l,
 			publish_policy_t **out);
 void publish_policy_free(publish_policy_t *p);
+/* The policy's ratio and min_contribution (0 when it sets none). */
+double publish_policy_ratio(const publish_policy_t *p);
+uint64_t publish_policy_min_contribution(const publish_policy_t *p);
 
 enum publish_grant_reason {
 	PUBLISH_GRANT_OWN,	/* granted: the organisation contributed it */
@@ -388,5 +391,36 @@ int publish_policy_grant(const publish_policy_t *p,
 void publish_grant_release(struct publish_grant *g);
 /* "own contribution", "listed for it by the policy", ...: static text. */
 const char *publish_grant_reason_text(enum publish_grant_reason r);
+
+/*
+ * The publisher's record of the credentials it issued (docs/POLICY.md),
+ * since the repository records none: kept beside the platform key, as
+ * the dataset keys are,
+ *
+ *   <directory of platform_key_file>/issued-credentials.jsonl  mode 0600
+ *
+ * one line per credential, its claims as JSON (auth_claims_json: sub,
+ * org, jti, iat, nbf, exp, scope, datasets, node), never the token
+ * itself. `aidata token issue` appends before it prints a token;
+ * `aidata ledger` shows what is outstanding (not expired, not revoked).
+ */
+#define PUBLISH_ISSUED_FILE "issued-credentials.jsonl"
+
+/* The record's path for the platform key file key_file: a new string. */
+char *publish_issued_path(const char *key_file);
+/*
+ * Append the claims c to the record at path (created 0600 if absent),
+ * under an exclusive flock, in one write, fsynced. Returns 0; -EINVAL
+ * for claims that do not encode; or -errno (logged, naming the file).
+ */
+int publish_issued_append(const char *path, const struct auth_claims *c);
+/*
+ * Read every record at path into *out (*n claims, each released with
+ * auth_claims_release, the array freed with free), in the order issued.
+ * Returns 0; -ENOENT if there is no record (not logged: nothing was
+ * issued); -EINVAL for a line that is not a record (logged with its
+ * number); or -errno (logged).
+ */
+int publish_issued_load(const char *path, struct auth_claims **out, size_t *n);
 
 #endif

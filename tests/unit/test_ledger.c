@@ -6,7 +6,7 @@
  * source files make them by hand (random data: every chunk is stored
  * raw, 64 KiB pieces of files over 16 KiB), policies that grant by
  * ratio, order, listing and exclusion, and every kind of bad policy,
- * refused naming its key.
+ * refused naming its key; the publisher's record of issued credentials.
  */
 #define _GNU_SOURCE
 #include "publish.h"
@@ -503,6 +503,80 @@ static void test_policy_refused(void)
 	free(log);
 }
 
+/* The record of issued credentials: appended, read back in order. */
+static void test_issued_record(void)
+{
+	char *path = publish_issued_path(key_file), *expect;
+	char *ds1[] = {(char *)"a-law", (char *)"d-gamma"};
+	struct auth_claims c = {
+	    .sub = (char *)"alice",
+	    .org = (char *)"beta",
+	    .jti = (char *)"j-1",
+	    .iat = 1000,
+	    .exp = 2000,
+	    .scope = AUTH_SCOPE_SHARED,
+	    .datasets = ds1,
+	    .ndatasets = 2,
+	};
+	struct auth_claims *got = NULL;
+	struct stat st;
+	size_t n = 9;
+
+	expect = unit_path(tmp, PUBLISH_ISSUED_FILE);
+	CHECK_STR(path, expect);
+	free(expect);
+	expect = publish_issued_path("platform.key");
+	CHECK_STR(expect, PUBLISH_ISSUED_FILE);
+	free(expect);
+	CHECK_RC(publish_issued_load(path, &got, &n), -ENOENT);
+	CHECK(got == NULL && n == 0);
+	CHECK_RC(publish_issued_append(path, &c), 0);
+	c.jti = (char *)"j-2";
+	c.sub = (char *)"bob";
+	c.nbf = 1500;
+	c.ndatasets = 0;
+	c.scope = AUTH_SCOPE_SHARED | AUTH_SCOPE_SECURE;
+	c.node = (char *)"0123456789abcdef";
+	CHECK_RC(publish_issued_append(path, &c), 0);
+	REQUIRE(stat(path, &st) == 0);
+	CHECK_INT(st.st_mode & 0777, 0600);
+	REQUIRE_RC(publish_issued_load(path, &got, &n), 0);
+	REQUIRE(n == 2);
+	CHECK_STR(got[0].jti, "j-1");
+	CHECK_STR(got[0].sub, "alice");
+	CHECK_STR(got[0].org, "beta");
+	CHECK_U64(got[0].iat, 1000);
+	CHECK_U64(got[0].exp, 2000);
+	CHECK_U64(got[0].nbf, 0);
+	CHECK_INT(got[0].scope, AUTH_SCOPE_SHARED);
+	REQUIRE(got[0].ndatasets == 2);
+	CHECK_STR(got[0].datasets[1], "d-gamma");
+	CHECK(got[0].node == NULL);
+	CHECK_STR(got[1].jti, "j-2");
+	CHECK_U64(got[1].nbf, 1500);
+	CHECK_U64(got[1].ndatasets, 0);
+	CHECK_INT(got[1].scope, AUTH_SCOPE_SHARED | AUTH_SCOPE_SECURE);
+	CHECK_STR(got[1].node, "0123456789abcdef");
+	for (size_t i = 0; i < n; i++)
+		auth_claims_release(&got[i]);
+	free(got);
+
+	/* a line that is not a record: refused, naming it */
+	{
+		int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+
+		REQUIRE(fd >= 0);
+		REQUIRE_RC(fs_write_all(fd, "{\"sub\": 1}\n", 12), 0);
+		close(fd);
+	}
+	unit_quiet(true);
+	CHECK_RC(publish_issued_load(path, &got, &n), -EINVAL);
+	unit_quiet(false);
+	CHECK(got == NULL && n == 0);
+	unlink(path);
+	free(path);
+}
+
 int main(void)
 {
 	log_init("test_ledger", LOG_LEVEL_WARN, false);
@@ -512,6 +586,7 @@ int main(void)
 	RUN(test_ledger_deterministic);
 	RUN(test_policy_grants);
 	RUN(test_policy_refused);
+	RUN(test_issued_record);
 	publish_ledger_free(ledger);
 	repo_key_free(key);
 	free(src);
