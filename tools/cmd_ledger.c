@@ -22,8 +22,6 @@
 
 #include "banned.h"
 
-enum { OPT_NOW = 256 }; /* hidden, for tests: a fixed clock */
-
 static const char usage[] =
     "usage: aidata ledger REPO (--pubkey platform.pub | --key platform.key)\n"
     "                     [--policy FILE] [--issued FILE] [--json]\n";
@@ -370,7 +368,6 @@ int cmd_ledger(int argc, char **argv)
 	    {"policy", required_argument, NULL, 'P'},
 	    {"issued", required_argument, NULL, 'i'},
 	    {"json", no_argument, NULL, 'j'},
-	    {"now", required_argument, NULL, OPT_NOW},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -378,7 +375,7 @@ int cmd_ledger(int argc, char **argv)
 	struct ledger_view v = {0};
 	char *record = NULL;
 	repo_key_t *key = NULL;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = (int64_t)time(NULL); /* what is outstanding now */
 	bool json = false;
 	int c, rc;
 
@@ -400,18 +397,6 @@ int cmd_ledger(int argc, char **argv)
 		case 'j':
 			json = true;
 			break;
-		case OPT_NOW: {
-			uint64_t t;
-
-			if (units_parse_uint(optarg, 0, INT64_MAX, &t)) {
-				fprintf(stderr,
-					"aidata ledger: invalid --now '%s'\n",
-					optarg);
-				return 2;
-			}
-			now = (int64_t)t;
-			break;
-		}
 		case 'h':
 			printf("%s%s", usage, help);
 			return 0;
