@@ -15,6 +15,9 @@
 #   datasets through a real mount (every other shared or secure one:
 #   EACCES), and a revoked policy token stops working;
 # - by-contributor/ and user.aidata.contributor match datasets.json;
+# - a repository without contributors (what every repository published
+#   before them is) has no contributors table, an empty ledger and an
+#   empty by-contributor/;
 # - bad input (a shared dataset without a contributor, an unknown
 #   organisation, malformed policies, conflicting options) is refused
 #   with a clear message and leaves the repository, and the record of
@@ -342,6 +345,29 @@ assert len(org["acme"]["issued"]) == 1
 EOF
 mount_stop "$M"
 grep -Eq ' error: ' "$LOG" && { show "$LOG" "aidatafs log"; fail "aidatafs logged errors"; }
+
+step "a repository without contributors (as every one before them)"
+mkdir -p "$T/old/src/plain"
+printf 'plain text\n' >"$T/old/src/plain/a.txt"
+mk_dataset_json "$T/old/datasets.json" plain:law:text:open
+pack_into "$T/old/src" "$T/old/datasets.json" "$KEY" "$T/old/repo"
+py -c 'import sys
+sys.path.insert(0, sys.argv[1])
+from mount_tree import catalog_dump
+from pool_check import root_digest
+dbs = catalog_dump(sys.argv[2], root_digest(sys.argv[2]))
+if "contributors" in dbs or "datasets" not in dbs:
+    sys.exit("root catalog tables: %s" % sorted(dbs))' "$T" "$T/old/repo" ||
+	fail "a root catalog without contributors has a contributors table"
+run_ok "$AIDATA" ledger "$T/old/repo" --pubkey "$PUB" --issued /dev/null
+grep -q "^ledger of '$T/old/repo', revision 1: 1 dataset, 0 organisations;" "$LAST_OUT" ||
+	{ show "$LAST_OUT" ledger; fail "the ledger of a repository without contributors"; }
+mount_start "file://$T/old/repo" "$T/mnt-old" "$T/fs-old.log" "pubkey=$PUB,cache=$T/cache-old"
+[ -z "$(ls -A "$T/mnt-old/by-contributor")" ] || fail "by-contributor/ of an old repository is not empty"
+getfattr --absolute-names -n user.aidata.contributor "$T/mnt-old/datasets/plain/a.txt" >/dev/null 2>&1 &&
+	fail "a dataset of an old repository answers user.aidata.contributor"
+[ "$(cat "$T/mnt-old/datasets/plain/a.txt")" = "plain text" ] || fail "cannot read the old repository"
+mount_stop "$T/mnt-old"
 
 # ------------------------------------------------------------ refusals --
 # refused WHAT PATTERN CMD...: fails with stderr matching PATTERN, prints
