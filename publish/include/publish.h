@@ -275,6 +275,8 @@ struct publish_ledger_org {
 	uint64_t contributed;  /* stored bytes credited to it */
 };
 
+/* Everything in a ledger (names, arrays) is owned by it and valid until
+ * publish_ledger_free. */
 struct publish_ledger {
 	struct publish_ledger_dataset *datasets; /* in id order */
 	size_t ndatasets;
