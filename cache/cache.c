@@ -322,6 +322,7 @@ void cache_stats_get(cache_t *c, struct cache_stats *out)
 	out->err_origin_timeout = STAT_GET(c->stats.err_origin_timeout);
 	out->err_origin_io = STAT_GET(c->stats.err_origin_io);
 	out->err_cache_full = STAT_GET(c->stats.err_cache_full);
+	out->decryptions = STAT_GET(c->stats.decryptions);
 	out->max_bytes = c->max_bytes;
 	cache_index_totals(c->ix, &bytes, &count);
 	out->cache_bytes = bytes;

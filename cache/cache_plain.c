@@ -120,9 +120,11 @@ static int decrypt_into(cache_t *c, const struct repo_chunk *ch,
 		copy = xmalloc(ch->stored_size ? ch->stored_size : 1);
 		rc = fs_pread_all(stored.fd, copy, ch->stored_size, 0);
 	}
-	if (!rc)
+	if (!rc) {
+		STAT_ADD(c->stats.decryptions, 1);
 		rc = repo_chunk_decode(copy ? copy : stored.mem,
 				       ch->stored_size, ch, key, p->data);
+	}
 	free(copy);
 	cache_chunk_release(c, &stored);
 	if (rc == -EBADMSG || rc == -EINVAL) {

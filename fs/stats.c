@@ -68,6 +68,10 @@ char *stats_render(const struct cache_stats *cs, const struct fs_counters *fc)
 	    {"aidatafs_origin_retries_total", "counter",
 	     "Origin requests retried after a failure.", NULL,
 	     cs->origin_retries},
+	    {"aidatafs_secure_decryptions_total", "counter",
+	     "Secure chunks decrypted into memory (once per chunk while any "
+	     "reader holds it).",
+	     NULL, cs->decryptions},
 	    {"aidatafs_errors_total", "counter", "Errors by kind.",
 	     "{kind=\"verify\"}", cs->err_verify},
 	    {"aidatafs_errors_total", "counter", NULL,

@@ -144,6 +144,7 @@ struct cache_stats {
 	uint64_t err_cache_full; /* served from memory, not stored */
 	uint64_t origin_requests;
 	uint64_t origin_retries;
+	uint64_t decryptions; /* secure chunks decrypted into memory */
 };
 void cache_stats_get(cache_t *c, struct cache_stats *out);
 

@@ -90,8 +90,8 @@ grep -E "chunk '[0-9a-f]{64}' (from shard '[^']*$SSHARD'|of dataset '$SDS').*(de
 [ ! -e "$T/cache/chunks/${CHUNK:0:2}/$CHUNK" ] || fail "the corrupted chunk was stored in the cache"
 
 step "failing again, never cached wrong; repaired shard served without a remount"
-first=$(grep "^$DS/" "$T/failed" | head -n 1)
-sfirst=$(grep "^$SDS/" "$T/failed" | head -n 1)
+first=$(grep "^$DS/" "$T/failed" | sed -n 1p)
+sfirst=$(grep "^$SDS/" "$T/failed" | sed -n 1p)
 out=$(py "$PYHELP/mount_tryread.py" "$T/mnt/datasets/$first" "$PLAT_SRC/$first") &&
 	fail "$first reads although its chunk is corrupted"
 [[ $out == "errno 5 EIO "* ]] || fail "rereading $first: $out (want EIO)"

@@ -24,13 +24,13 @@ M=$T/mnt/datasets
 # Z: never touched (its catalog is not fetched either).
 read -r _ BIG < <(cd "$PLAT_SRC" && find . -type f -printf '%s %P\n' | sort -n | tail -n 1)
 Y=${BIG%%/*}
-read -r _ YSMALL < <(cd "$PLAT_SRC" && find "$Y" -type f -printf '%s %p\n' | sort -n | head -n 1)
+read -r _ YSMALL < <(cd "$PLAT_SRC" && find "$Y" -type f -printf '%s %p\n' | sort -n | sed -n 1p)
 X= Z=
 for d in $(dataset_names "$PLAT_JSON"); do
 	[ "$d" = "$Y" ] && continue
 	if [ -z "$X" ]; then X=$d; elif [ -z "$Z" ]; then Z=$d; fi
 done
-ZFILE=$(cd "$PLAT_SRC" && find "$Z" -type f | sort | head -n 1)
+ZFILE=$(cd "$PLAT_SRC" && find "$Z" -type f | sort | sed -n 1p)
 step "X=$X (cached), Y=$Y ($YSMALL cached, $BIG not), Z=$Z (untouched)"
 
 step "online: read $X and $YSMALL"
@@ -98,7 +98,7 @@ while time.monotonic() < end:
         pass
 EOF
 blackhole=$!
-wait_for 10 test -e "$T/blackhole.ready" || fail "the silent listener did not start"
+wait_for 120 test -e "$T/blackhole.ready" || fail "the silent listener did not start"
 # within the bound, and as EIO (README: "Input/output error on read: the
 # origin is unreachable (after retries attempts of timeout seconds)")
 silent_origin_eio() {

@@ -53,7 +53,7 @@ done
 # a sentinel request: every earlier request is in the log by then
 curl -s --noproxy '*' -o /dev/null "$NGINX_URL/__sentinel" || true
 nginx_log_wait "$mark" 1 5 || fail "nginx logged nothing"
-wait_for 5 grep -q ' /__sentinel ' "$NGINX_ACCESS_LOG" || fail "no sentinel in the log"
+wait_for 120 grep -q ' /__sentinel ' "$NGINX_ACCESS_LOG" || fail "no sentinel in the log"
 nginx_log_since "$mark" | grep -v ' /__sentinel ' >"$T/req2" || true
 # (sealed secure-dataset keys, keys/<dataset>/<node>, are tiny and may
 # be fetched again; catalogs and chunk data must not)

@@ -63,7 +63,7 @@ OTHER_DS=
 for d in "${DATASETS[@]}"; do
 	[ "$d" != "$BIG_DS" ] && { OTHER_DS=$d; break; }
 done
-SMALL_REL=$(cd "$PLAT_SRC" && find "$OTHER_DS" -type f -size -64k | sort | head -n 1)
+SMALL_REL=$(cd "$PLAT_SRC" && find "$OTHER_DS" -type f -size -64k | sort | sed -n 1p)
 [ -n "$SMALL_REL" ] || fail "no small file in $OTHER_DS"
 
 # expected_xattrs REL: the user.aidata.* a file lists: the stable ones
@@ -250,7 +250,7 @@ check_mount() {
 		[ "$(getfattr --absolute-names --only-values -n user.aidata.industry "$mnt/datasets/$d")" = "${DS_IND[$d]}" ] ||
 			fail "user.aidata.industry of $d is wrong"
 	done
-	d=$(cd "$PLAT_SRC" && find "$OTHER_DS" -mindepth 1 -type d | sort | head -n 1)
+	d=$(cd "$PLAT_SRC" && find "$OTHER_DS" -mindepth 1 -type d | sort | sed -n 1p)
 	if [ -n "$d" ]; then
 		py "$PYHELP/mount_tree.py" xattrs "$mnt/datasets/$d" |
 			sed -n 's/^user\.aidata\.\([a-z]*\)=.*/\1/p' \

@@ -89,7 +89,7 @@ expect_err() {
 # MARK (each with STATUS if given).
 expect_requests() {
 	local what=$1 mark=$2 n=$3 status=${4:-} got lines
-	nginx_log_wait "$mark" "$n" 5 || true
+	nginx_log_wait "$mark" "$n" 30 || true
 	# A request too many would have been logged by now as well; give a
 	# straggler a moment to show up before counting.
 	sleep 0.3
@@ -168,7 +168,7 @@ fi
 # ------------------------------------------------------------ 404
 mark=$(nginx_log_mark)
 expect_err "missing object" ENOENT "$url" data/ab/missing --retries 3
-((ms < 1000)) || fail "404 took $ms ms"
+# (not retried: one request, counted below; no timing asserted)
 expect_requests "404 not retried" "$mark" 1 404
 
 # Credentials in the origin URL are used but never logged.
@@ -217,7 +217,7 @@ done
 expect_requests "Range ignored" "$mark" 4 200
 # The transfer stops once the range is read: the first range cannot have
 # needed the whole 5 MiB body.
-first=$(nginx_log_since "$mark" | head -n 1 | awk '{ print $7 }')
+first=$(nginx_log_since "$mark" | sed -n 1p | awk '{ print $7 }')
 if ((first < size)); then
 	ok "ignored Range: transfer stopped early ($first bytes sent)"
 else
@@ -227,11 +227,12 @@ expect_err "range past the end, Range ignored" EIO "$url/fault/norange" \
 	data/ab/big "$((size - 100))" 200 --retries 3
 
 # ------------------------------------------------------- slow origin
-# 1 MiB at 1 KiB/s with a 2 s timeout: each attempt must give up after
-# about 2 s, well within 2 * attempts * timeout + 5 s.
+# 1 MiB at 1 KiB/s with a 2 s timeout: each attempt must wait out the
+# 2 s stall limit (so at least 3 s for two attempts) and then give up; the
+# upper bound only catches a hang, whatever the machine's load.
 expect_err "slow origin" ETIMEDOUT "$url/fault/slow" data/ab/big 0 1048576 \
 	--timeout 2 --retries 1 --stats
-bound=$(((2 * 2 * 2 + 5) * 1000))
+bound=120000
 if ((ms >= 3000 && ms < bound)); then
 	ok "slow origin gave up after $ms ms (bound $bound)"
 else
@@ -292,8 +293,10 @@ expect_ok "after reload" "$(range_sum 7 77)" 77 \
 # ---------------------------------------------------- stop, restart
 port=$NGINX_PORT
 nginx_stop
-expect_err "origin down" EIO "$url" data/ab/big 0 10 --retries 2
-((ms < 5000)) || fail "origin down: took $ms ms"
+expect_err "origin down" EIO "$url" data/ab/big 0 10 --retries 2 --stats
+# refused at once, not waited out: no attempt counted as a timeout
+[[ $err == *"timeouts=0 "* ]] ||
+	fail "origin down: refused connections were waited out as timeouts: $err"
 
 nginx_start "$root"
 if [[ $NGINX_PORT != "$port" ]]; then

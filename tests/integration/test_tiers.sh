@@ -337,7 +337,7 @@ login_refused "$UA" "$M" expired "credential expired" "$LOG"
 whoami_is "$(whoami_of "$UA" "$M")" "$UID_A" none - "no credential"
 
 step "a credential that expires while bound"
-tok expiring "$KEY" --scope shared,secure --datasets "$ALL" --ttl 8
+tok expiring "$KEY" --scope shared,secure --datasets "$ALL" --ttl 15
 EXP=$(py -c 'import base64, json, sys
 p = open(sys.argv[1]).read().split(".")[1]
 print(json.loads(base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)))["exp"])' \
@@ -357,7 +357,7 @@ run_ok "$AIDATA" revoke "$REPO" --key "$KEY" "tiers-revoked-$$"
 [ "$(manifest_revision "$REPO")" -gt "$REV0" ] ||
 	fail "aidata revoke did not publish a new revision"
 rev_moved() { [ "$(cat "$M/.aidata/revision")" -gt "$REV0" ]; }
-wait_for 30 rev_moved || fail "the mount did not see revision > $REV0 in 30 s"
+wait_for 120 rev_moved || fail "the mount did not see revision > $REV0 in 120 s"
 column revoked "$(E "credential revoked" "credential revoked" \
 	"credential revoked")"
 whoami_is "$(whoami_of "$UA" "$M")" "$UID_A" login "tiers-revoked-$$" \

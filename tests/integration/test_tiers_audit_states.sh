@@ -95,7 +95,7 @@ state "audit log unavailable"
 grep -q "removed or renamed since it was opened" "$T/fs.log" ||
 	{ show "$T/fs.log" "aidatafs log"; fail "the daemon log does not say the log was renamed"; }
 kill -HUP "$MOUNT_PID"
-wait_for 30 bash -c '[ "$(getfattr --absolute-names --only-values -n user.aidata.access -- "$1")" = granted ]' _ "$F"
+wait_for 120 bash -c '[ "$(getfattr --absolute-names --only-values -n user.aidata.access -- "$1")" = granted ]' _ "$F"
 mount_alive || fail "the daemon died of SIGHUP"
 state granted
 [ "$(records "$AUDIT")" -eq 1 ] || fail "the reopened log does not hold exactly the new open"
@@ -107,8 +107,8 @@ step "removed: refused until SIGHUP recreates it"
 rm -f "$AUDIT"
 state "audit log unavailable"
 kill -HUP "$MOUNT_PID"
-wait_for 30 test -f "$AUDIT"
-wait_for 30 bash -c '[ "$(getfattr --absolute-names --only-values -n user.aidata.access -- "$1")" = granted ]' _ "$F"
+wait_for 120 test -f "$AUDIT"
+wait_for 120 bash -c '[ "$(getfattr --absolute-names --only-values -n user.aidata.access -- "$1")" = granted ]' _ "$F"
 state granted
 [ "$(records "$AUDIT")" -eq 1 ] || fail "the recreated log does not hold exactly the new open"
 [ "$(stat -c %a "$AUDIT")" = 600 ] || fail "the recreated log has mode $(stat -c %a "$AUDIT")"
