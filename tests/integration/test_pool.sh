@@ -330,7 +330,7 @@ step "a revoked policy token stops working; the ledger no longer counts it"
 REV0=$(cat "$M/.aidata/revision")
 run_ok "$AIDATA" revoke "$REPO" --key "$KEY" "pool-beta-$$"
 rev_moved() { [ "$(cat "$M/.aidata/revision")" -gt "$REV0" ]; }
-wait_for 30 rev_moved || fail "the mount did not see revision > $REV0 in 30 s"
+wait_for 120 rev_moved || fail "the mount did not see revision > $REV0 in 120 s"
 as "${USER_OF[beta]}" "$UPY" -S "$T/pool_check.py" probe "$M" b-news d-gamma c-open \
 	>"$T/out/probe-revoked" 2>&1
 printf '%s\n' "b-news EACCES" "d-gamma EACCES" "c-open ok" >"$T/out/probe-revoked.want"
