@@ -1,7 +1,8 @@
 /*
- * Directories and the three views: the root, datasets/, by-industry/<label>/
- * and by-modality/<label>/ (synthetic, from the revision), and the trees
- * of dataset catalogs under each. Lookups, listings, symlinks.
+ * Directories and the four views: the root, datasets/,
+ * by-industry/<label>/, by-modality/<label>/ and by-contributor/<org>/
+ * (synthetic, from the revision), and the trees of dataset catalogs under
+ * each. Lookups, listings, symlinks.
  */
 #define _GNU_SOURCE
 #include "ns_int.h"
@@ -16,11 +17,12 @@
 
 #include "banned.h"
 
-static const char *const root_names[] = {"datasets", "by-industry",
-					 "by-modality", ".aidata"};
+static const char *const root_names[] = {
+    "datasets", "by-industry", "by-modality", "by-contributor", ".aidata"};
 static const uint64_t root_inos[] = {NS_INO_DATASETS, NS_INO_BY_INDUSTRY,
-				     NS_INO_BY_MODALITY, NS_INO_CONTROL};
-#define ROOT_COUNT 4
+				     NS_INO_BY_MODALITY, NS_INO_BY_CONTRIBUTOR,
+				     NS_INO_CONTROL};
+#define ROOT_COUNT 5
 
 int ns_lookup(ns_t *ns, uint64_t parent, const char *name, uint64_t *ino,
 	      struct stat *st, double *timeout)
@@ -28,6 +30,7 @@ int ns_lookup(ns_t *ns, uint64_t parent, const char *name, uint64_t *ino,
 	size_t len = strlen(name);
 	struct ns_rev *r;
 	int rc = -ENOENT;
+	unsigned w;
 
 	if (INO_KIND(parent) == INO_KIND_TREE) {
 		struct ns_slot *s;
@@ -49,11 +52,13 @@ int ns_lookup(ns_t *ns, uint64_t parent, const char *name, uint64_t *ino,
 	}
 	r = ns_rev_get(ns);
 	if (INO_KIND(parent) == INO_KIND_LABEL) {
-		unsigned w = LABEL_WHICH(parent);
 		uint32_t index;
 		struct ns_slot *s = ns_rev_find(ns, r, name, len, &index);
 
-		if (s && s->label[w] == LABEL_INDEX(parent)) {
+		w = LABEL_WHICH(parent);
+		/* a label this mount named (so w and the index are in range) */
+		if (s && ns_label_name(ns, w, LABEL_INDEX(parent)) &&
+		    s->label[w] == LABEL_INDEX(parent)) {
 			*ino = TREE_INO(w + 1, index, REPO_ROOT_INO);
 			rc = 0;
 		}
@@ -72,10 +77,7 @@ int ns_lookup(ns_t *ns, uint64_t parent, const char *name, uint64_t *ino,
 			*ino = TREE_INO(0, index, REPO_ROOT_INO);
 			rc = 0;
 		}
-	} else if (parent == NS_INO_BY_INDUSTRY ||
-		   parent == NS_INO_BY_MODALITY) {
-		unsigned w = parent == NS_INO_BY_MODALITY;
-
+	} else if (ns_label_kind_of(parent, &w)) {
 		for (size_t i = 0; i < r->nlabels[w]; i++) {
 			if (!strcmp(ns_label_name(ns, w, r->labels[w][i]),
 				    name)) {
@@ -143,6 +145,8 @@ static int tree_entry(void *arg, const char *name, size_t len, uint64_t local,
 static void synthetic_entry(ns_t *ns, struct ns_rev *r, uint64_t ino,
 			    uint64_t i, const char **name, uint64_t *child)
 {
+	unsigned w;
+
 	if (ino == NS_INO_ROOT) {
 		if (i < ROOT_COUNT) {
 			*name = root_names[i];
@@ -155,17 +159,16 @@ static void synthetic_entry(ns_t *ns, struct ns_rev *r, uint64_t ino,
 			*name = ns_slot_at(ns, r->slots[i])->d.name;
 			*child = TREE_INO(0, r->slots[i], REPO_ROOT_INO);
 		}
-	} else if (ino == NS_INO_BY_INDUSTRY || ino == NS_INO_BY_MODALITY) {
-		unsigned w = ino == NS_INO_BY_MODALITY;
-
+	} else if (ns_label_kind_of(ino, &w)) {
 		if (i < r->nlabels[w]) {
 			*name = ns_label_name(ns, w, r->labels[w][i]);
 			*child = LABEL_INO(w, r->labels[w][i]);
 		}
-	} else if (INO_KIND(ino) == INO_KIND_LABEL) {
-		unsigned w = LABEL_WHICH(ino);
+	} else if (INO_KIND(ino) == INO_KIND_LABEL &&
+		   ns_label_name(ns, LABEL_WHICH(ino), LABEL_INDEX(ino))) {
 		uint64_t seen = 0;
 
+		w = LABEL_WHICH(ino);
 		/* the i-th dataset carrying this label */
 		for (size_t k = 0; k < r->n; k++) {
 			struct ns_slot *s = ns_slot_at(ns, r->slots[k]);

@@ -76,7 +76,8 @@ int ns_tree_resolve(ns_t *ns, uint64_t ino, struct ns_slot **slot,
 {
 	struct ns_slot *s = ns_slot_at(ns, TREE_SLOT(ino));
 
-	if (!s || TREE_VIEW(ino) > 2 || TREE_LOCAL(ino) == 0)
+	/* every view (2 bits: datasets/ and the three label views) exists */
+	if (!s || TREE_LOCAL(ino) == 0)
 		return -ENOENT;
 	*slot = s;
 	return cat ? ns_slot_catalog(ns, s, cat) : 0;
@@ -129,17 +130,20 @@ int ns_getattr(ns_t *ns, uint64_t ino, struct stat *st, double *timeout)
 	}
 	switch (ino) {
 	case NS_INO_ROOT:
-		ns_stat_dir(st, ino, 6, r->m.created);
+		ns_stat_dir(st, ino, 2 + 5, r->m.created); /* 5 directories */
 		break;
 	case NS_INO_DATASETS:
 		ns_stat_dir(st, ino, 2 + (uint32_t)r->n, r->m.created);
 		break;
 	case NS_INO_BY_INDUSTRY:
 	case NS_INO_BY_MODALITY:
-		ns_stat_dir(st, ino,
-			    2 + (uint32_t)r->nlabels[ino == NS_INO_BY_MODALITY],
-			    r->m.created);
+	case NS_INO_BY_CONTRIBUTOR: {
+		unsigned w = 0;
+
+		ns_label_kind_of(ino, &w);
+		ns_stat_dir(st, ino, 2 + (uint32_t)r->nlabels[w], r->m.created);
 		break;
+	}
 	case NS_INO_CONTROL:
 		ns_stat_dir(st, ino, 2, r->m.created);
 		break;

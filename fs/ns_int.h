@@ -38,7 +38,7 @@
 #define TREE_VIEW(ino) ((unsigned)(((ino) >> 60) & 3))
 #define TREE_SLOT(ino) ((uint32_t)(((ino) >> 40) & (SLOT_MAX - 1)))
 #define TREE_LOCAL(ino) ((ino)&LOCAL_MASK)
-#define LABEL_WHICH(ino) ((unsigned)(((ino) >> 40) & 1))
+#define LABEL_WHICH(ino) ((unsigned)(((ino) >> 40) & 3))
 #define LABEL_INDEX(ino) ((uint32_t)((ino)&0xffffffffu))
 
 /* Attribute timeout of what a revision switch may change. */
@@ -47,7 +47,31 @@
 #define COUNT_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
 #define COUNT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
-enum { LABEL_INDUSTRY = 0, LABEL_MODALITY = 1 };
+/* The label kinds, each a view: by-industry/, by-modality/,
+ * by-contributor/ (tree view which + 1). */
+enum { LABEL_INDUSTRY = 0, LABEL_MODALITY = 1, LABEL_CONTRIBUTOR = 2 };
+#define LABEL_KINDS 3
+/* A slot's label of a kind it does not carry (no contributor). */
+#define LABEL_NONE UINT32_MAX
+
+/* The top directory of label kind which, and the other way round. */
+static inline uint64_t ns_label_top(unsigned which)
+{
+	return which == LABEL_INDUSTRY	 ? NS_INO_BY_INDUSTRY
+	       : which == LABEL_MODALITY ? NS_INO_BY_MODALITY
+					 : NS_INO_BY_CONTRIBUTOR;
+}
+
+static inline bool ns_label_kind_of(uint64_t top, unsigned *which)
+{
+	for (unsigned w = 0; w < LABEL_KINDS; w++) {
+		if (ns_label_top(w) == top) {
+			*which = w;
+			return true;
+		}
+	}
+	return false;
+}
 
 /* ---------------------------------------------------------------- state -- */
 
@@ -55,7 +79,7 @@ enum { LABEL_INDUSTRY = 0, LABEL_MODALITY = 1 };
  * inode number stays meaningful for as long as the kernel holds it. */
 struct ns_slot {
 	struct repo_dataset d;
-	uint32_t label[2];
+	uint32_t label[LABEL_KINDS]; /* LABEL_NONE: not carried */
 	pthread_mutex_t lock;
 	repo_catalog_t *cat; /* opened on first use; protected by lock */
 	/* secure tier: the dataset key, unsealed in memory only */
@@ -71,8 +95,8 @@ struct ns_rev {
 	repo_catalog_t *root;
 	uint32_t *slots; /* dataset slots in name order */
 	size_t n;
-	uint32_t *labels[2]; /* label indices present, in name order */
-	size_t nlabels[2];
+	uint32_t *labels[LABEL_KINDS]; /* label indices present, name order */
+	size_t nlabels[LABEL_KINDS];
 };
 
 struct ns {
@@ -84,8 +108,8 @@ struct ns {
 	struct ns_rev *rev;	     /* protected by lock */
 	struct ns_slot **slots;	     /* SLOT_MAX pointers; protected by lock */
 	uint32_t next_high_slot;     /* protected by lock */
-	char **labels[2];	     /* append-only; protected by lock */
-	uint32_t nlabels[2];	     /* protected by lock */
+	char **labels[LABEL_KINDS];  /* append-only; protected by lock */
+	uint32_t nlabels[LABEL_KINDS]; /* protected by lock */
 	struct ns_slot **open_slots; /* slots with a catalog open; lock */
 	size_t nopen;		     /* protected by lock */
 	uint64_t catalog_ops;	     /* atomic: lookups/readdirs since a trim */
@@ -130,7 +154,8 @@ void ns_rev_put(ns_t *ns, struct ns_rev *r);
 /* The slot of dataset name (len bytes) in r and its index, or NULL. */
 struct ns_slot *ns_rev_find(ns_t *ns, struct ns_rev *r, const char *name,
 			    size_t len, uint32_t *slot_index);
-/* Datasets of r carrying label i of kind which (industry, modality). */
+/* Datasets of r carrying label i of kind which (industry, modality,
+ * contributor). */
 size_t ns_label_count(ns_t *ns, struct ns_rev *r, unsigned which, uint32_t i);
 /* Name of label i (lives as long as ns), or NULL. */
 const char *ns_label_name(ns_t *ns, unsigned which, uint32_t i);

@@ -1,7 +1,7 @@
 /*
  * Revisions: the signed manifest (no rollback), the root catalog, the
- * datasets in name order with their slots, and the industry and
- * modality labels the views group them by. A new revision is loaded
+ * datasets in name order with their slots, and the industry, modality
+ * and contributor labels the views group them by. A new revision is loaded
  * beside the current one and switched to atomically; open files keep
  * the slots they opened.
  */
@@ -37,8 +37,8 @@ static void rev_free(struct ns_rev *r)
 	repo_manifest_release(&r->m);
 	repo_catalog_free(r->root);
 	free(r->slots);
-	free(r->labels[0]);
-	free(r->labels[1]);
+	for (unsigned w = 0; w < LABEL_KINDS; w++)
+		free(r->labels[w]);
 	free(r);
 }
 
@@ -57,6 +57,8 @@ const char *ns_label_name(ns_t *ns, unsigned which, uint32_t i)
 {
 	const char *name = NULL;
 
+	if (which >= LABEL_KINDS) /* LABEL_WHICH of a made-up inode */
+		return NULL;
 	pthread_mutex_lock(&ns->lock);
 	if (i < ns->nlabels[which])
 		name = ns->labels[which][i];
@@ -115,6 +117,8 @@ size_t ns_label_count(ns_t *ns, struct ns_rev *r, unsigned which,
 {
 	size_t n = 0;
 
+	if (label == LABEL_NONE)
+		return 0;
 	for (size_t i = 0; i < r->n; i++)
 		n += ns_slot_at(ns, r->slots[i])->label[which] == label;
 	return n;
@@ -128,6 +132,32 @@ struct load_ctx {
 	int rc;
 };
 
+/* Equal strings, or both NULL. */
+static bool same_text(const char *a, const char *b)
+{
+	return a && b ? !strcmp(a, b) : a == b;
+}
+
+/*
+ * Whether a slot of a (the previous revision) can serve d: the same
+ * catalog is not enough, since the root catalog alone holds the tier,
+ * the labels and the texts (a dataset made shared, or given to another
+ * contributor, with the same files keeps its catalog digest).
+ */
+static bool slot_serves(const struct repo_dataset *a,
+			const struct repo_dataset *d)
+{
+	return digest_equal(&a->catalog, &d->catalog) && a->tier == d->tier &&
+	       a->root_mode == d->root_mode && a->root_nlink == d->root_nlink &&
+	       a->root_size == d->root_size && a->mtime_sec == d->mtime_sec &&
+	       a->mtime_nsec == d->mtime_nsec && a->files == d->files &&
+	       a->bytes == d->bytes && same_text(a->industry, d->industry) &&
+	       same_text(a->modality, d->modality) &&
+	       same_text(a->license, d->license) &&
+	       same_text(a->description, d->description) &&
+	       same_text(a->contributor, d->contributor);
+}
+
 static int load_dataset(void *arg, const struct repo_dataset *d)
 {
 	struct load_ctx *lc = arg;
@@ -138,7 +168,7 @@ static int load_dataset(void *arg, const struct repo_dataset *d)
 	/* unchanged since the previous revision: keep its slot and inodes */
 	if (lc->old) {
 		s = ns_rev_find(ns, lc->old, d->name, strlen(d->name), &index);
-		if (s && !digest_equal(&s->d.catalog, &d->catalog))
+		if (s && !slot_serves(&s->d, d))
 			s = NULL;
 	}
 	if (!s) {
@@ -157,10 +187,16 @@ static int load_dataset(void *arg, const struct repo_dataset *d)
 			s->d.modality = xstrdup(d->modality);
 			s->d.license = xstrdup(d->license);
 			s->d.description = xstrdup(d->description);
+			s->d.contributor =
+			    d->contributor ? xstrdup(d->contributor) : NULL;
 			s->label[LABEL_INDUSTRY] =
 			    label_intern(ns, LABEL_INDUSTRY, d->industry);
 			s->label[LABEL_MODALITY] =
 			    label_intern(ns, LABEL_MODALITY, d->modality);
+			s->label[LABEL_CONTRIBUTOR] =
+			    d->contributor ? label_intern(ns, LABEL_CONTRIBUTOR,
+							  d->contributor)
+					   : LABEL_NONE;
 			pthread_mutex_init(&s->lock, NULL);
 			ns->slots[index] = s;
 		}
@@ -177,8 +213,9 @@ static int load_dataset(void *arg, const struct repo_dataset *d)
 		    xrealloc(lc->r->slots, lc->alloc * sizeof(*lc->r->slots));
 	}
 	lc->r->slots[lc->r->n++] = index;
-	for (unsigned w = 0; w < 2; w++) {
-		if (!rev_has_label(lc->r, w, s->label[w])) {
+	for (unsigned w = 0; w < LABEL_KINDS; w++) {
+		if (s->label[w] != LABEL_NONE &&
+		    !rev_has_label(lc->r, w, s->label[w])) {
 			lc->r->labels[w] =
 			    xrealloc(lc->r->labels[w], (lc->r->nlabels[w] + 1) *
 							   sizeof(uint32_t));
@@ -257,7 +294,7 @@ static int rev_load(ns_t *ns, struct repo_manifest *m, struct ns_rev *old,
 		goto fail;
 	}
 	pthread_mutex_lock(&ns->lock);
-	for (unsigned w = 0; w < 2; w++) {
+	for (unsigned w = 0; w < LABEL_KINDS; w++) {
 		struct label_sort ls = {ns, w};
 
 		qsort_r(r->labels[w], r->nlabels[w], sizeof(uint32_t),
@@ -359,7 +396,7 @@ void ns_free(ns_t *ns)
 	if (ns->rev)
 		rev_free(ns->rev);
 	ns_slots_free(ns);
-	for (unsigned w = 0; w < 2; w++) {
+	for (unsigned w = 0; w < LABEL_KINDS; w++) {
 		for (uint32_t i = 0; i < ns->nlabels[w]; i++)
 			free(ns->labels[w][i]);
 		free(ns->labels[w]);
@@ -405,10 +442,12 @@ static void notify_dataset(ns_t *ns, const struct ns_notify *nf,
 			   const struct ns_slot *s)
 {
 	nf->entry(nf->ctx, NS_INO_DATASETS, s->d.name);
-	nf->entry(nf->ctx, LABEL_INO(0, s->label[0]), s->d.name);
-	nf->entry(nf->ctx, LABEL_INO(1, s->label[1]), s->d.name);
-	nf->inode(nf->ctx, LABEL_INO(0, s->label[0]));
-	nf->inode(nf->ctx, LABEL_INO(1, s->label[1]));
+	for (unsigned w = 0; w < LABEL_KINDS; w++) {
+		if (s->label[w] == LABEL_NONE)
+			continue;
+		nf->entry(nf->ctx, LABEL_INO(w, s->label[w]), s->d.name);
+		nf->inode(nf->ctx, LABEL_INO(w, s->label[w]));
+	}
 	(void)ns;
 }
 
@@ -468,9 +507,8 @@ int ns_refresh(ns_t *ns, const struct ns_notify *nf)
 					 NULL))
 				notify_dataset(ns, nf, s);
 		}
-		for (unsigned w = 0; w < 2; w++) {
-			uint64_t top =
-			    w ? NS_INO_BY_MODALITY : NS_INO_BY_INDUSTRY;
+		for (unsigned w = 0; w < LABEL_KINDS; w++) {
+			uint64_t top = ns_label_top(w);
 
 			for (size_t i = 0; i < old->nlabels[w]; i++)
 				if (!rev_has_label(r, w, old->labels[w][i]))

@@ -38,6 +38,10 @@ int ns_listxattr(ns_t *ns, uint64_t ino, struct buf *names)
 		buf_append(names, n, strlen(n) + 1);
 		free(n);
 	}
+	/* stable too: the root catalog's record of who contributed it */
+	if (s->d.contributor)
+		buf_append(names, XATTR_PREFIX "contributor",
+			   sizeof(XATTR_PREFIX "contributor"));
 	/*
 	 * Only what stays true of a copy: cp -a and rsync -X copy every
 	 * listed attribute. "access" (for the caller, now) and "cached"
@@ -114,6 +118,8 @@ int ns_getxattr(ns_t *ns, uint64_t ino, const struct ns_caller *who,
 		v = xstrdup(repo_tier_name(s->d.tier));
 	else if (!strcmp(key, "license"))
 		v = xstrdup(s->d.license);
+	else if (!strcmp(key, "contributor") && s->d.contributor)
+		v = xstrdup(s->d.contributor);
 	else if (!strcmp(key, "description") &&
 		 TREE_LOCAL(ino) == REPO_ROOT_INO)
 		v = xstrdup(s->d.description);

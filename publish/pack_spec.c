@@ -14,8 +14,12 @@
 
 #include "banned.h"
 
-static const char *const spec_fields[] = {"name", "industry", "modality",
-					  "tier", "license",  "description"};
+/* The six required members, then the optional ones. */
+static const char *const spec_fields[] = {
+    "name",    "industry",    "modality",   "tier",
+    "license", "description", "contributor"};
+#define SPEC_REQUIRED 6
+#define SPEC_FIELDS 7
 
 static int entry_cmp(const void *a, const void *b)
 {
@@ -45,7 +49,7 @@ static int check_label(const char *file, const char *name, const char *what,
 static int parse_entry(const char *file, size_t index, json_t *obj,
 		       struct pack_spec_entry *e)
 {
-	const char *values[6];
+	const char *values[SPEC_FIELDS] = {NULL};
 	const char *key;
 	json_t *value;
 
@@ -57,7 +61,7 @@ static int parse_entry(const char *file, size_t index, json_t *obj,
 	{
 		bool known = false;
 
-		for (unsigned i = 0; i < 6; i++)
+		for (unsigned i = 0; i < SPEC_FIELDS; i++)
 			known |= !strcmp(key, spec_fields[i]);
 		if (!known) {
 			char *ek = log_escape(key);
@@ -69,11 +73,13 @@ static int parse_entry(const char *file, size_t index, json_t *obj,
 			return -EINVAL;
 		}
 	}
-	for (unsigned i = 0; i < 6; i++) {
+	for (unsigned i = 0; i < SPEC_FIELDS; i++) {
 		json_t *v = json_object_get(obj, spec_fields[i]);
 
+		if (!v && i >= SPEC_REQUIRED)
+			continue;
 		if (!json_is_string(v) ||
-		    (i < 5 && json_string_length(v) == 0)) {
+		    (i != 5 && json_string_length(v) == 0)) {
 			log_error("'%s': datasets[%zu]: field '%s' "
 				  "missing or not a non-empty string",
 				  file, index, spec_fields[i]);
@@ -109,13 +115,27 @@ static int parse_entry(const char *file, size_t index, json_t *obj,
 		return -EINVAL;
 	}
 	if (check_label(file, values[0], "industry", values[1]) ||
-	    check_label(file, values[0], "modality", values[2]))
+	    check_label(file, values[0], "modality", values[2]) ||
+	    (values[6] &&
+	     check_label(file, values[0], "contributor", values[6])))
 		return -EINVAL;
+	/* the alliance pool: who contributed decides what it earns */
+	if (e->d.tier == REPO_TIER_SHARED && !values[6]) {
+		char *en = log_escape(values[0]);
+
+		log_error("'%s': dataset '%s': a shared dataset needs a "
+			  "\"contributor\" (the organisation that contributed "
+			  "it)",
+			  file, en);
+		free(en);
+		return -EINVAL;
+	}
 	e->d.name = xstrdup(values[0]);
 	e->d.industry = xstrdup(values[1]);
 	e->d.modality = xstrdup(values[2]);
 	e->d.license = xstrdup(values[4]);
 	e->d.description = xstrdup(values[5]);
+	e->d.contributor = values[6] ? xstrdup(values[6]) : NULL;
 	return 0;
 }
 

@@ -48,7 +48,8 @@ int publish_manifest_replace(publish_lock_t *lock, const char *data,
 
 struct pack_spec_entry {
 	struct repo_dataset d; /* name, industry, modality, tier, license,
-				* description filled from the file */
+				* description and contributor (or NULL)
+				* filled from the file */
 };
 
 struct pack_spec {

@@ -25,8 +25,9 @@ struct repo_catalog {
 	MDB_env *env;
 	void *map_addr; /* found on first trim; the map never moves */
 	size_t map_len;
-	MDB_dbi meta, datasets, inodes, dirents, chunks;
+	MDB_dbi meta, datasets, inodes, dirents, chunks, contributors;
 	bool has_datasets, has_inodes, has_dirents, has_chunks;
+	bool has_contributors; /* absent before FORMAT.md §5.8 */
 };
 
 static bool open_dbi(MDB_txn *txn, const char *name, MDB_dbi *dbi)
@@ -91,6 +92,8 @@ int repo_catalog_open(const char *path, repo_catalog_t **out)
 	cat->has_inodes = open_dbi(txn, CATALOG_DB_INODES, &cat->inodes);
 	cat->has_dirents = open_dbi(txn, CATALOG_DB_DIRENTS, &cat->dirents);
 	cat->has_chunks = open_dbi(txn, CATALOG_DB_CHUNKS, &cat->chunks);
+	cat->has_contributors =
+	    open_dbi(txn, CATALOG_DB_CONTRIBUTORS, &cat->contributors);
 	/* handles opened in a transaction survive only if it commits */
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
@@ -197,6 +200,36 @@ int repo_catalog_meta(repo_catalog_t *cat, const char *key, char **out)
 	return 0;
 }
 
+/*
+ * The contributor of dataset d (decoded) into d->contributor, read in
+ * txn: NULL when the catalog has no contributors table or no entry for
+ * d. A label that breaks FORMAT.md §7 makes the record malformed.
+ */
+static int contributor_get(repo_catalog_t *cat, MDB_txn *txn,
+			   struct repo_dataset *d)
+{
+	MDB_val k = {strlen(d->name), d->name}, v;
+	int rc;
+
+	if (!cat->has_contributors)
+		return 0;
+	rc = mdb_get(txn, cat->contributors, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc)
+		return lmdb_errno(rc, "catalog read");
+	if (repo_name_invalid_reason(v.mv_data, v.mv_size)) {
+		char *en = log_escape(d->name);
+
+		log_error("catalog: dataset '%s': invalid contributor label",
+			  en);
+		free(en);
+		return -EINVAL;
+	}
+	d->contributor = xstrndup(v.mv_data, v.mv_size);
+	return 0;
+}
+
 int repo_catalog_dataset(repo_catalog_t *cat, const char *name,
 			 struct repo_dataset *out)
 {
@@ -212,6 +245,11 @@ int repo_catalog_dataset(repo_catalog_t *cat, const char *name,
 	if (rc)
 		return rc;
 	rc = repo_dataset_decode(name, strlen(name), v.mv_data, v.mv_size, out);
+	if (!rc) {
+		rc = contributor_get(cat, txn, out);
+		if (rc)
+			repo_dataset_release(out);
+	}
 	mdb_txn_abort(txn);
 	return rc;
 }
@@ -250,7 +288,9 @@ int repo_catalog_datasets(repo_catalog_t *cat, repo_dataset_cb cb, void *ctx)
 					 v.mv_size, &d);
 		if (rc)
 			break;
-		rc = cb(ctx, &d);
+		rc = contributor_get(cat, txn, &d);
+		if (!rc)
+			rc = cb(ctx, &d);
 		repo_dataset_release(&d);
 		if (rc)
 			break;

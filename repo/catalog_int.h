@@ -9,6 +9,7 @@
 #define CATALOG_DB_INODES "inodes"
 #define CATALOG_DB_DIRENTS "dirents"
 #define CATALOG_DB_CHUNKS "chunks"
+#define CATALOG_DB_CONTRIBUTORS "contributors" /* root: dataset -> org */
 #define CATALOG_MAX_DBS 8
 
 /*

@@ -29,6 +29,8 @@ struct repo_catalog_writer {
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi meta, datasets, inodes, dirents, chunks;
+	MDB_dbi contributors; /* created with the first contributor */
+	bool has_contributors;
 	size_t pending;
 	bool finished;
 	struct buf scratch;
@@ -130,16 +132,49 @@ int repo_catalog_writer_meta(repo_catalog_writer_t *w, const char *key,
 	return put(w, w->meta, key, strlen(key), value, strlen(value));
 }
 
+/*
+ * The contributors table, created on first use: a root catalog with no
+ * contributor has none, byte for byte what writers before FORMAT.md
+ * §5.8 wrote, so repacking an old repository keeps its digests.
+ */
+static int contributors_table(repo_catalog_writer_t *w)
+{
+	int rc;
+
+	if (w->has_contributors)
+		return 0;
+	if (w->finished)
+		return -EINVAL;
+	rc = writer_txn(w);
+	if (rc)
+		return rc;
+	rc = mdb_dbi_open(w->txn, CATALOG_DB_CONTRIBUTORS, MDB_CREATE,
+			  &w->contributors);
+	if (rc)
+		return lmdb_errno(rc, "catalog table");
+	w->has_contributors = true;
+	return 0;
+}
+
 int repo_catalog_writer_dataset(repo_catalog_writer_t *w,
 				const struct repo_dataset *d)
 {
 	int rc;
 
+	if (d->contributor &&
+	    repo_name_invalid_reason(d->contributor, strlen(d->contributor)))
+		return -EINVAL;
 	buf_reset(&w->scratch);
 	rc = repo_dataset_encode(d, &w->scratch);
-	return rc ? rc
-		  : put(w, w->datasets, d->name, strlen(d->name),
-			w->scratch.data, w->scratch.len);
+	if (!rc)
+		rc = put(w, w->datasets, d->name, strlen(d->name),
+			 w->scratch.data, w->scratch.len);
+	if (!rc && d->contributor)
+		rc = contributors_table(w);
+	if (!rc && d->contributor)
+		rc = put(w, w->contributors, d->name, strlen(d->name),
+			 d->contributor, strlen(d->contributor));
+	return rc;
 }
 
 int repo_catalog_writer_inode(repo_catalog_writer_t *w,

@@ -173,6 +173,7 @@ void repo_dataset_release(struct repo_dataset *d)
 	free(d->modality);
 	free(d->license);
 	free(d->description);
+	free(d->contributor);
 	memset(d, 0, sizeof(*d));
 }
 

@@ -6,7 +6,9 @@ usage: python3 sample/make_sample.py --out DIR [--seed N]
 Writes DIR/<dataset>/... and DIR/datasets.json (what `aidata pack --datasets`
 reads); DIR must be missing or empty. About 90 MiB: ten datasets of eight
 industries, all three tiers and every modality the platform serves (text,
-instruction, image-text, audio, video, 3d). Every file of a secure dataset
+instruction, image-text, audio, video, 3d), every shared dataset and a few
+others attributed to the alliance member that contributed it (CONTRIBUTORS,
+the datasets file's "contributor"). Every file of a secure dataset
 carries canaries, AIDATA-SECURE-PLAINTEXT-<dataset>-<n>, so that a grep finds
 leaked plaintext; no other file carries that prefix.
 
@@ -930,6 +932,19 @@ DATASETS = [
 ]
 
 
+# Who contributed what to the alliance pool (the datasets file's optional
+# "contributor"; required for shared datasets): every shared dataset, some
+# open and secure ones; the rest are the platform's own. Fictional names.
+CONTRIBUTORS = {
+    "finance-reports": "huaxia-securities",
+    "finance-instruct": "huaxia-securities",
+    "edu-lecture-video": "east-lake-university",
+    "science-figures": "east-lake-university",
+    "gov-images": "city-archives",
+    "medical-dialogue": "lakeside-hospital",
+}
+
+
 # ------------------------------------------------------------ the tree --
 
 def stamp_tree(seed, path, rel=""):
@@ -981,7 +996,8 @@ def main(argv):
         for *info, build in DATASETS:
             build(Dataset(platform, *info))
         platform.write("datasets.json", pretty({"datasets": [
-            dict(zip(("name", "industry", "modality", "tier", "license", "description"), d[:6]))
+            dict(zip(("name", "industry", "modality", "tier", "license", "description"), d[:6]),
+                 **({"contributor": CONTRIBUTORS[d[0]]} if d[0] in CONTRIBUTORS else {}))
             for d in DATASETS]}))
         stamp_tree(seed, out)
     except OSError as e:

@@ -23,6 +23,10 @@ fi
 $AIDATAFS "file://$WORK/repo" "$MNT" -o "pubkey=$WORK/keys/platform.pub,allow_other"
 echo
 echo "mounted the sample platform at $MNT:"
-ls "$MNT" "$MNT/datasets" "$MNT/by-industry" "$MNT/by-modality"
+ls "$MNT" "$MNT/datasets" "$MNT/by-industry" "$MNT/by-modality" \
+	"$MNT/by-contributor"
+echo
+echo "who contributed what to the alliance pool (aidata ledger):"
+$AIDATA ledger "$WORK/repo" --pubkey "$WORK/keys/platform.pub"
 echo
 echo "unmount with: fusermount3 -u $MNT"

@@ -23,6 +23,7 @@ static const struct command commands[] = {
     {"node-keygen", cmd_node_keygen, "create a secure-domain node key pair"},
     {"grant-node", cmd_grant_node, "seal a secure dataset's key to a node"},
     {"revoke", cmd_revoke, "republish the manifest revoking credentials"},
+    {"ledger", cmd_ledger, "who contributed what; balances under a policy"},
     {"login", cmd_login, "bind a credential to you on a mount"},
     {"logout", cmd_logout, "drop your credential on a mount"},
     {"whoami", cmd_whoami, "show your credential's claims on a mount"},

@@ -1,6 +1,10 @@
 /*
  * aidata token: issue a credential (a JWT signed with the platform key)
- * and show what a credential grants after verifying it.
+ * and show what a credential grants after verifying it. The datasets a
+ * credential grants are listed by hand (--datasets) or computed from a
+ * repository's ledger and a policy (--policy, docs/POLICY.md); either
+ * way the claims (never the token) go to the publisher's record of
+ * issued credentials beside the key before the token is printed.
  *
  * A token is a bearer secret: it goes to stdout on issue and is read from
  * stdin on show (never from argv, where ps would see it), and no message
@@ -9,6 +13,8 @@
 #include "auth.h"
 #include "commands.h"
 #include "digest.h"
+#include "log.h"
+#include "pool.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -33,6 +39,11 @@ static const char issue_usage[] =
     "usage: aidata token issue --key FILE --sub USER --org ORG "
     "--scope SCOPES\n"
     "                          --datasets LIST --ttl DURATION [--node ID] "
+    "[--jti ID]\n"
+    "                          [--not-before TIME]\n"
+    "       aidata token issue --key FILE --sub USER --org ORG "
+    "--policy FILE\n"
+    "                          --repo REPO --ttl DURATION [--scope shared] "
     "[--jti ID]\n"
     "                          [--not-before TIME]\n";
 static const char show_usage[] = "usage: aidata token show --pubkey FILE\n";
@@ -148,6 +159,80 @@ static bool parse_scope(const char *s, uint32_t *scope)
 	return ok;
 }
 
+/*
+ * What policy_path grants org from the ledger of repo (verified with
+ * key): the granted names into *datasets (*n; free_list), and why, per
+ * shared dataset, on stderr. 0, or 1 (said why): an unreadable
+ * repository or policy, an organisation that contributed nothing, or
+ * nothing granted.
+ */
+static int policy_datasets(const repo_key_t *key, const char *repo,
+			   const char *policy_path, const char *org,
+			   char ***datasets, size_t *n)
+{
+	publish_policy_t *policy = NULL;
+	struct publish_grant g = {0};
+	struct pool pool;
+	int rc;
+
+	*datasets = NULL;
+	*n = 0;
+	log_init("aidata token", LOG_LEVEL_INFO, false);
+	rc = pool_open(repo, key, &pool);
+	if (rc)
+		return 1;
+	rc = publish_policy_load(policy_path, pool.ledger, &policy);
+	if (!rc)
+		rc = publish_policy_grant(policy, pool.ledger, org, &g);
+	if (rc)
+		goto out;
+	fprintf(stderr,
+		"aidata token: '%s' is credited %" PRIu64 " stored bytes in "
+		"'%s' (revision %" PRIu64 "); policy '%s' (ratio %g) earns "
+		"it %" PRIu64 " bytes%s\n",
+		g.org, g.contributed, repo, pool.repo->manifest.revision,
+		policy_path, publish_policy_ratio(policy), g.earned,
+		g.below_minimum ? " (below min_contribution: nothing earned)"
+				: "");
+	for (size_t i = 0; i < g.nentries; i++) {
+		const struct publish_grant_entry *e = &g.entries[i];
+
+		fprintf(stderr, "aidata token: %s '%s': %s",
+			e->granted ? "granted" : "not granted",
+			pool.ledger->datasets[e->dataset].name,
+			publish_grant_reason_text(e->reason));
+		if (e->reason == PUBLISH_GRANT_EARNED ||
+		    e->reason == PUBLISH_GRANT_OVER_BUDGET)
+			fprintf(stderr,
+				" (costs %" PRIu64 " bytes, %" PRIu64 " left)",
+				e->cost, e->left);
+		fprintf(stderr, "\n");
+	}
+	fprintf(stderr,
+		"aidata token: used %" PRIu64 " of %" PRIu64 " bytes earned, "
+		"%" PRIu64 " available\n",
+		g.used, g.earned, g.available);
+	if (!g.ndatasets) {
+		fprintf(stderr,
+			"aidata token: policy '%s' grants '%s' no "
+			"shared dataset: no credential issued\n",
+			policy_path, g.org);
+		rc = -ENOENT;
+		goto out;
+	}
+	*datasets = g.datasets;
+	*n = g.ndatasets;
+	g.datasets = NULL;
+	g.ndatasets = 0;
+out:
+	if (rc && !g.org) /* the reason is logged above */
+		fprintf(stderr, "aidata token: no credential issued\n");
+	publish_grant_release(&g);
+	publish_policy_free(policy);
+	pool_release(&pool);
+	return rc ? 1 : 0;
+}
+
 /* text and a newline on stdout: 0, or 1 (said why) if it cannot be
  * written (a closed pipe, a full disk). */
 static int print_line(const char *text)
@@ -173,11 +258,15 @@ static int token_issue(int argc, char **argv)
 	    {"jti", required_argument, NULL, 'j'},
 	    {"now", required_argument, NULL, OPT_NOW},
 	    {"not-before", required_argument, NULL, OPT_NOT_BEFORE},
+	    {"policy", required_argument, NULL, 'P'},
+	    {"repo", required_argument, NULL, 'r'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *key_path = NULL, *scope_arg = NULL, *ds_arg = NULL;
 	const char *ttl_arg = NULL, *now_arg = NULL, *nbf_arg = NULL;
+	const char *policy_arg = NULL, *repo_arg = NULL;
+	char *record = NULL;
 	struct auth_claims claims = {0};
 	char jti_buf[2 * JTI_RANDOM_BYTES + 1];
 	char *token = NULL;
@@ -218,6 +307,12 @@ static int token_issue(int argc, char **argv)
 		case OPT_NOT_BEFORE:
 			nbf_arg = optarg;
 			break;
+		case 'P':
+			policy_arg = optarg;
+			break;
+		case 'r':
+			repo_arg = optarg;
+			break;
 		case 'h':
 			printf(
 			    "%s\n"
@@ -234,7 +329,30 @@ static int token_issue(int argc, char **argv)
 			    "only from TIME (unix seconds, or +DURATION\nfrom "
 			    "now; the nbf claim): mounts refuse it until then, "
 			    "allowing 60 s of\nclock skew. The validity "
-			    "(--ttl) counts from TIME.\n",
+			    "(--ttl) counts from TIME.\n"
+			    "\n"
+			    "--policy FILE, instead of --datasets, grants what "
+			    "ORG has earned by its\ncontributions to REPO (a "
+			    "directory or a file://, http:// or https://\nURL, "
+			    "verified with the key): the shared datasets it "
+			    "contributed, those\nthe policy lists for it, and "
+			    "others up to the policy's ratio x the\nstored "
+			    "bytes "
+			    "credited to it, never those their contributor "
+			    "excludes it\nfrom (docs/POLICY.md; `aidata ledger "
+			    "--policy` shows the balances). Each\nshared "
+			    "dataset's decision and its reason go to stderr. "
+			    "An organisation\nthat contributed nothing, or is "
+			    "granted nothing, gets no credential.\nThe scope "
+			    "is shared: secure datasets are not part of the "
+			    "exchange.\n"
+			    "\n"
+			    "Before the token is printed, its claims (never "
+			    "the "
+			    "token) are appended to\nthe publisher's record, "
+			    "issued-credentials.jsonl beside the key, which\n"
+			    "`aidata ledger` reads; if that fails, no token is "
+			    "printed.\n",
 			    issue_usage);
 			return 0;
 		default:
@@ -242,8 +360,30 @@ static int token_issue(int argc, char **argv)
 		}
 	}
 	if (optind != argc || !key_path || !claims.sub || !claims.org ||
-	    !scope_arg || !ds_arg || !ttl_arg)
+	    !ttl_arg)
 		goto usage;
+	if (policy_arg && ds_arg) {
+		fprintf(stderr, "aidata token: --policy and --datasets: give "
+				"one (the policy computes the datasets)\n");
+		return 2;
+	}
+	if (policy_arg && !repo_arg) {
+		fprintf(stderr, "aidata token: --policy needs --repo REPO (the "
+				"contributions are read from it)\n");
+		return 2;
+	}
+	if (!policy_arg && (repo_arg || !scope_arg || !ds_arg))
+		goto usage;
+	if (policy_arg && scope_arg && strcmp(scope_arg, "shared")) {
+		fprintf(stderr,
+			"aidata token: --policy grants shared datasets only "
+			"(secure datasets are not part of the exchange): "
+			"--scope '%s' refused\n",
+			scope_arg);
+		return 2;
+	}
+	if (policy_arg)
+		scope_arg = "shared";
 	if (!*claims.sub) {
 		fprintf(stderr, "aidata token: --sub must not be empty\n");
 		return 2;
@@ -291,7 +431,8 @@ static int token_issue(int argc, char **argv)
 			claims.jti);
 		return 2;
 	}
-	if (!split_list(ds_arg, &claims.datasets, &claims.ndatasets)) {
+	if (ds_arg &&
+	    !split_list(ds_arg, &claims.datasets, &claims.ndatasets)) {
 		fprintf(stderr,
 			"aidata token: invalid --datasets '%s' (an empty "
 			"name)\n",
@@ -347,6 +488,12 @@ static int token_issue(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	if (policy_arg) {
+		rc = policy_datasets(key, repo_arg, policy_arg, claims.org,
+				     &claims.datasets, &claims.ndatasets);
+		if (rc)
+			goto out;
+	}
 	rc = auth_token_issue(key, &claims, &token);
 	if (rc) {
 		/* the options were checked above: a name that is not UTF-8,
@@ -358,8 +505,19 @@ static int token_issue(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	/* the record first: a credential the publisher cannot account
+	 * for is not handed out */
+	record = publish_issued_path(key_path);
+	log_init("aidata token", LOG_LEVEL_INFO, false);
+	if (publish_issued_append(record, &claims) != 0) {
+		fprintf(stderr, "aidata token: no credential issued: it "
+				"could not be recorded\n");
+		rc = 1;
+		goto out;
+	}
 	rc = print_line(token);
 out:
+	free(record);
 	if (token) {
 		explicit_bzero(token, strlen(token));
 		free(token);

@@ -16,5 +16,6 @@ int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
 int cmd_whoami(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
+int cmd_ledger(int argc, char **argv);
 
 #endif

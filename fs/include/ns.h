@@ -7,12 +7,15 @@
  * Inode numbers are computed, not stored, so nothing here grows with the
  * size of the tree:
  *   1..15                 fixed: /, datasets, by-industry, by-modality,
- *                         .aidata and its files
- *   1<<62 | which<<40 | i the directory of industry/modality label i
+ *                         by-contributor, .aidata and its files
+ *   1<<62 | which<<40 | i the directory of label i of kind `which` (2
+ *                         bits): industry 0, modality 1, contributor 2
  *   2<<62 | view<<60 | slot<<40 | local
  *                         entry `local` of a dataset catalog, seen through
- *                         view 0 (datasets/), 1 (by-industry/) or 2
- *                         (by-modality/). A slot is one catalog of one
+ *                         view 0 (datasets/), 1 (by-industry/), 2
+ *                         (by-modality/) or 3 (by-contributor/). A
+ *                         dataset without a contributor has no entry in
+ *                         by-contributor/. A slot is one catalog of one
  *                         dataset: a dataset that changes in a new
  *                         revision gets a new slot, so the kernel never
  *                         mixes cached pages of two revisions.
@@ -39,6 +42,8 @@
 #define NS_INO_REVISION 7
 #define NS_INO_LOGIN 8
 #define NS_INO_WHOAMI 9
+/* the third label view came after the .aidata/ files, which grow from 6 */
+#define NS_INO_BY_CONTRIBUTOR 15
 
 /* Attribute and entry timeout for immutable catalog entries. */
 #define NS_TIMEOUT_IMMUTABLE 86400.0

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "auth.h"
 #include "repo.h"
@@ -237,5 +238,195 @@ int publish_pack(const struct publish_pack_options *o,
  * set, or the -errno of realpath.
  */
 int publish_state_dir(const char *repo, char **out);
+
+/* --------------------------------------------- the alliance pool -- */
+
+/*
+ * The ledger of a revision: who contributed what (docs/POLICY.md). It is
+ * computed from the catalogs alone, so it reads any copy of a repository
+ * (the caller opens the catalogs, locally or through an origin).
+ *
+ * Every dataset counts its files and bytes (the root catalog's figures:
+ * regular files and the sum of their sizes) and its distinct chunks and
+ * their stored bytes (the chunk records' stored_size: what reading all
+ * of it costs). A chunk is credited once, to the dataset with the lowest
+ * id that references it (ids are stable across revisions, FORMAT.md §9.3,
+ * so what was contributed first keeps its credit), and through it to
+ * that dataset's contributor; chunks are the same chunk when their
+ * digests are (content, whatever the tier or framing). So an
+ * organisation re-contributing bytes the pool already held from another
+ * organisation, or from a dataset of the platform's own (no
+ * contributor), earns nothing for them, and bytes it repeats across its
+ * own datasets count once.
+ */
+struct publish_ledger_dataset {
+	char *name;
+	char *contributor; /* NULL: the platform's own */
+	uint32_t id;
+	enum repo_tier tier;
+	uint64_t files, bytes;	  /* from the root catalog */
+	uint64_t chunks, stored;  /* its distinct chunks, their stored bytes */
+	uint64_t credited_chunks; /* of them: no lower id references them */
+	uint64_t credited;	  /* their stored bytes */
+};
+
+struct publish_ledger_org {
+	char *name;
+	size_t *datasets; /* indices into the ledger's datasets, id order */
+	size_t ndatasets;
+	uint64_t files, bytes; /* sums over its datasets */
+	uint64_t stored;       /* sum of its datasets' stored bytes */
+	uint64_t contributed;  /* stored bytes credited to it */
+};
+
+/* Everything in a ledger (names, arrays) is owned by it and valid until
+ * publish_ledger_free. */
+struct publish_ledger {
+	struct publish_ledger_dataset *datasets; /* in id order */
+	size_t ndatasets;
+	struct publish_ledger_org *orgs; /* in name order (byte-wise) */
+	size_t norgs;
+	uint64_t pool_chunks,
+	    pool_stored;       /* distinct chunks of every dataset */
+	uint64_t unattributed; /* of pool_stored: credited to no org */
+};
+
+/*
+ * Open the catalog of dataset d (verified, as a reader does) into *out,
+ * freed with repo_catalog_free by the caller of the callback. 0 or a
+ * negative errno, which publish_ledger_build returns as it is (the
+ * callback reports its own errors).
+ */
+typedef int (*publish_catalog_open_fn)(void *ctx, const struct repo_dataset *d,
+				       repo_catalog_t **out);
+
+/*
+ * Build the ledger of the revision whose root catalog is root, opening
+ * each dataset's catalog with open_catalog (one at a time, in id order).
+ * Memory: at most 128 bytes per distinct chunk of the revision. *out is
+ * freed with publish_ledger_free. Returns 0; -EINVAL for a catalog that
+ * does not read (two datasets with one id, a chunk record that does not
+ * decode: logged); or the callback's error.
+ */
+int publish_ledger_build(repo_catalog_t *root,
+			 publish_catalog_open_fn open_catalog, void *ctx,
+			 struct publish_ledger **out);
+void publish_ledger_free(struct publish_ledger *l);
+/* The organisation named org, or NULL if no dataset names it as its
+ * contributor. Valid as long as l. */
+const struct publish_ledger_org *
+publish_ledger_org_find(const struct publish_ledger *l, const char *org);
+/* The dataset named name (its index in l->datasets), or -1. */
+ssize_t publish_ledger_dataset_find(const struct publish_ledger *l,
+				    const char *name);
+
+/*
+ * The exchange: a policy file (JSON, docs/POLICY.md) kept with the
+ * platform key, never in the repository, says what contributions earn:
+ * an organisation may read the shared datasets it contributed, those the
+ * policy lists for it, and others up to ratio × the stored bytes credited
+ * to it, never those their contributor excludes it from. Opaque.
+ */
+typedef struct publish_policy publish_policy_t;
+
+/*
+ * Load the policy file at path and check it against the ledger l: every
+ * key known, every value of its type, every organisation one that
+ * contributed to the repository, every dataset one of its shared
+ * datasets. *out is freed with publish_policy_free and must not outlive
+ * l. Returns 0; -EINVAL for a policy that is malformed or does not fit
+ * the repository (logged, naming the file and the key); or -errno of
+ * reading it (logged).
+ */
+int publish_policy_load(const char *path, const struct publish_ledger *l,
+			publish_policy_t **out);
+void publish_policy_free(publish_policy_t *p);
+/* The policy's ratio and min_contribution (0 when it sets none). */
+double publish_policy_ratio(const publish_policy_t *p);
+uint64_t publish_policy_min_contribution(const publish_policy_t *p);
+
+enum publish_grant_reason {
+	PUBLISH_GRANT_OWN,	/* granted: the organisation contributed it */
+	PUBLISH_GRANT_LISTED,	/* granted: the policy lists it for it */
+	PUBLISH_GRANT_EARNED,	/* granted: it fit in what is earned */
+	PUBLISH_GRANT_EXCLUDED, /* not granted: its contributor excludes */
+	PUBLISH_GRANT_OVER_BUDGET, /* not granted: costs more than is left */
+};
+
+/* The decision on one shared dataset. */
+struct publish_grant_entry {
+	size_t dataset; /* index into the ledger's datasets */
+	enum publish_grant_reason reason;
+	bool granted;
+	uint64_t cost; /* its stored bytes (charged only when EARNED) */
+	uint64_t left; /* EARNED, OVER_BUDGET: budget left before it */
+};
+
+/* What the policy grants one organisation. */
+struct publish_grant {
+	char *org;
+	uint64_t contributed; /* stored bytes credited to it (the ledger) */
+	bool below_minimum;   /* contributed < min_contribution: earns 0 */
+	uint64_t earned;      /* floor(ratio × contributed), or 0 */
+	uint64_t used;	      /* stored bytes of the datasets EARNED */
+	uint64_t available;   /* earned - used */
+	/* every shared dataset, in the order decided: its own, listed and
+	 * excluded ones (id order), then the others in the order the
+	 * budget considered them */
+	struct publish_grant_entry *entries;
+	size_t nentries;
+	char **datasets; /* the names granted, in id order: the credential's */
+	size_t ndatasets;
+};
+
+/*
+ * Decide what policy p grants organisation org from the ledger l (the
+ * one p was loaded against): its own shared datasets and those listed
+ * for it, free; then, with the budget floor(ratio × contributed) (0 when
+ * contributed is below min_contribution), the other shared datasets not
+ * excluded for it, those of the policy's "order" first in that order,
+ * then the rest cheapest first (stored bytes, then name): each one that
+ * fits in what is left is granted and charged. Deterministic. Fills
+ * *out (publish_grant_release). Returns 0, or -ENOENT when no dataset of
+ * the repository names org as its contributor (it contributed nothing:
+ * logged).
+ */
+int publish_policy_grant(const publish_policy_t *p,
+			 const struct publish_ledger *l, const char *org,
+			 struct publish_grant *out);
+void publish_grant_release(struct publish_grant *g);
+/* "own contribution", "listed for it by the policy", ...: static text. */
+const char *publish_grant_reason_text(enum publish_grant_reason r);
+
+/*
+ * The publisher's record of the credentials it issued (docs/POLICY.md),
+ * since the repository records none: kept beside the platform key, as
+ * the dataset keys are,
+ *
+ *   <directory of platform_key_file>/issued-credentials.jsonl  mode 0600
+ *
+ * one line per credential, its claims as JSON (auth_claims_json: sub,
+ * org, jti, iat, nbf, exp, scope, datasets, node), never the token
+ * itself. `aidata token issue` appends before it prints a token;
+ * `aidata ledger` shows what is outstanding (not expired, not revoked).
+ */
+#define PUBLISH_ISSUED_FILE "issued-credentials.jsonl"
+
+/* The record's path for the platform key file key_file: a new string. */
+char *publish_issued_path(const char *key_file);
+/*
+ * Append the claims c to the record at path (created 0600 if absent),
+ * under an exclusive flock, in one write, fsynced. Returns 0; -EINVAL
+ * for claims that do not encode; or -errno (logged, naming the file).
+ */
+int publish_issued_append(const char *path, const struct auth_claims *c);
+/*
+ * Read every record at path into *out (*n claims, each released with
+ * auth_claims_release, the array freed with free), in the order issued.
+ * Returns 0; -ENOENT if there is no record (not logged: nothing was
+ * issued); -EINVAL for a line that is not a record (logged with its
+ * number); or -errno (logged).
+ */
+int publish_issued_load(const char *path, struct auth_claims **out, size_t *n);
 
 #endif

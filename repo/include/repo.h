@@ -194,6 +194,16 @@ struct repo_dataset {
 	uint64_t root_size; /* st_size the publisher's directory had */
 	int64_t mtime_sec;
 	uint32_t mtime_nsec;
+	/*
+	 * The organisation that contributed the dataset, or NULL: a label
+	 * (valid per repo_name_invalid_reason) kept in the root catalog's
+	 * `contributors` table (docs/FORMAT.md §5.8), not in the dataset
+	 * record: repo_dataset_encode and repo_dataset_decode ignore it
+	 * (decode leaves it NULL); repo_catalog_dataset,
+	 * repo_catalog_datasets and repo_catalog_writer_dataset carry it.
+	 * Owned like the other strings (repo_dataset_release).
+	 */
+	char *contributor;
 };
 
 int repo_dataset_encode(const struct repo_dataset *d, struct buf *out);
@@ -287,11 +297,14 @@ void repo_catalog_trim(repo_catalog_t *cat);
 int repo_catalog_meta(repo_catalog_t *cat, const char *key, char **out);
 
 /* Root catalog: the named dataset into *out (owning copies; release with
- * repo_dataset_release). -ENOENT if absent, -EINVAL for a bad record. */
+ * repo_dataset_release), its contributor included (NULL when the
+ * catalog names none, as in a catalog without a contributors table).
+ * -ENOENT if absent, -EINVAL for a bad record or contributor label. */
 int repo_catalog_dataset(repo_catalog_t *cat, const char *name,
 			 struct repo_dataset *out);
 /*
- * Root catalog: call cb for every dataset in name order; cb returning
+ * Root catalog: call cb for every dataset in name order, each with its
+ * contributor (or NULL) as repo_catalog_dataset gives it; cb returning
  * non-zero stops the scan and that value is returned. The record passed
  * to cb is valid only during the call.
  */
@@ -341,6 +354,10 @@ int repo_catalog_writer_new(const char *work_dir, const char *kind,
 			    repo_catalog_writer_t **out);
 int repo_catalog_writer_meta(repo_catalog_writer_t *w, const char *key,
 			     const char *value);
+/* The dataset record of d, and d->contributor (when not NULL) in the
+ * contributors table, which exists only if some dataset has one: a root
+ * catalog without contributors is what format-1 writers always wrote.
+ * -EINVAL for an invalid contributor label. */
 int repo_catalog_writer_dataset(repo_catalog_writer_t *w,
 				const struct repo_dataset *d);
 int repo_catalog_writer_inode(repo_catalog_writer_t *w,

@@ -205,11 +205,13 @@ json_str() {
 	printf '%s"' "$out"
 }
 
-# mk_dataset_json FILE name:industry:modality:tier ...: write a datasets
-# description with one entry per argument (license and description are
-# filled in). A name containing ':' cannot be given this way.
+# mk_dataset_json FILE name:industry:modality:tier[:contributor] ...:
+# write a datasets description with one entry per argument (license and
+# description are filled in; a shared dataset without a contributor gets
+# "tests", since the packer requires one). A name containing ':' cannot
+# be given this way.
 mk_dataset_json() {
-	local file=$1 spec name industry modality tier sep=''
+	local file=$1 spec name industry modality tier contributor sep=''
 	shift
 	{
 		printf '{"datasets": [\n'
@@ -219,10 +221,17 @@ mk_dataset_json() {
 			industry=${spec%%:*}
 			spec=${spec#*:}
 			modality=${spec%%:*}
-			tier=${spec#*:}
+			spec=${spec#*:}
+			tier=${spec%%:*}
+			contributor=
+			[ "$tier" = "$spec" ] || contributor=${spec#*:}
+			[ -n "$contributor" ] || [ "$tier" != shared ] ||
+				contributor=tests
 			printf '%s  {"name": %s, "industry": %s, "modality": %s, ' \
 				"$sep" "$(json_str "$name")" \
 				"$(json_str "$industry")" "$(json_str "$modality")"
+			[ -z "$contributor" ] ||
+				printf '"contributor": %s, ' "$(json_str "$contributor")"
 			printf '"tier": %s, "license": "CC-BY-4.0", ' \
 				"$(json_str "$tier")"
 			printf '"description": %s}' \

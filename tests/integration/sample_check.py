@@ -13,7 +13,9 @@ test_sample_make.sh). Standard library only.
       vertices and face indices; JSON and jsonl, gzipped or not); every
       dataset of a modality holds files of that modality; every file of a
       secure dataset carries AIDATA-SECURE-PLAINTEXT-<dataset>- and no
-      other file (nor any gzip or tar member) carries the prefix.
+      other file (nor any gzip or tar member) carries the prefix; every
+      shared dataset names its contributor, 3 contributors or more, some
+      open datasets contributed and some not (the platform's own).
       Problems to stderr, exit 1.
 """
 import gzip
@@ -21,6 +23,7 @@ import io
 import json
 import math
 import os
+import re
 import struct
 import sys
 import tarfile
@@ -216,6 +219,18 @@ def coverage(top):
             "tiers %s", sorted({d["tier"] for d in meta}))
     p.check(MODALITIES <= {d["modality"] for d in meta}, "modalities missing: %s",
             sorted(MODALITIES - {d["modality"] for d in meta}))
+    # the alliance pool: every shared dataset names its contributor, and
+    # by-contributor/ shows more than one member, open datasets among them
+    orgs = {d["contributor"] for d in meta if "contributor" in d}
+    p.check(all("contributor" in d for d in meta if d["tier"] == "shared"),
+            "a shared dataset without a contributor")
+    p.check(len(orgs) >= 3, "%d contributors (want 3 or more)", len(orgs))
+    p.check(any("contributor" in d for d in meta if d["tier"] == "open"),
+            "no open dataset has a contributor")
+    p.check(any("contributor" not in d for d in meta),
+            "every dataset has a contributor (want some of the platform's own)")
+    p.check(all(re.fullmatch(r"[a-z0-9-]{1,64}", o) for o in orgs),
+            "contributor labels %s", sorted(orgs))
     p.check(sorted(os.listdir(top)) == sorted(names + ["datasets.json"]),
             "top level %s is not the datasets", sorted(os.listdir(top)))
     for d in meta:
@@ -245,9 +260,10 @@ def coverage(top):
                 ", ".join(sorted(need - kinds)))
     for problem in p:
         print(problem, file=sys.stderr)
-    print("%d datasets, %d industries, tiers %s, modalities %s: %s" % (
+    print("%d datasets, %d industries, tiers %s, modalities %s, %d contributors: %s" % (
         len(names), len({d["industry"] for d in meta}), ",".join(sorted({d["tier"] for d in meta})),
-        ",".join(sorted({d["modality"] for d in meta})), "ok" if not p else "%d problems" % len(p)))
+        ",".join(sorted({d["modality"] for d in meta})), len(orgs),
+        "ok" if not p else "%d problems" % len(p)))
     return 1 if p else 0
 
 

@@ -1,7 +1,8 @@
 #!/bin/bash
-# The three views of a real mount, over file:// and over nginx, against
+# The four views of a real mount, over file:// and over nginx, against
 # the sample platform's source: contents (cp -r of every view), listings,
-# sizes, modes, mtimes, symlinks, du, xattrs, .aidata/{revision,stats},
+# sizes, modes, mtimes, symlinks, du, xattrs (user.aidata.contributor and
+# by-contributor/ exactly as datasets.json says), .aidata/{revision,stats},
 # read-only refusals; over nginx also that the mount fetches lazily
 # (manifest + root catalog at mount; one dataset's catalog and data when a
 # file of it is read).
@@ -21,7 +22,14 @@ command -v getfattr >/dev/null || fail "getfattr (package attr) is not installed
 tree_digest "$PLAT_SRC" >"$T/src.digest"
 py "$PYHELP/mount_tree.py" meta "$PLAT_SRC" --ro >"$T/src.meta"
 (cd "$PLAT_SRC" && find . -mindepth 1 -printf '%P %y\n' | sort) >"$T/src.find"
-declare -A DS_DU=() DS_IND=() DS_MOD=()
+# dataset_contributor JSON NAME: its "contributor", or nothing
+dataset_contributor() {
+	py -c 'import json, sys
+for d in json.load(open(sys.argv[1]))["datasets"]:
+    if d["name"] == sys.argv[2]:
+        print(d.get("contributor", ""))' "$1" "$2"
+}
+declare -A DS_DU=() DS_IND=() DS_MOD=() DS_ORG=()
 for d in "${DATASETS[@]}"; do
 	[ -d "$PLAT_SRC/$d" ] || fail "dataset $d has no source directory"
 	tree_digest "$PLAT_SRC/$d" >"$T/src-$d.digest"
@@ -29,7 +37,18 @@ for d in "${DATASETS[@]}"; do
 	DS_DU[$d]=$(du -sb "$PLAT_SRC/$d" | cut -f1)
 	DS_IND[$d]=$(dataset_field "$PLAT_JSON" "$d" industry)
 	DS_MOD[$d]=$(dataset_field "$PLAT_JSON" "$d" modality)
+	DS_ORG[$d]=$(dataset_contributor "$PLAT_JSON" "$d")
 done
+ORGS=$(printf '%s\n' "${DS_ORG[@]}" | sed '/^$/d' | sort -u)
+[ "$(echo "$ORGS" | wc -w)" -ge 2 ] || fail "the sample has fewer than 2 contributors"
+# views_of D: the paths of dataset D under every view that shows it
+views_of() {
+	local d=$1
+	echo "datasets/$d"
+	echo "by-industry/${DS_IND[$d]}/$d"
+	echo "by-modality/${DS_MOD[$d]}/$d"
+	[ -z "${DS_ORG[$d]}" ] || echo "by-contributor/${DS_ORG[$d]}/$d"
+}
 py "$PYHELP/mount_tree.py" repomap "$PLAT_REPO" >"$T/repomap"
 [ "$(wc -l <"$T/repomap")" -eq "${#DATASETS[@]}" ] ||
 	fail "repomap lists $(wc -l <"$T/repomap") datasets, want ${#DATASETS[@]}"
@@ -53,6 +72,7 @@ SMALL_REL=$(cd "$PLAT_SRC" && find "$OTHER_DS" -type f -size -64k | sort | sed -
 expected_xattrs() {
 	local rel=$1 d=${1%%/*}
 	{
+		[ -z "${DS_ORG[$d]}" ] || echo "user.aidata.contributor=${DS_ORG[$d]}"
 		echo "user.aidata.dataset=$d"
 		echo "user.aidata.industry=${DS_IND[$d]}"
 		echo "user.aidata.license=$(dataset_field "$PLAT_JSON" "$d" license)"
@@ -63,15 +83,13 @@ expected_xattrs() {
 }
 
 # check_file_xattrs MNT REL CACHED: listxattr/getxattr (python) and
-# getfattr agree with the source, through all three views: exactly the
+# getfattr agree with the source, through every view: exactly the
 # stable attributes are listed, and "cached" (= CACHED) and "access" are
 # answered when asked by name.
 check_file_xattrs() {
 	local mnt=$1 rel=$2 cached=$3 d=${2%%/*} path v
 	expected_xattrs "$rel"
-	for path in "$mnt/datasets/$rel" \
-		"$mnt/by-industry/${DS_IND[$d]}/$rel" \
-		"$mnt/by-modality/${DS_MOD[$d]}/$rel"; do
+	for path in $(views_of "$d" | sed "s|^|$mnt/|; s|\$|/${rel#*/}|"); do
 		py "$PYHELP/mount_tree.py" xattrs "$path" >"$T/xattr.got" ||
 			fail "listxattr/getxattr failed on $path"
 		same_text "xattrs of $path" "$T/xattr.want" "$T/xattr.got"
@@ -113,7 +131,8 @@ check_lazy() {
 	step "listing the views fetches nothing"
 	mark=$(nginx_log_mark)
 	ls "$mnt/datasets" >"$T/ls.out"
-	ls -l "$mnt/datasets" "$mnt/by-industry" "$mnt/by-modality" >/dev/null
+	ls -l "$mnt/datasets" "$mnt/by-industry" "$mnt/by-modality" \
+		"$mnt/by-contributor" >/dev/null
 	ls -l "$mnt/by-industry/${DS_IND[$BIG_DS]}" >/dev/null
 	printf '%s\n' "${DATASETS[@]}" | sort >"$T/ls.want"
 	same_text "ls datasets" "$T/ls.want" "$T/ls.out"
@@ -212,8 +231,19 @@ check_mount() {
 		py "$PYHELP/mount_tree.py" xattrs "$mnt/datasets/$d" |
 			sed -n 's/^user\.aidata\.\([a-z]*\)=.*/\1/p' \
 			>"$T/dirx.got" || true
-		printf '%s\n' dataset description industry license modality tier >"$T/dirx.want"
+		{
+			[ -z "${DS_ORG[$d]}" ] || echo contributor
+			printf '%s\n' dataset description industry license modality tier
+		} >"$T/dirx.want"
 		same_text "xattr names of dataset $d" "$T/dirx.want" "$T/dirx.got"
+		if [ -n "${DS_ORG[$d]}" ]; then
+			[ "$(getfattr --absolute-names --only-values -n user.aidata.contributor "$mnt/by-contributor/${DS_ORG[$d]}/$d")" = \
+				"${DS_ORG[$d]}" ] ||
+				fail "user.aidata.contributor of $d differs from datasets.json"
+		else
+			getfattr --absolute-names -n user.aidata.contributor "$mnt/datasets/$d" \
+				>/dev/null 2>&1 && fail "dataset $d has no contributor but the attribute answers"
+		fi
 		[ "$(getfattr --absolute-names --only-values -n user.aidata.description "$mnt/by-modality/${DS_MOD[$d]}/$d")" = \
 			"$(dataset_field "$PLAT_JSON" "$d" description)" ] ||
 			fail "user.aidata.description of $d differs from datasets.json"
@@ -225,7 +255,10 @@ check_mount() {
 		py "$PYHELP/mount_tree.py" xattrs "$mnt/datasets/$d" |
 			sed -n 's/^user\.aidata\.\([a-z]*\)=.*/\1/p' \
 			>"$T/dirx.got" || true
-		printf '%s\n' dataset industry license modality tier >"$T/dirx.want"
+		{
+			[ -z "${DS_ORG[$OTHER_DS]}" ] || echo contributor
+			printf '%s\n' dataset industry license modality tier
+		} >"$T/dirx.want"
 		same_text "xattr names of directory $d" "$T/dirx.want" "$T/dirx.got"
 	fi
 	getfattr --absolute-names -n user.aidata.nonesuch "$mnt/datasets/$SMALL_REL" >/dev/null 2>"$T/getfattr.err" &&
@@ -297,7 +330,8 @@ EOF
 
 	step "[$tag] cp -r of every view equals the source"
 	mkdir -p "$copy"
-	cp -r "$mnt/datasets" "$mnt/by-industry" "$mnt/by-modality" "$copy/" ||
+	cp -r "$mnt/datasets" "$mnt/by-industry" "$mnt/by-modality" \
+		"$mnt/by-contributor" "$copy/" ||
 		fail "cp -r of the views failed"
 	tree_digest "$copy/datasets" >"$T/copy.digest"
 	same_text "cp -r datasets/" "$T/src.digest" "$T/copy.digest"
@@ -308,15 +342,19 @@ EOF
 		same_text "cp -r by-industry/$ind/$d" "$T/src-$d.digest" "$T/copy.digest"
 		tree_digest "$copy/by-modality/$mod/$d" >"$T/copy.digest"
 		same_text "cp -r by-modality/$mod/$d" "$T/src-$d.digest" "$T/copy.digest"
+		[ -n "${DS_ORG[$d]}" ] || continue
+		tree_digest "$copy/by-contributor/${DS_ORG[$d]}/$d" >"$T/copy.digest"
+		same_text "cp -r by-contributor/${DS_ORG[$d]}/$d" "$T/src-$d.digest" "$T/copy.digest"
 	done
-	# every dataset under its own labels and nowhere else
-	for view in industry modality; do
+	# every dataset under its own labels and nowhere else (a dataset
+	# without a contributor under no contributor)
+	for view in industry modality contributor; do
 		for d in "${DATASETS[@]}"; do
-			if [ "$view" = industry ]; then
-				echo "${DS_IND[$d]}/$d"
-			else
-				echo "${DS_MOD[$d]}/$d"
-			fi
+			case $view in
+			industry) echo "${DS_IND[$d]}/$d" ;;
+			modality) echo "${DS_MOD[$d]}/$d" ;;
+			*) [ -z "${DS_ORG[$d]}" ] || echo "${DS_ORG[$d]}/$d" ;;
+			esac
 		done | sort >"$T/labels.want"
 		(cd "$copy/by-$view" && find . -mindepth 2 -maxdepth 2 -printf '%P\n' | sort) >"$T/labels.got"
 		same_text "datasets under by-$view/ (copy)" "$T/labels.want" "$T/labels.got"
@@ -327,7 +365,8 @@ EOF
 		same_text "ls by-$view" "$T/labels.top" "$T/labels.got"
 	done
 	ls -a "$mnt" | sort >"$T/root.got"
-	printf '%s\n' . .. .aidata by-industry by-modality datasets | sort >"$T/root.want"
+	printf '%s\n' . .. .aidata by-contributor by-industry by-modality datasets |
+		sort >"$T/root.want"
 	same_text "ls -a of the mount root" "$T/root.want" "$T/root.got"
 
 	step "[$tag] find, du -b and metadata equal the source's"
@@ -337,8 +376,7 @@ EOF
 	same_text "metadata of datasets/" "$T/src.meta" "$T/mnt.meta"
 	total=0
 	for d in "${DATASETS[@]}"; do
-		for path in "$mnt/datasets/$d" "$mnt/by-industry/${DS_IND[$d]}/$d" \
-			"$mnt/by-modality/${DS_MOD[$d]}/$d"; do
+		for path in $(views_of "$d" | sed "s|^|$mnt/|"); do
 			[ "$(du -sb "$path" | cut -f1)" = "${DS_DU[$d]}" ] ||
 				fail "du -sb $path is $(du -sb "$path" | cut -f1), source ${DS_DU[$d]}"
 		done
@@ -346,6 +384,10 @@ EOF
 		same_text "metadata of by-industry/${DS_IND[$d]}/$d" "$T/src-$d.meta" "$T/mnt.meta"
 		py "$PYHELP/mount_tree.py" meta "$mnt/by-modality/${DS_MOD[$d]}/$d" >"$T/mnt.meta"
 		same_text "metadata of by-modality/${DS_MOD[$d]}/$d" "$T/src-$d.meta" "$T/mnt.meta"
+		if [ -n "${DS_ORG[$d]}" ]; then
+			py "$PYHELP/mount_tree.py" meta "$mnt/by-contributor/${DS_ORG[$d]}/$d" >"$T/mnt.meta"
+			same_text "metadata of by-contributor/${DS_ORG[$d]}/$d" "$T/src-$d.meta" "$T/mnt.meta"
+		fi
 		total=$((total + $(find "$PLAT_SRC/$d" -type f -printf '%s\n' | awk '{ s += $1 } END { print s + 0 }')))
 	done
 

@@ -186,6 +186,31 @@ bad_pack "industry with '/'" \
 	"dataset 'alpha': industry 'sci/ence': name contains '/'" \
 	"$S" "$T/industry.json"
 
+# contributors (the alliance pool): required for shared datasets, a label
+sed 's/"contributor": "tests", //' "$T/good.json" >"$T/nocontrib.json"
+grep -q contributor "$T/nocontrib.json" && fail "test bug: contributor still there"
+bad_pack "shared dataset without a contributor" \
+	"'$T/nocontrib.json': dataset 'beta': a shared dataset needs a \"contributor\"" \
+	"$S" "$T/nocontrib.json"
+mk_dataset_json "$T/orgslash.json" alpha:science:text:open \
+	beta:finance:binary:shared:acme/eu
+bad_pack "contributor with '/'" \
+	"dataset 'beta': contributor 'acme/eu': name contains '/'" \
+	"$S" "$T/orgslash.json"
+mk_dataset_json "$T/orgnl.json" alpha:science:text:open:$'ac\nme' \
+	beta:finance:binary:shared
+bad_pack "contributor with a newline" \
+	"dataset 'alpha': contributor 'ac\\\\x0ame': name contains a control character" \
+	"$S" "$T/orgnl.json"
+sed 's/"contributor": "tests"/"contributor": ""/' "$T/good.json" >"$T/orgempty.json"
+bad_pack "empty contributor" \
+	"datasets\[1\]: field 'contributor' missing or not a non-empty string" \
+	"$S" "$T/orgempty.json"
+sed 's/"contributor": "tests"/"contributor": 7/' "$T/good.json" >"$T/orgnum.json"
+bad_pack "contributor that is not a string" \
+	"datasets\[1\]: field 'contributor' missing or not a non-empty string" \
+	"$S" "$T/orgnum.json"
+
 # ------------------------------------------------- the source tree --
 note "source trees"
 for name in $'new\nline' $'tab\tname' $'bad\xff' $'c1\xc2\x85' $'del\x7f'; do

@@ -2,7 +2,7 @@
 # The sample generator, sample/make_sample.py ($SAMPLE): the same seed gives
 # a byte-identical tree, mtimes and modes included (the default seed is 1);
 # another seed gives other data; the tree has what the sample promises
-# (sample_check.py coverage: datasets, industries, tiers, modalities,
+# (sample_check.py coverage: datasets, industries, tiers, modalities, contributors,
 # well-formed PNG/WAV/AVI/PLY/OBJ/jsonl, canaries in every secure file and
 # nowhere else); bad arguments and a non-empty DIR are refused, clearly.
 set -euo pipefail

@@ -109,10 +109,13 @@ def mksrc(out):
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with open(path, "w") as f:
                 f.write(body)
-        datasets.append({"name": name, "industry": industry,
-                         "modality": modality, "tier": tier,
-                         "license": "CC-BY-4.0",
-                         "description": "tier test dataset " + name})
+        entry = {"name": name, "industry": industry,
+                 "modality": modality, "tier": tier,
+                 "license": "CC-BY-4.0",
+                 "description": "tier test dataset " + name}
+        if tier == "shared":  # the packer requires who contributed it
+            entry["contributor"] = "tiers-test"
+        datasets.append(entry)
     with open(os.path.join(out, "datasets.json"), "w") as f:
         json.dump({"datasets": datasets}, f, indent=1)
     return 0

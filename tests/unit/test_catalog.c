@@ -895,6 +895,133 @@ static void test_root_catalog(void)
 	free(file);
 }
 
+/* Whether the LMDB file at path has a named table called name. */
+static bool has_table(const char *path, const char *name)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	int rc;
+
+	REQUIRE(mdb_env_create(&env) == 0);
+	REQUIRE(mdb_env_set_maxdbs(env, 8) == 0);
+	REQUIRE(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOLOCK | MDB_RDONLY,
+			     0644) == 0);
+	REQUIRE(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0);
+	rc = mdb_dbi_open(txn, name, 0, &dbi);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return rc == 0;
+}
+
+struct contributors_seen {
+	char line[256];
+};
+
+static int contributors_cb(void *ctx, const struct repo_dataset *d)
+{
+	struct contributors_seen *s = ctx;
+	size_t n = strlen(s->line);
+
+	snprintf(s->line + n, sizeof(s->line) - n, "%s=%s ", d->name,
+		 d->contributor ? d->contributor : "-");
+	return 0;
+}
+
+/*
+ * The contributors table (FORMAT.md §5.8): written only when a dataset
+ * has a contributor, read back with the record; a catalog without it
+ * reads as "no contributor"; a bad label is a malformed catalog.
+ */
+static void test_root_contributors(void)
+{
+	static const char org_utf8[] = "\xe5\x8d\x8f\xe4\xbc\x9a"; /* 协会 */
+	char *dir = unit_path(tmp, "contrib"), *work = unit_path(dir, "work");
+	char *object = unit_path(dir, "object");
+	char *file = unit_path(dir, "root.mdb");
+	repo_catalog_writer_t *w = NULL;
+	repo_catalog_t *cat = NULL;
+	struct contributors_seen seen = {""};
+	struct repo_dataset ds, got;
+	struct digest d, d_plain;
+	uint64_t size;
+
+	REQUIRE(mkdir(dir, 0700) == 0);
+	/* with contributors: two of three datasets */
+	REQUIRE_RC(repo_catalog_writer_new(work, "root", &w), 0);
+	for (uint32_t k = 0; k < 3; k++) {
+		dataset_of(root_names[k], k + 1, &ds);
+		ds.contributor = k == 0	  ? (char *)"acme"
+				 : k == 2 ? (char *)org_utf8
+					  : NULL;
+		REQUIRE_RC(repo_catalog_writer_dataset(w, &ds), 0);
+	}
+	REQUIRE_RC(repo_catalog_writer_finish(w, object, &d, &size), 0);
+	repo_catalog_writer_free(w);
+	REQUIRE_RC(repo_catalog_unpack(object, &d, file), 0);
+	CHECK(has_table(file, "contributors"));
+	REQUIRE_RC(repo_catalog_open(file, &cat), 0);
+	CHECK_RC(repo_catalog_dataset(cat, "medical", &got), 0);
+	check_dataset(&got, "medical");
+	CHECK_STR(got.contributor, "acme");
+	repo_dataset_release(&got);
+	CHECK_RC(repo_catalog_dataset(cat, "finance", &got), 0);
+	CHECK(got.contributor == NULL);
+	repo_dataset_release(&got);
+	CHECK_RC(repo_catalog_datasets(cat, contributors_cb, &seen), 0);
+	{
+		char want[256];
+
+		snprintf(want, sizeof(want), "finance=- medical=acme %s=%s ",
+			 root_names[2], org_utf8);
+		CHECK_STR(seen.line, want);
+	}
+	repo_catalog_free(cat);
+
+	/* a bad label in the table: the record does not read */
+	write_plain_lmdb(file, "contributors", "medical", "a/b");
+	REQUIRE_RC(repo_catalog_open(file, &cat), 0);
+	unit_quiet(true);
+	CHECK_RC(repo_catalog_dataset(cat, "medical", &got), -EINVAL);
+	seen.line[0] = '\0';
+	CHECK_RC(repo_catalog_datasets(cat, contributors_cb, &seen), -EINVAL);
+	unit_quiet(false);
+	CHECK_RC(repo_catalog_dataset(cat, "finance", &got), 0);
+	repo_dataset_release(&got);
+	repo_catalog_free(cat);
+	REQUIRE(unlink(file) == 0 && unlink(object) == 0);
+
+	/* without any: no table, as format-1 writers always wrote */
+	REQUIRE_RC(repo_catalog_writer_new(work, "root", &w), 0);
+	for (uint32_t k = 0; k < 3; k++) {
+		dataset_of(root_names[k], k + 1, &ds);
+		REQUIRE_RC(repo_catalog_writer_dataset(w, &ds), 0);
+	}
+	REQUIRE_RC(repo_catalog_writer_finish(w, object, &d_plain, &size), 0);
+	repo_catalog_writer_free(w);
+	CHECK(!digest_equal(&d, &d_plain));
+	REQUIRE_RC(repo_catalog_unpack(object, &d_plain, file), 0);
+	CHECK(!has_table(file, "contributors"));
+	REQUIRE_RC(repo_catalog_open(file, &cat), 0);
+	CHECK_RC(repo_catalog_dataset(cat, "medical", &got), 0);
+	CHECK(got.contributor == NULL);
+	repo_dataset_release(&got);
+	repo_catalog_free(cat);
+
+	/* an invalid label is refused by the writer */
+	REQUIRE_RC(repo_catalog_writer_new(work, "root", &w), 0);
+	dataset_of("medical", 1, &ds);
+	ds.contributor = (char *)"..";
+	CHECK_RC(repo_catalog_writer_dataset(w, &ds), -EINVAL);
+	ds.contributor = (char *)"";
+	CHECK_RC(repo_catalog_writer_dataset(w, &ds), -EINVAL);
+	repo_catalog_writer_free(w);
+	free(dir);
+	free(work);
+	free(object);
+	free(file);
+}
+
 /* ------------------------------------------------ one large directory */
 
 struct big_check {
@@ -1420,6 +1547,7 @@ int main(void)
 	RUN(test_writer_kinds);
 	RUN(test_catalog_format);
 	RUN(test_root_catalog);
+	RUN(test_root_contributors);
 	RUN(test_big_directory);
 	RUN(test_unpack_errors);
 	RUN(test_unpack_foreign_frames);

@@ -1,9 +1,10 @@
 /*
  * Unit tests: the namespace (fs/ns_*.c) without FUSE, over a small
  * repository that the real packer ($AIDATA) builds in a temp dir, opened
- * through a file:// cache: inode numbering, the three views, listings
+ * through a file:// cache: inode numbering, the four views, listings
  * resumed from cookies, file reads, tiers at open, xattrs, the .aidata/
- * control files, and a switch to a new revision.
+ * control files, and switches to new revisions (changed files; a
+ * dataset's tier and contributor changed without its files).
  */
 #define _GNU_SOURCE
 #include "ns.h"
@@ -69,20 +70,30 @@ static void pack(void)
 	   aidata, src, src, T, T);
 }
 
-static void setup(void)
+/* The datasets file, law-audio's tier (and contributor) from audio. */
+static void write_datasets(const char *audio)
 {
-	static const char datasets[] =
+	char *text = xasprintf(
 	    "{\"datasets\": [\n"
 	    "{\"name\": \"law-cases\", \"industry\": \"law\", \"modality\": "
 	    "\"text\", \"tier\": \"open\", \"license\": \"CC-BY-4.0\", "
-	    "\"description\": \"court cases\"},\n"
+	    "\"description\": \"court cases\", \"contributor\": \"lawfirm\"},\n"
 	    "{\"name\": \"law-audio\", \"industry\": \"law\", \"modality\": "
-	    "\"audio\", \"tier\": \"open\", \"license\": \"CC0-1.0\", "
+	    "\"audio\", %s, \"license\": \"CC0-1.0\", "
 	    "\"description\": \"hearings\"},\n"
 	    "{\"name\": \"med-scans\", \"industry\": \"medicine\", "
 	    "\"modality\": \"image-text\", \"tier\": \"shared\", \"license\": "
-	    "\"proprietary\", \"description\": \"scans\"}\n"
-	    "]}\n";
+	    "\"proprietary\", \"description\": \"scans\", "
+	    "\"contributor\": \"medlab\"}\n"
+	    "]}\n",
+	    audio);
+
+	write_file("datasets.json", text, strlen(text));
+	free(text);
+}
+
+static void setup(void)
+{
 	uint64_t seed = 0x6e73;
 	struct cache_options co = {.timeout_sec = 2, .prefetch_threads = 1};
 	struct auth_options ao = {0};
@@ -91,7 +102,7 @@ static void setup(void)
 	T = unit_tmpdir();
 	src = unit_path(T, "src");
 	unit_rand_fill(&seed, big, sizeof(big));
-	write_file("datasets.json", datasets, strlen(datasets));
+	write_datasets("\"tier\": \"open\"");
 	write_file("law-cases/a.txt", "the court finds\n", 16);
 	write_file("law-cases/sub/b.bin", big, sizeof(big));
 	write_file("law-audio/c.wav", "RIFF....WAVE", 12);
@@ -258,6 +269,29 @@ static void test_inode_numbering(void)
 	CHECK_U64(lookup(NS_INO_ROOT, "by-industry", NULL), NS_INO_BY_INDUSTRY);
 	CHECK_U64(lookup(NS_INO_ROOT, "by-modality", NULL), NS_INO_BY_MODALITY);
 	CHECK_U64(lookup(NS_INO_ROOT, ".aidata", NULL), NS_INO_CONTROL);
+	CHECK_U64(lookup(NS_INO_ROOT, "by-contributor", NULL),
+		  NS_INO_BY_CONTRIBUTOR);
+	/* the fourth view: its own inode numbers for the same entries */
+	{
+		uint64_t org = lookup(NS_INO_BY_CONTRIBUTOR, "lawfirm", NULL);
+		uint64_t via = walk("by-contributor/lawfirm/law-cases", &st2);
+		uint64_t a3 =
+		    walk("by-contributor/lawfirm/law-cases/a.txt", &st);
+
+		CHECK(org != 0 && !ns_ino_immutable(org));
+		CHECK(via != 0 && ns_ino_immutable(via));
+		CHECK(via != walk("datasets/law-cases", NULL));
+		CHECK(via != walk("by-industry/law/law-cases", NULL));
+		CHECK(via != walk("by-modality/text/law-cases", NULL));
+		CHECK(S_ISDIR(st2.st_mode));
+		CHECK(a3 != 0 && a3 != walk("datasets/law-cases/a.txt", NULL));
+		CHECK_U64(st.st_size, 16);
+		CHECK_RC(ns_getattr(ns, org, &st, &timeout), 0);
+		CHECK(S_ISDIR(st.st_mode));
+		CHECK_U64(st.st_nlink, 3);
+	}
+	CHECK_RC(ns_getattr(ns, NS_INO_ROOT, &st, &timeout), 0);
+	CHECK_U64(st.st_nlink, 7);
 
 	/* one dataset through two views: two inode numbers, same entry */
 	ds = lookup(NS_INO_DATASETS, "law-cases", &st);
@@ -299,6 +333,28 @@ static void test_inode_numbering(void)
 		CHECK_RC(ns_getattr(ns, 12345, &st, &timeout), -ENOENT);
 		CHECK_RC(ns_getattr(ns, ds + (1ULL << 40) * 999, &st, &timeout),
 			 -ENOENT);
+		/* a dataset without a contributor is in no contributor's
+		 * directory */
+		CHECK_RC(ns_lookup(
+			     ns, lookup(NS_INO_BY_CONTRIBUTOR, "lawfirm", NULL),
+			     "law-audio", &ino, &st, &timeout),
+			 -ENOENT);
+		/* label inodes this mount never handed out: a fourth kind,
+		 * the "no label" index, an index past the last */
+		for (uint64_t bad = 0; bad < 3; bad++) {
+			uint64_t lab = (1ULL << 62) |
+				       (bad == 0   ? 3ULL << 40 | 0
+					: bad == 1 ? 2ULL << 40 | 0xffffffffULL
+						   : 2ULL << 40 | 77);
+
+			CHECK_RC(ns_getattr(ns, lab, &st, &timeout), -ENOENT);
+			CHECK_RC(ns_lookup(ns, lab, "law-audio", &ino, &st,
+					   &timeout),
+				 -ENOENT);
+			CHECK_RC(ns_readdir(ns, lab, 0, false, collect,
+					    &(struct listing){.room = 64}),
+				 -ENOENT);
+		}
 	}
 }
 
@@ -308,7 +364,16 @@ static void test_views(void)
 	char *s;
 
 	s = list(NS_INO_ROOT, false);
-	CHECK_STR(s, "datasets by-industry by-modality .aidata");
+	CHECK_STR(s, "datasets by-industry by-modality by-contributor .aidata");
+	free(s);
+	s = list(NS_INO_BY_CONTRIBUTOR, true);
+	CHECK_STR(s, "lawfirm medlab");
+	free(s);
+	s = list(walk("by-contributor/medlab", NULL), true);
+	CHECK_STR(s, "med-scans");
+	free(s);
+	s = list(walk("by-contributor/lawfirm/law-cases/sub", NULL), false);
+	CHECK_STR(s, "b.bin");
 	free(s);
 	s = list(NS_INO_DATASETS, false);
 	CHECK_STR(s, "law-audio law-cases med-scans");
@@ -335,9 +400,10 @@ static void test_views(void)
 	/* a listing resumed from each cookie sees every entry once */
 	{
 		uint64_t dirs[] = {NS_INO_DATASETS,
-				   walk("datasets/law-cases", NULL), law};
+				   walk("datasets/law-cases", NULL), law,
+				   NS_INO_BY_CONTRIBUTOR, NS_INO_ROOT};
 
-		for (size_t d = 0; d < 3; d++) {
+		for (size_t d = 0; d < 5; d++) {
 			struct listing all = {.room = 64}, part;
 			uint64_t off = 0;
 			size_t seen = 0;
@@ -482,7 +548,39 @@ static void test_xattrs(void)
 	buf_reset(&names);
 	CHECK_RC(ns_listxattr(ns, NS_INO_DATASETS, &names), 0);
 	CHECK_U64(names.len, 0);
+	/* the contributor: stable, so listed, where there is one */
+	buf_reset(&names);
+	CHECK_RC(ns_listxattr(ns, a, &names), 0);
+	CHECK(has_name(&names, "user.aidata.contributor"));
+	buf_reset(&names);
+	CHECK_RC(
+	    ns_listxattr(ns, walk("by-contributor/lawfirm/law-cases/sub", NULL),
+			 &names),
+	    0);
+	CHECK(has_name(&names, "user.aidata.contributor"));
+	buf_reset(&names);
+	CHECK_RC(
+	    ns_listxattr(ns, walk("datasets/law-audio/c.wav", NULL), &names),
+	    0);
+	CHECK(has_name(&names, "user.aidata.dataset"));
+	CHECK(!has_name(&names, "user.aidata.contributor"));
+	buf_reset(&names);
+	CHECK_RC(ns_listxattr(ns, NS_INO_BY_CONTRIBUTOR, &names), 0);
+	CHECK_U64(names.len, 0);
 	buf_release(&names);
+	CHECK_RC(ns_getxattr(ns, a, &me, "user.aidata.contributor", &v, &len),
+		 0);
+	CHECK_STR(v, "lawfirm");
+	CHECK_U64(len, 7);
+	free(v);
+	CHECK_RC(ns_getxattr(ns, walk("by-contributor/medlab/med-scans", NULL),
+			     &me, "user.aidata.contributor", &v, &len),
+		 0);
+	CHECK_STR(v, "medlab");
+	free(v);
+	CHECK_RC(ns_getxattr(ns, walk("by-modality/audio/law-audio", NULL), &me,
+			     "user.aidata.contributor", &v, &len),
+		 -ENODATA);
 
 	CHECK_RC(ns_getxattr(ns, a, &me, "user.aidata.dataset", &v, &len), 0);
 	CHECK_STR(v, "law-cases");
@@ -632,6 +730,53 @@ static void test_revision_switch(void)
 	ns_release(ns, f);
 }
 
+/*
+ * A dataset's record changes but its files do not (the catalog digest
+ * stays): made shared and given to a contributor. The mount must not
+ * keep serving the old record: new slot, new tier at open, the view and
+ * the attribute follow.
+ */
+static void test_record_only_change(void)
+{
+	uint64_t c_old = walk("datasets/law-audio/c.wav", NULL), c_new;
+	struct notified n = {0};
+	struct ns_notify nf = {on_entry, on_inode, &n};
+	struct ns_file *f = NULL;
+	bool direct, audio = false;
+	char *s, *v = NULL;
+	size_t len;
+
+	REQUIRE(c_old);
+	CHECK_RC(ns_access(ns, c_old, &me, R_OK), 0);
+	write_datasets("\"tier\": \"shared\", \"contributor\": \"studio\"");
+	pack();
+	CHECK_RC(ns_refresh(ns, &nf), 1);
+	for (size_t i = 0; i < n.nentries; i++)
+		audio |= !strcmp(n.entries[i], "law-audio");
+	CHECK(audio);
+	c_new = walk("datasets/law-audio/c.wav", NULL);
+	CHECK(c_new != 0 && c_new != c_old);
+	CHECK_RC(ns_access(ns, c_new, &me, R_OK), -EACCES);
+	unit_quiet(true);
+	CHECK_RC(ns_open(ns, c_new, &me, false, &f, &direct), -EACCES);
+	unit_quiet(false);
+	if (f) /* opened after all: the failure is reported above */
+		ns_release(ns, f);
+	CHECK_RC(ns_getxattr(ns, c_new, &me, "user.aidata.tier", &v, &len), 0);
+	CHECK_STR(v, "shared");
+	free(v);
+	v = NULL;
+	CHECK_RC(
+	    ns_getxattr(ns, c_new, &me, "user.aidata.contributor", &v, &len),
+	    0);
+	CHECK_STR(v, "studio");
+	free(v);
+	s = list(NS_INO_BY_CONTRIBUTOR, false);
+	CHECK_STR(s, "lawfirm medlab studio");
+	free(s);
+	CHECK(walk("by-contributor/studio/law-audio/c.wav", NULL) != 0);
+}
+
 int main(void)
 {
 	if (!getenv("AIDATA")) {
@@ -648,6 +793,7 @@ int main(void)
 	RUN(test_xattrs);
 	RUN(test_control);
 	RUN(test_revision_switch);
+	RUN(test_record_only_change);
 	ns_free(ns);
 	cache_free(cache);
 	auth_free(auth);
