@@ -25,6 +25,7 @@
 struct cache_pin;
 struct cache_inflight;
 struct cache_plain;
+struct cache_warming;
 
 struct cache {
 	char *dir, *chunks_dir, *tmp_dir, *catalogs_dir, *state_dir, *index_dir;
@@ -39,6 +40,7 @@ struct cache {
 	struct cache_pin *pins;		 /* protected by lock */
 	size_t npins, apins;		 /* protected by lock */
 	struct cache_inflight *inflight; /* protected by lock */
+	struct cache_warming *warming;	 /* cache_warm.c; protected by lock */
 	struct digest *touched;		 /* protected by lock */
 	size_t ntouched;		 /* protected by lock */
 	uint64_t tmp_counter;		 /* protected by lock */

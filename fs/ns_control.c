@@ -1,7 +1,7 @@
 /*
- * The .aidata/ control files: stats (Prometheus text), revision, whoami
- * (generated when opened) and login (an open descriptor takes the
- * login and logout requests of fs/uapi/aidatafs_ioctl.h).
+ * The .aidata/ control files: stats (Prometheus text), revision, status
+ * (JSON, ns_status.c), whoami (generated when opened) and login (an open
+ * descriptor takes the login and logout requests of fs/uapi/aidatafs_ioctl.h).
  */
 #define _GNU_SOURCE
 #include "ns_int.h"
@@ -19,14 +19,15 @@
 
 /* In name order, as listed. */
 static const char *const control_names[] = {"login", "revision", "stats",
-					    "whoami"};
-static const uint64_t control_inos[] = {NS_INO_LOGIN, NS_INO_REVISION,
-					NS_INO_STATS, NS_INO_WHOAMI};
-#define CONTROL_COUNT 4
+					    "status", "whoami"};
+static const uint64_t control_inos[] = {
+    NS_INO_LOGIN, NS_INO_REVISION, NS_INO_STATS, NS_INO_STATUS, NS_INO_WHOAMI};
+#define CONTROL_COUNT 5
 
 bool ns_control_is_file(uint64_t ino)
 {
-	return ino >= NS_INO_STATS && ino <= NS_INO_WHOAMI;
+	return (ino >= NS_INO_STATS && ino <= NS_INO_WHOAMI) ||
+	       ino == NS_INO_STATUS;
 }
 
 void ns_control_stat(ns_t *ns, struct ns_rev *r, uint64_t ino, struct stat *st)
@@ -126,6 +127,8 @@ int ns_control_open(ns_t *ns, uint64_t ino, const struct ns_caller *who,
 		f = generated(render_stats(ns));
 	else if (ino == NS_INO_REVISION)
 		f = generated(xasprintf("%" PRIu64 "\n", ns_revision(ns)));
+	else if (ino == NS_INO_STATUS)
+		f = generated(ns_status_render(ns));
 	else
 		f = generated(auth_whoami(ns->auth, who->uid));
 	*out = f;

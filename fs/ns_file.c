@@ -339,3 +339,56 @@ void ns_read_done(ns_t *ns, struct ns_read *r)
 	free(r->seg);
 	memset(r, 0, sizeof(*r));
 }
+
+int ns_prefetch(ns_t *ns, struct ns_file *f, uint64_t off, uint64_t len,
+		struct ns_prefetch_result *out)
+{
+	repo_catalog_t *cat = NULL;
+	uint32_t first, last;
+	uint64_t end;
+	bool fetched = false;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (f->kind != FILE_TREE)
+		return -ENOTTY;
+	if (off >= f->inode.size || len == 0)
+		return 0;
+	end = len < f->inode.size - off ? off + len : f->inode.size;
+	rc = ns_slot_catalog(ns, f->slot, &cat);
+	if (rc)
+		return rc;
+	first = extent_at(f, off);
+	last = extent_at(f, end - 1);
+	for (uint32_t k = first; k <= last; k++) {
+		const struct repo_extent *e = &f->inode.extents[k];
+		uint64_t a = off > f->starts[k] ? off : f->starts[k];
+		uint64_t b = end < f->starts[k + 1] ? end : f->starts[k + 1];
+		struct repo_chunk ch;
+
+		/* consecutive extents of one chunk: decided once */
+		if (k == first || e->chunk != f->inode.extents[k - 1].chunk) {
+			rc = repo_catalog_chunk(cat, e->chunk, &ch);
+			if (rc) {
+				log_error("dataset '%s': chunk record %u "
+					  "missing",
+					  f->slot->d.name, e->chunk);
+				return -EIO;
+			}
+			rc = cache_chunk_fetch(ns->cache, &ch, &fetched);
+			if (rc)
+				return rc;
+			if (fetched) {
+				out->chunks_fetched++;
+				out->origin_bytes += ch.stored_size;
+			} else {
+				out->chunks_cached++;
+			}
+		}
+		if (fetched)
+			out->bytes_fetched += b - a;
+		else
+			out->bytes_cached += b - a;
+	}
+	return 0;
+}

@@ -9,6 +9,7 @@
  *   ns_file.c     files: open, tier checks, read planning, readahead
  *   ns_xattr.c    user.aidata.* attributes
  *   ns_control.c  the .aidata/ control files
+ *   ns_status.c   .aidata/status
  */
 #ifndef AIDATA_NS_INT_H
 #define AIDATA_NS_INT_H
@@ -188,5 +189,10 @@ int ns_control_open(ns_t *ns, uint64_t ino, const struct ns_caller *who,
 /* Read a generated file (ns_read's contract). */
 int ns_control_read(struct ns_file *f, uint64_t off, size_t size,
 		    struct ns_read *out);
+
+/* --------------------------------------------------------- ns_status.c -- */
+
+/* The text of .aidata/status (JSON); a new string the caller frees. */
+char *ns_status_render(ns_t *ns);
 
 #endif

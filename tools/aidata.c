@@ -26,6 +26,8 @@ static const struct command commands[] = {
     {"login", cmd_login, "bind a credential to you on a mount"},
     {"logout", cmd_logout, "drop your credential on a mount"},
     {"whoami", cmd_whoami, "show your credential's claims on a mount"},
+    {"prefetch", cmd_prefetch, "fetch paths into a mount's cache"},
+    {"status", cmd_status, "show a mount's origin, revision and cache"},
 };
 
 static void usage(FILE *out)

@@ -7,7 +7,8 @@
  * Inode numbers are computed, not stored, so nothing here grows with the
  * size of the tree:
  *   1..15                 fixed: /, datasets, by-industry, by-modality,
- *                         .aidata and its files
+ *                         .aidata and its files (login 8, whoami 9,
+ *                         status 12, receipt 13, ...)
  *   1<<62 | which<<40 | i the directory of industry/modality label i
  *   2<<62 | view<<60 | slot<<40 | local
  *                         entry `local` of a dataset catalog, seen through
@@ -39,6 +40,8 @@
 #define NS_INO_REVISION 7
 #define NS_INO_LOGIN 8
 #define NS_INO_WHOAMI 9
+#define NS_INO_STATUS 12
+#define NS_INO_RECEIPT 13
 
 /* Attribute and entry timeout for immutable catalog entries. */
 #define NS_TIMEOUT_IMMUTABLE 86400.0
@@ -137,6 +140,28 @@ int ns_login(ns_t *ns, struct ns_file *f, const struct ns_caller *who,
 	     const char *token, size_t len, enum auth_reason *reason);
 int ns_logout(ns_t *ns, struct ns_file *f, const struct ns_caller *who);
 void ns_release(ns_t *ns, struct ns_file *f);
+
+/* What ns_prefetch did for a range of a file. */
+struct ns_prefetch_result {
+	uint64_t bytes_fetched;	 /* file bytes whose chunks it fetched */
+	uint64_t bytes_cached;	 /* file bytes whose chunks were cached */
+	uint64_t origin_bytes;	 /* bytes received from the origin */
+	uint32_t chunks_fetched; /* distinct chunks: fetched ... */
+	uint32_t chunks_cached;	 /* ... and found in the cache */
+};
+
+/*
+ * Fetch the chunks that bytes [off, off+len) of open file f need into
+ * the cache, in their stored form (a secure chunk stays ciphertext and
+ * is not decrypted): the AIDATAFS_IOC_PREFETCH request. Nothing is read
+ * into the page cache or served, so a prefetch does not count as a read
+ * of the file. The range is clamped to the file. Returns 0 and *out;
+ * -ENOTTY when f is not a dataset file; the first error of
+ * cache_chunk_fetch (-EIO, -ENOSPC: logged), with *out counting what
+ * was done before it.
+ */
+int ns_prefetch(ns_t *ns, struct ns_file *f, uint64_t off, uint64_t len,
+		struct ns_prefetch_result *out);
 
 /* One piece of a read reply: bytes [pos, pos+len) of fd, or of mem
  * (fd -1); both valid until ns_read_done. */

@@ -14,11 +14,24 @@
  *                        (malformed or too long).
  *   AIDATAFS_IOC_LOGOUT  drops the caller's binding; always 0.
  *
+ * On an open file descriptor of any dataset file (the open decided the
+ * tier for the caller, and was audited):
+ *
+ *   AIDATAFS_IOC_PREFETCH  in: offset and length of a range of the
+ *                        file; out: what the daemon did to have the
+ *                        chunks of that range in its cache, in their
+ *                        stored form (secure chunks stay encrypted; no
+ *                        page cache, no bytes served). 0, or -1 with
+ *                        errno EIO (the origin failed or served bad
+ *                        data; see the daemon's log), ENOSPC (the
+ *                        cache cannot keep it).
+ *
  * Other files, or other requests, give ENOTTY.
  */
 #ifndef AIDATAFS_IOCTL_H
 #define AIDATAFS_IOCTL_H
 
+#include <stdint.h>
 #include <sys/ioctl.h>
 
 /* The largest argument an ioctl number can describe (14 size bits). */
@@ -30,5 +43,17 @@ struct aidatafs_ioc_data {
 
 #define AIDATAFS_IOC_LOGIN _IOWR('A', 1, struct aidatafs_ioc_data)
 #define AIDATAFS_IOC_LOGOUT _IO('A', 2)
+
+struct aidatafs_ioc_prefetch {
+	uint64_t offset;	 /* in: first byte of the range */
+	uint64_t length;	 /* in: bytes; clamped to the file */
+	uint64_t bytes_fetched;	 /* out: range bytes whose chunks it fetched */
+	uint64_t bytes_cached;	 /* out: range bytes already cached */
+	uint64_t origin_bytes;	 /* out: bytes received from the origin */
+	uint32_t chunks_fetched; /* out: distinct chunks fetched ... */
+	uint32_t chunks_cached;	 /* out: ... and found cached */
+};
+
+#define AIDATAFS_IOC_PREFETCH _IOWR('A', 3, struct aidatafs_ioc_prefetch)
 
 #endif

@@ -423,6 +423,53 @@ static void test_files(void)
 	free(buf);
 }
 
+/*
+ * ns_prefetch (AIDATAFS_IOC_PREFETCH): a file's chunks into the cache,
+ * counted once, in ranges, without serving a byte; then all cached.
+ * Generated files refuse it.
+ */
+static void test_prefetch(void)
+{
+	uint64_t b = walk("datasets/law-cases/sub/b.bin", NULL);
+	struct ns_prefetch_result r;
+	struct ns_file *f = NULL;
+	struct cache_stats before, after;
+	bool direct;
+	uint64_t fetched = 0, cached = 0;
+
+	REQUIRE_RC(ns_open(ns, b, &me, false, &f, &direct), 0);
+	cache_stats_get(cache, &before);
+	/* two ranges that share the chunk at 64 KiB */
+	CHECK_RC(ns_prefetch(ns, f, 0, 70000, &r), 0);
+	fetched += r.bytes_fetched;
+	cached += r.bytes_cached;
+	CHECK_U64(r.bytes_fetched, 70000);
+	CHECK_U64(r.chunks_fetched, 2);
+	CHECK(r.origin_bytes > 0);
+	CHECK_RC(ns_prefetch(ns, f, 70000, 1 << 30, &r), 0);
+	CHECK_U64(r.bytes_fetched + r.bytes_cached, sizeof(big) - 70000);
+	CHECK_U64(r.chunks_cached, 1); /* the one both ranges need */
+	fetched += r.bytes_fetched;
+	cached += r.bytes_cached;
+	CHECK_U64(fetched + cached, sizeof(big));
+	/* everything now cached, and nothing fetched twice */
+	CHECK_RC(ns_prefetch(ns, f, 0, sizeof(big), &r), 0);
+	CHECK_U64(r.bytes_cached, sizeof(big));
+	CHECK_U64(r.bytes_fetched, 0);
+	CHECK_U64(r.chunks_fetched, 0);
+	CHECK_U64(r.origin_bytes, 0);
+	cache_stats_get(cache, &after);
+	CHECK_U64(after.prefetches - before.prefetches,
+		  after.misses - before.misses);
+	/* past the end: nothing */
+	CHECK_RC(ns_prefetch(ns, f, sizeof(big), 10, &r), 0);
+	CHECK_U64(r.bytes_fetched + r.bytes_cached, 0);
+	ns_release(ns, f);
+	REQUIRE_RC(ns_open(ns, NS_INO_STATS, &me, false, &f, &direct), 0);
+	CHECK_RC(ns_prefetch(ns, f, 0, 10, &r), -ENOTTY);
+	ns_release(ns, f);
+}
+
 /* A shared dataset without a credential: listed, not readable. */
 static void test_tiers(void)
 {
@@ -522,7 +569,7 @@ static void test_control(void)
 	enum auth_reason why;
 
 	s = list(NS_INO_CONTROL, true);
-	CHECK_STR(s, "login revision stats whoami");
+	CHECK_STR(s, "login revision stats status whoami");
 	free(s);
 	ino = lookup(NS_INO_CONTROL, "revision", &st);
 	CHECK_U64(ino, NS_INO_REVISION);
@@ -540,6 +587,12 @@ static void test_control(void)
 	free(s);
 	s = read_all(NS_INO_WHOAMI, &len);
 	CHECK(strstr(s, "\"uid\": 1000") != NULL);
+	free(s);
+	s = read_all(NS_INO_STATUS, &len);
+	CHECK(strstr(s, "\"revision\": 1,") != NULL);
+	CHECK(strstr(s, "\"name\": \"law-audio\"") != NULL);
+	CHECK(strstr(s, "\"name\": \"med-scans\"") != NULL);
+	CHECK(strstr(s, "\"max_bytes\": 0") != NULL);
 	free(s);
 
 	REQUIRE_RC(ns_open(ns, NS_INO_STATS, &me, false, &f, &direct), 0);
@@ -643,6 +696,7 @@ int main(void)
 	setup();
 	RUN(test_inode_numbering);
 	RUN(test_views);
+	RUN(test_prefetch); /* before test_files reads b.bin */
 	RUN(test_files);
 	RUN(test_tiers);
 	RUN(test_xattrs);
