@@ -403,6 +403,28 @@ static void ll_ioctl_prefetch(fuse_req_t req, struct ns_file *f,
 	fuse_reply_ioctl(req, 0, &io, sizeof(io));
 }
 
+/* AIDATAFS_IOC_RECEIPT on an open .aidata/receipt. */
+static void ll_ioctl_receipt(fuse_req_t req, struct ns_file *f,
+			     const void *in_buf, size_t in_bufsz)
+{
+	const struct aidatafs_ioc_receipt *io = in_buf;
+	struct ns_caller who = ll_caller(req);
+	int rc;
+
+	if (in_bufsz != sizeof(*io) ||
+	    strnlen(io->cgroup, sizeof(io->cgroup)) == sizeof(io->cgroup) ||
+	    (io->flags & ~AIDATAFS_RECEIPT_RESET)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	rc = ns_receipt_select(ll_ns(req), f, &who, io->cgroup,
+			       io->flags & AIDATAFS_RECEIPT_RESET);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_ioctl(req, 0, NULL, 0);
+}
+
 /* The control requests of fs/uapi/aidatafs_ioctl.h. */
 static void ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 		     void *arg, struct fuse_file_info *fi, unsigned flags,
@@ -423,6 +445,10 @@ static void ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 	}
 	if (cmd == AIDATAFS_IOC_PREFETCH) {
 		ll_ioctl_prefetch(req, f, in_buf, in_bufsz, out_bufsz);
+		return;
+	}
+	if (cmd == AIDATAFS_IOC_RECEIPT) {
+		ll_ioctl_receipt(req, f, in_buf, in_bufsz);
 		return;
 	}
 	if (ino != NS_INO_LOGIN) {

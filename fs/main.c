@@ -48,6 +48,7 @@ struct options {
 	char *audit_log;
 	char *state_dir;
 	char *log_file;
+	char *receipt_key;
 	unsigned timeout;
 	unsigned retries;
 	int readdirplus;
@@ -75,6 +76,7 @@ static const struct fuse_opt option_spec[] = {
     OPT("readdirplus", readdirplus),
     OPT("origin=%s", origin_opt),
     OPT("log=%s", log_file),
+    OPT("receipt_key=%s", receipt_key),
     FUSE_OPT_KEY("config=%s", KEY_CONFIG),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
@@ -115,6 +117,9 @@ static void usage(const char *prog)
 	    "    -o log=FILE          log to FILE (reopened on SIGHUP); "
 	    "default: stderr\n"
 	    "                         with -f, else syslog\n"
+	    "    -o receipt_key=FILE  sign job data receipts with this "
+	    "Ed25519 key\n"
+	    "                         (aidata keygen --name receipt)\n"
 	    "    -o allow_other       let every local user see the mount\n"
 	    "    -o readdirplus       attributes with listings: faster ls -l "
 	    "and du,\n"
@@ -363,6 +368,7 @@ struct mount {
 	struct cache_options co;
 	struct auth_options ao;
 	repo_key_t *key;
+	repo_key_t *receipt_key; /* signs receipts, or NULL */
 	cache_t *cache;
 	auth_t *auth;
 	struct ll_ctx ctx;
@@ -418,6 +424,7 @@ static int parse_command_line(struct mount *m, char *argv0)
 	make_absolute(&m->o.audit_log);
 	make_absolute(&m->o.state_dir);
 	make_absolute(&m->o.log_file);
+	make_absolute(&m->o.receipt_key);
 	m->origin = cache_origin_url(m->o.origin);
 	return -1;
 }
@@ -469,6 +476,16 @@ static int configure(struct mount *m)
 			return 1;
 		}
 	}
+	if (o->receipt_key) {
+		rc = repo_key_load_private(o->receipt_key, &m->receipt_key);
+		if (rc) {
+			fprintf(stderr, "aidatafs: receipt key '%s': %s\n",
+				o->receipt_key,
+				rc == -EINVAL ? "not a PEM Ed25519 private key"
+					      : strerror(-rc));
+			return 1;
+		}
+	}
 	if (o->cache_size && units_parse_size(o->cache_size, &cache_size)) {
 		fprintf(stderr,
 			"aidatafs: cache_size '%s': expected a size "
@@ -514,6 +531,9 @@ static int open_platform(struct mount *m)
 		rc = cache_new(&m->co, &m->cache);
 	if (!rc)
 		rc = ns_new(m->cache, m->key, m->auth, &m->ctx.ns);
+	/* without a cgroup v2 hierarchy receipts still count (logged) */
+	if (!rc)
+		ns_receipts_enable(m->ctx.ns, m->receipt_key);
 	if (rc)
 		close_platform(m);
 	return rc;
@@ -681,12 +701,14 @@ static void mount_release(struct mount *m)
 	}
 	close_platform(m);
 	repo_key_free(m->key);
+	repo_key_free(m->receipt_key);
 	free(m->origin);
 	free(m->cmd.mountpoint);
 	free(m->o.origin);
 	free(m->o.origin_opt);
 	free(m->o.mountpoint);
 	free(m->o.log_file);
+	free(m->o.receipt_key);
 	free(m->o.pubkey);
 	free(m->o.cache_dir);
 	free(m->o.cache_size);

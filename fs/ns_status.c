@@ -71,6 +71,11 @@ static bool dataset_cached(ns_t *ns, struct ns_slot *s, uint64_t *chunk_bytes,
 	return true;
 }
 
+char *ns_origin_shown(ns_t *ns)
+{
+	return origin_shown(cache_origin(ns->cache));
+}
+
 char *ns_status_render(ns_t *ns)
 {
 	struct ns_rev *r = ns_rev_get(ns);
@@ -79,7 +84,7 @@ char *ns_status_render(ns_t *ns)
 	char *origin, *text;
 
 	cache_stats_get(ns->cache, &cs);
-	origin = origin_shown(cache_origin(ns->cache));
+	origin = ns_origin_shown(ns);
 	cache = json_pack("{s:s, s:I, s:I, s:I}", "dir", cache_dir(ns->cache),
 			  "bytes", (json_int_t)cs.cache_bytes, "max_bytes",
 			  (json_int_t)cs.max_bytes, "chunks",

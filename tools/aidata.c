@@ -14,7 +14,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"keygen", cmd_keygen, "create an Ed25519 platform key pair"},
+    {"keygen", cmd_keygen, "create an Ed25519 key pair (platform, receipt)"},
     {"pack", cmd_pack, "pack a source tree into a repository revision"},
     {"verify", cmd_verify, "check a repository's signature and digests"},
     {"ls", cmd_ls, "list a path inside a repository"},
@@ -28,6 +28,7 @@ static const struct command commands[] = {
     {"whoami", cmd_whoami, "show your credential's claims on a mount"},
     {"prefetch", cmd_prefetch, "fetch paths into a mount's cache"},
     {"status", cmd_status, "show a mount's origin, revision and cache"},
+    {"receipt", cmd_receipt, "print or verify a job's data receipt"},
 };
 
 static void usage(FILE *out)

@@ -18,5 +18,6 @@ int cmd_whoami(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
 int cmd_prefetch(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_receipt(int argc, char **argv);
 
 #endif

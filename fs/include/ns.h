@@ -163,6 +163,27 @@ struct ns_prefetch_result {
 int ns_prefetch(ns_t *ns, struct ns_file *f, uint64_t off, uint64_t len,
 		struct ns_prefetch_result *out);
 
+/*
+ * Keep per-job data receipts (docs/RECEIPT.md): from now on every
+ * granted open of a dataset file is counted in the account of the
+ * opener's cgroup, and .aidata/receipt gives the caller's. key, if not
+ * NULL, signs them (an Ed25519 private key, borrowed: it must outlive
+ * ns). 0, or -ENOENT when the system has no cgroup v2 hierarchy
+ * (logged; receipts then name no cgroup and only root may read them).
+ */
+int ns_receipts_enable(ns_t *ns, const repo_key_t *key);
+/*
+ * The AIDATAFS_IOC_RECEIPT request on an open .aidata/receipt: make it
+ * read the receipt of cgroup (a path as in /proc/PID/cgroup; "" or NULL:
+ * the caller's own), and with reset start that cgroup's account afresh
+ * (the file then reads the account it closed). The caller may name its
+ * own cgroup (but "/", the whole system), a cgroup whose directory it
+ * owns, and root any. -ENOTTY for another file, -EINVAL for a malformed
+ * path, -EACCES for a cgroup that is not the caller's.
+ */
+int ns_receipt_select(ns_t *ns, struct ns_file *f, const struct ns_caller *who,
+		      const char *cgroup, bool reset);
+
 /* One piece of a read reply: bytes [pos, pos+len) of fd, or of mem
  * (fd -1); both valid until ns_read_done. */
 struct ns_segment {

@@ -26,6 +26,19 @@
  *                        data; see the daemon's log), ENOSPC (the
  *                        cache cannot keep it).
  *
+ * On an open file descriptor of MOUNT/.aidata/receipt, which reads the
+ * data receipt of the opener's cgroup:
+ *
+ *   AIDATAFS_IOC_RECEIPT in: a cgroup path as /proc/PID/cgroup writes it
+ *                        ("" for the caller's own) and flags; the file
+ *                        then reads that cgroup's receipt (from offset
+ *                        0; read it anew). With AIDATAFS_RECEIPT_RESET
+ *                        the account starts afresh and the file reads
+ *                        the one it closed. 0, or -1 with errno EACCES
+ *                        (not the caller's cgroup: its own, one whose
+ *                        directory it owns, any for root), EINVAL
+ *                        (malformed path).
+ *
  * Other files, or other requests, give ENOTTY.
  */
 #ifndef AIDATAFS_IOCTL_H
@@ -55,5 +68,15 @@ struct aidatafs_ioc_prefetch {
 };
 
 #define AIDATAFS_IOC_PREFETCH _IOWR('A', 3, struct aidatafs_ioc_prefetch)
+
+#define AIDATAFS_RECEIPT_RESET (1u << 0)
+#define AIDATAFS_CGROUP_MAX 4096 /* bytes of a path, with its NUL */
+
+struct aidatafs_ioc_receipt {
+	uint32_t flags;			  /* AIDATAFS_RECEIPT_* */
+	char cgroup[AIDATAFS_CGROUP_MAX]; /* NUL-terminated; "" = own */
+};
+
+#define AIDATAFS_IOC_RECEIPT _IOW('A', 4, struct aidatafs_ioc_receipt)
 
 #endif

@@ -3,10 +3,12 @@
  * repository that the real packer ($AIDATA) builds in a temp dir, opened
  * through a file:// cache: inode numbering, the three views, listings
  * resumed from cookies, file reads, tiers at open, xattrs, the .aidata/
- * control files, and a switch to a new revision.
+ * control files, prefetch requests, receipts, and a switch to a new
+ * revision.
  */
 #define _GNU_SOURCE
 #include "ns.h"
+#include "cgroup.h"
 #include "log.h"
 #include "unit.h"
 #include "xalloc.h"
@@ -20,6 +22,7 @@
 static char *T;	  /* the temp dir: src/, keys/, repo/, cache/, state/ */
 static char *src; /* the source tree the packer reads */
 static repo_key_t *pub;
+static repo_key_t *receipt_key; /* signs receipts; outlives ns */
 static cache_t *cache;
 static auth_t *auth;
 static ns_t *ns;
@@ -228,7 +231,7 @@ static int read_at(struct ns_file *f, uint64_t off, size_t size, uint8_t *out,
 	return 0;
 }
 
-static char *read_all(uint64_t ino, size_t *len)
+static char *read_all_as(uint64_t ino, const struct ns_caller *who, size_t *len)
 {
 	struct ns_file *f = NULL;
 	bool direct;
@@ -236,12 +239,17 @@ static char *read_all(uint64_t ino, size_t *len)
 	int rc;
 
 	REQUIRE(buf);
-	REQUIRE_RC(ns_open(ns, ino, &me, false, &f, &direct), 0);
+	REQUIRE_RC(ns_open(ns, ino, who, false, &f, &direct), 0);
 	rc = read_at(f, 0, (1 << 20) - 1, buf, len);
 	CHECK_RC(rc, 0);
 	buf[*len] = '\0';
 	ns_release(ns, f);
 	return (char *)buf;
+}
+
+static char *read_all(uint64_t ino, size_t *len)
+{
+	return read_all_as(ino, &me, len);
 }
 
 /* -------------------------------------------------------------- tests -- */
@@ -569,7 +577,7 @@ static void test_control(void)
 	enum auth_reason why;
 
 	s = list(NS_INO_CONTROL, true);
-	CHECK_STR(s, "login revision stats status whoami");
+	CHECK_STR(s, "login receipt revision stats status whoami");
 	free(s);
 	ino = lookup(NS_INO_CONTROL, "revision", &st);
 	CHECK_U64(ino, NS_INO_REVISION);
@@ -610,6 +618,68 @@ static void test_control(void)
 	CHECK_RC(ns_logout(ns, f, &me), 0);
 	ns_release(ns, f);
 	CHECK_RC(ns_open(ns, NS_INO_CONTROL, &me, false, &f, &direct), -EISDIR);
+}
+
+/*
+ * Receipts: a granted open and its reads are counted in the opener's
+ * cgroup; .aidata/receipt renders them with the catalog's path, digest
+ * and size, signed; a request selects a cgroup (the root cgroup is
+ * root's only) and resets.
+ */
+static void test_receipts(void)
+{
+	uint64_t a = walk("datasets/law-cases/a.txt", NULL);
+	struct ns_caller self = {0, 0, getpid()};
+	struct ns_caller user = {1000, 1000, getpid()};
+	struct ns_file *f = NULL;
+	repo_key_t *key = NULL;
+	char *own = NULL, *s, *body = NULL, *want;
+	bool direct;
+	size_t len;
+	uint8_t buf[64];
+
+	REQUIRE_RC(repo_key_generate(&key), 0);
+	CHECK_RC(ns_open(ns, NS_INO_RECEIPT, &self, false, &f, &direct),
+		 -EOPNOTSUPP);
+	REQUIRE_RC(ns_receipts_enable(ns, key), 0);
+	REQUIRE_RC(cgroup_of_pid(getpid(), &own), 0);
+	REQUIRE_RC(ns_open(ns, a, &self, false, &f, &direct), 0);
+	CHECK_RC(read_at(f, 0, sizeof(buf), buf, &len), 0);
+	ns_release(ns, f);
+	s = read_all_as(NS_INO_RECEIPT, &self, &len);
+	REQUIRE_RC(auth_receipt_verify(key, s, len, &body), 0);
+	want = xasprintf("\"cgroup\":\"%s\"", own);
+	CHECK(strstr(body, want) != NULL);
+	free(want);
+	CHECK(strstr(body, "\"path\":\"/datasets/law-cases/a.txt\"") != NULL);
+	CHECK(strstr(body, "\"bytes_served\":16,") != NULL);
+	CHECK(strstr(body, "\"license\":\"CC-BY-4.0\"") != NULL);
+	{
+		struct digest d;
+		char hex[DIGEST_HEX_LEN + 1];
+
+		sha256_buffer("the court finds\n", 16, &d);
+		digest_to_hex(&d, hex);
+		CHECK(strstr(body, hex) != NULL);
+	}
+	free(body);
+	free(s);
+	/* requests on the open receipt file */
+	REQUIRE_RC(ns_open(ns, NS_INO_RECEIPT, &self, false, &f, &direct), 0);
+	CHECK_RC(ns_receipt_select(ns, f, &self, "/a/../b", false), -EINVAL);
+	CHECK_RC(ns_receipt_select(ns, f, &user, "/", false), -EACCES);
+	CHECK_RC(ns_receipt_select(ns, f, &self, own, true), 0);
+	ns_release(ns, f);
+	s = read_all_as(NS_INO_RECEIPT, &self, &len);
+	CHECK(strstr(s, "\"resets\": 1,") != NULL);
+	CHECK(strstr(s, "law-cases") == NULL);
+	free(s);
+	REQUIRE_RC(ns_open(ns, NS_INO_STATS, &self, false, &f, &direct), 0);
+	CHECK_RC(ns_receipt_select(ns, f, &self, "", false), -ENOTTY);
+	ns_release(ns, f);
+	free(own);
+	/* ns_free frees the receipts; the key must outlive ns */
+	receipt_key = key;
 }
 
 struct notified {
@@ -701,11 +771,13 @@ int main(void)
 	RUN(test_tiers);
 	RUN(test_xattrs);
 	RUN(test_control);
+	RUN(test_receipts);
 	RUN(test_revision_switch);
 	ns_free(ns);
 	cache_free(cache);
 	auth_free(auth);
 	repo_key_free(pub);
+	repo_key_free(receipt_key);
 	free(src);
 	unit_rmtree(T);
 	return unit_result();
