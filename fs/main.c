@@ -137,7 +137,8 @@ static void usage(const char *prog)
 	    "auto,\nnoauto, user, users, nouser, defaults, rw (the mount is "
 	    "always read-only),\nx-* and comment=*.\n"
 	    "\n"
-	    "Unmount with: fusermount3 -u MOUNTPOINT (or umount as root).\n",
+	    "Unmount with: fusermount3 -u MOUNTPOINT (or umount as root).\n"
+	    "The manual: aidatafs(8).\n",
 	    prog, prog, DEFAULT_CACHE_DIR, DEFAULT_AUDIT_LOG,
 	    DEFAULT_STATE_DIR);
 }

@@ -37,7 +37,8 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-12s %s\n", commands[i].name,
 			commands[i].summary);
-	fprintf(out, "\n'aidata COMMAND --help' describes one command.\n");
+	fprintf(out, "\n'aidata COMMAND --help' describes one command, "
+		     "aidata(1) all of them.\n");
 }
 
 int main(int argc, char **argv)

@@ -62,6 +62,20 @@ static const char usage_text[] =
     "Exit status: 0; 1 on failure (not a mount, not your cgroup, a "
     "receipt that\ndoes not verify); 2 for a usage error.\n";
 
+static const char verify_usage[] =
+    "usage: aidata receipt verify FILE --pubkey receipt.pub\n"
+    "\n"
+    "Check that FILE ('-': standard input) is a data receipt signed by "
+    "the key\nwhose public half is receipt.pub (aidata keygen --name "
+    "receipt), unchanged\nsince (re-indenting the JSON is fine), and "
+    "say what it covers.\n"
+    "\n"
+    "  --pubkey FILE   the node's receipt public key\n"
+    "\n"
+    "Exit status: 0 when it verifies; 1 when it does not (forged, "
+    "edited,\nunsigned, signed by another key, malformed), with the "
+    "reason; 2 for a\nusage error.\n";
+
 /* PATH as the mount wants it: relative to the cgroup2 mount point. */
 static char *cgroup_arg(const char *path)
 {
@@ -235,15 +249,15 @@ static int receipt_verify(int argc, char **argv)
 		if (c == 'p') {
 			pubfile = optarg;
 		} else if (c == 'h') {
-			printf("%s", usage_text);
+			printf("%s", verify_usage);
 			return 0;
 		} else {
-			fprintf(stderr, "%s", usage_text);
+			fprintf(stderr, "%s", verify_usage);
 			return 2;
 		}
 	}
 	if (optind != argc - 1 || !pubfile) {
-		fprintf(stderr, "%s", usage_text);
+		fprintf(stderr, "%s", verify_usage);
 		return 2;
 	}
 	file = argv[optind];
