@@ -5,10 +5,12 @@
 #include "xalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "banned.h"
 
@@ -52,30 +54,52 @@ char *cgroup_v2_root(void)
 	return found;
 }
 
-int cgroup_of_pid(pid_t pid, char **path)
+/* The "0::" line of a /proc/PID/cgroup text (NUL-terminated). */
+static int v2_line(const char *text, char **path)
 {
-	char proc[64], *text = NULL, *p;
-	size_t len;
-	int rc;
+	for (const char *p = text; p && *p;) {
+		const char *end = strchr(p, '\n');
 
-	snprintf(proc, sizeof(proc), "/proc/%d/cgroup", (int)pid);
-	rc = fs_read_file(proc, 64 * 1024, &text, &len);
-	if (rc)
-		return rc == -ESRCH ? -ENOENT : rc;
-	/* one line per hierarchy; v2's is "0::/path" */
-	for (p = text; p && *p;
-	     p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
 		if (strncmp(p, "0::", 3) == 0) {
-			char *end = strchr(p, '\n');
-
 			*path = xstrndup(p + 3, end ? (size_t)(end - p - 3)
 						    : strlen(p + 3));
-			free(text);
 			return 0;
 		}
+		p = end ? end + 1 : NULL;
 	}
-	free(text);
 	return -ENOENT;
+}
+
+int cgroup_of_pid(pid_t pid, char **path)
+{
+	char proc[64], small[4096], *text = NULL;
+	ssize_t n = 0;
+	size_t len;
+	int fd, rc;
+
+	snprintf(proc, sizeof(proc), "/proc/%d/cgroup", (int)pid);
+	/* once per open of a dataset file: one read into the stack, the
+	 * whole file only on a host with many hierarchies or long paths */
+	fd = open(proc, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ESRCH ? -ENOENT : -errno;
+	do
+		n = read(fd, small, sizeof(small) - 1);
+	while (n < 0 && errno == EINTR);
+	rc = n < 0 ? -errno : 0;
+	close(fd);
+	if (rc)
+		return rc == -ESRCH ? -ENOENT : rc;
+	if ((size_t)n < sizeof(small) - 1) {
+		small[n] = '\0';
+		return v2_line(small, path);
+	}
+	rc = fs_read_file(proc, 1 << 20, &text, &len);
+	if (rc)
+		return rc == -ESRCH ? -ENOENT : rc;
+	rc = v2_line(text, path);
+	free(text);
+	return rc;
 }
 
 int cgroup_stat(const char *root, const char *path, uint64_t *id, uid_t *owner)
