@@ -26,8 +26,8 @@ int systemd_notify(const char *state)
 	len = strlen(path);
 	/* an absolute path, or "@name" for the abstract namespace */
 	if ((path[0] != '/' && path[0] != '@') || len >= sizeof(sa.sun_path)) {
-		log_warn("NOTIFY_SOCKET '%s' is not a socket path: not "
-			 "telling systemd",
+		log_warn("systemd's notify socket '%s' is not a socket path: "
+			 "not telling it we are ready",
 			 path);
 		return -EINVAL;
 	}

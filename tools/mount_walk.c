@@ -66,6 +66,15 @@ int mount_resolve(const char *root, const char *path, char **out)
 		return -ENOENT;
 	}
 	free(joined);
+	if (!strncmp(real + n, "/.aidata", 8) &&
+	    (real[n + 8] == '\0' || real[n + 8] == '/')) {
+		fprintf(stderr,
+			"aidata: '%s': the mount's control files, not "
+			"data\n",
+			path);
+		free(real);
+		return -ENOENT;
+	}
 	if (real[n] == '\0') {
 		*out = xasprintf("%s/datasets", real);
 		free(real);

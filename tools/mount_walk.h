@@ -31,8 +31,8 @@ int mount_root(const char *mnt, char **root);
  * path as a path on the mount at root: as given if it exists (relative
  * to the working directory), else relative to root. *out is absolute
  * and new (caller frees); the mount's root itself stands for its
- * datasets/ directory. -ENOENT (printed) when it does not exist or is
- * not on the mount.
+ * datasets/ directory. -ENOENT (printed) when it does not exist, is
+ * not on the mount, or is in its .aidata/.
  */
 int mount_resolve(const char *root, const char *path, char **out);
 

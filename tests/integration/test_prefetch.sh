@@ -178,6 +178,7 @@ rc=0
 "$AIDATA" prefetch --mount "$M" --jobs 0 "datasets/$OPEN_DS" >/dev/null 2>&1 || rc=$?
 [ "$rc" = 2 ] || fail "--jobs 0 exited $rc, expected 2"
 expect_fail_with "is not an aidatafs mount" "$AIDATA" status --mount "$T"
+expect_fail_with "control files, not data" "$AIDATA" prefetch --mount "$M" .aidata
 
 mount_stop "$M"
 note "PASS"
