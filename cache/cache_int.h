@@ -25,6 +25,7 @@
 struct cache_pin;
 struct cache_inflight;
 struct cache_plain;
+struct cache_warming;
 
 /* How long a failed fetch is remembered (cache_failed.c), and how many. */
 #define CACHE_FAILED_WINDOW_MS (CACHE_FAILED_SEC * 1000)
@@ -57,6 +58,7 @@ struct cache {
 	struct cache_pin *pins;		 /* protected by lock */
 	size_t npins, apins;		 /* protected by lock */
 	struct cache_inflight *inflight; /* protected by lock */
+	struct cache_warming *warming;	 /* cache_warm.c; protected by lock */
 	struct digest *touched;		 /* protected by lock */
 	size_t ntouched;		 /* protected by lock */
 	uint64_t tmp_counter;		 /* protected by lock */

@@ -1,6 +1,9 @@
+#define _GNU_SOURCE
 #include "log.h"
 #include "utf8.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -9,6 +12,7 @@
 #include <stdlib.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "banned.h"
 
@@ -17,6 +21,8 @@ static char log_ident[32] = "aidata"; /* protected by log_lock */
 static enum log_level log_threshold = LOG_LEVEL_INFO;
 static bool log_to_syslog;
 static bool log_plain; /* protected by log_lock */
+static FILE *log_file; /* -o log=FILE; protected by log_lock */
+static char *log_path; /* protected by log_lock */
 
 void log_init(const char *ident, enum log_level level, bool use_syslog)
 {
@@ -38,6 +44,63 @@ void log_set_plain(bool plain)
 	pthread_mutex_unlock(&log_lock);
 }
 
+static int open_log_file(const char *path, FILE **out)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+	if (fd < 0)
+		return -errno;
+	*out = fdopen(fd, "a");
+	if (!*out) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	setvbuf(*out, NULL, _IOLBF, 0);
+	return 0;
+}
+
+int log_set_file(const char *path)
+{
+	FILE *f;
+	char *copy = strdup(path);
+	int rc;
+
+	if (!copy)
+		return -ENOMEM;
+	rc = open_log_file(path, &f);
+	if (rc) {
+		free(copy);
+		return rc;
+	}
+	pthread_mutex_lock(&log_lock);
+	if (log_file)
+		fclose(log_file);
+	free(log_path);
+	log_file = f;
+	log_path = copy;
+	pthread_mutex_unlock(&log_lock);
+	return 0;
+}
+
+int log_reopen(void)
+{
+	FILE *f = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&log_lock);
+	if (log_path) {
+		rc = open_log_file(log_path, &f);
+		if (!rc) {
+			fclose(log_file);
+			log_file = f;
+		}
+	}
+	pthread_mutex_unlock(&log_lock);
+	return rc;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	static const char *const names[] = {"error", "warning", "info",
@@ -54,9 +117,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 
 	pthread_mutex_lock(&log_lock);
-	if (log_to_syslog) {
+	if (log_to_syslog && !log_file) {
 		syslog(priorities[level], "%s", line);
-	} else if (log_plain) {
+	} else if (log_plain && !log_file) {
 		if (level == LOG_LEVEL_ERROR || level == LOG_LEVEL_INFO)
 			fprintf(stderr, "%s: %s\n", log_ident, line);
 		else
@@ -70,8 +133,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ldZ %s: %s: %s\n", stamp,
-			ts.tv_nsec / 1000000, log_ident, names[level], line);
+		fprintf(log_file ? log_file : stderr, "%s.%03ldZ %s: %s: %s\n",
+			stamp, ts.tv_nsec / 1000000, log_ident, names[level],
+			line);
 	}
 	pthread_mutex_unlock(&log_lock);
 }

@@ -27,6 +27,20 @@ void log_init(const char *ident, enum log_level level, bool use_syslog);
 void log_set_plain(bool plain);
 
 /*
+ * Send every line to the file at path instead (appended, created 0640
+ * if missing), in the daemon's format whatever log_init said: for a
+ * daemon run with -o log=FILE. The path is kept for log_reopen. 0 or
+ * -errno (the previous destination stays).
+ */
+int log_set_file(const char *path);
+/*
+ * Reopen the log file at its path (after logrotate renamed or removed
+ * it; SIGHUP). 0 when there is no log file; else 0 or -errno, and the
+ * old file stays in use.
+ */
+int log_reopen(void);
+
+/*
  * Log one line. Messages are lowercase and quote the object they are about;
  * they never contain a token or a key. Thread-safe.
  */

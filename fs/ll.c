@@ -376,7 +376,56 @@ static void ll_access(fuse_req_t req, fuse_ino_t ino, int mask)
 	fuse_reply_err(req, -ns_access(ll_ns(req), ino, &who, mask));
 }
 
-/* The control requests of fs/uapi/aidatafs_ioctl.h, on .aidata/login. */
+/* AIDATAFS_IOC_PREFETCH on an open dataset file. */
+static void ll_ioctl_prefetch(fuse_req_t req, struct ns_file *f,
+			      const void *in_buf, size_t in_bufsz,
+			      size_t out_bufsz)
+{
+	struct aidatafs_ioc_prefetch io;
+	struct ns_prefetch_result r;
+	int rc;
+
+	if (in_bufsz != sizeof(io) || out_bufsz != sizeof(io)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	memcpy(&io, in_buf, sizeof(io));
+	rc = ns_prefetch(ll_ns(req), f, io.offset, io.length, &r);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	io.bytes_fetched = r.bytes_fetched;
+	io.bytes_cached = r.bytes_cached;
+	io.origin_bytes = r.origin_bytes;
+	io.chunks_fetched = r.chunks_fetched;
+	io.chunks_cached = r.chunks_cached;
+	fuse_reply_ioctl(req, 0, &io, sizeof(io));
+}
+
+/* AIDATAFS_IOC_RECEIPT on an open .aidata/receipt. */
+static void ll_ioctl_receipt(fuse_req_t req, struct ns_file *f,
+			     const void *in_buf, size_t in_bufsz)
+{
+	const struct aidatafs_ioc_receipt *io = in_buf;
+	struct ns_caller who = ll_caller(req);
+	int rc;
+
+	if (in_bufsz != sizeof(*io) ||
+	    strnlen(io->cgroup, sizeof(io->cgroup)) == sizeof(io->cgroup) ||
+	    (io->flags & ~AIDATAFS_RECEIPT_RESET)) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	rc = ns_receipt_select(ll_ns(req), f, &who, io->cgroup,
+			       io->flags & AIDATAFS_RECEIPT_RESET);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_ioctl(req, 0, NULL, 0);
+}
+
+/* The control requests of fs/uapi/aidatafs_ioctl.h. */
 static void ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 		     void *arg, struct fuse_file_info *fi, unsigned flags,
 		     const void *in_buf, size_t in_bufsz, size_t out_bufsz)
@@ -389,7 +438,20 @@ static void ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd,
 	int rc;
 
 	(void)arg;
-	if (ino != NS_INO_LOGIN || (flags & FUSE_IOCTL_COMPAT)) {
+	/* directories (FUSE_IOCTL_DIR) have no ns_file */
+	if ((flags & (FUSE_IOCTL_COMPAT | FUSE_IOCTL_DIR)) || !f) {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	if (cmd == AIDATAFS_IOC_PREFETCH) {
+		ll_ioctl_prefetch(req, f, in_buf, in_bufsz, out_bufsz);
+		return;
+	}
+	if (cmd == AIDATAFS_IOC_RECEIPT) {
+		ll_ioctl_receipt(req, f, in_buf, in_bufsz);
+		return;
+	}
+	if (ino != NS_INO_LOGIN) {
 		fuse_reply_err(req, ENOTTY);
 		return;
 	}

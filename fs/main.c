@@ -8,6 +8,8 @@
 #include "units.h"
 #include "xalloc.h"
 #include "fsutil.h"
+#include "lines.h"
+#include "systemd_notify.h"
 
 #include <inttypes.h>
 
@@ -32,7 +34,11 @@
 #define DEFAULT_AUDIT_LOG "/var/log/aidatafs/audit.log"
 
 struct options {
-	char *origin;
+	char *origin; /* the ORIGIN argument, else origin= */
+	char *origin_opt;
+	char *mountpoint;
+	unsigned nargs; /* ORIGIN and MOUNTPOINT arguments seen */
+	unsigned config_depth;
 	char *pubkey;
 	char *cache_dir;
 	char *cache_size;
@@ -41,6 +47,8 @@ struct options {
 	char *node_key;
 	char *audit_log;
 	char *state_dir;
+	char *log_file;
+	char *receipt_key;
 	unsigned timeout;
 	unsigned retries;
 	int readdirplus;
@@ -48,7 +56,7 @@ struct options {
 	int version;
 };
 
-enum { KEY_HELP, KEY_VERSION };
+enum { KEY_HELP, KEY_VERSION, KEY_CONFIG };
 
 #define OPT(t, p)                                                              \
 	{                                                                      \
@@ -66,6 +74,10 @@ static const struct fuse_opt option_spec[] = {
     OPT("timeout=%u", timeout),
     OPT("retries=%u", retries),
     OPT("readdirplus", readdirplus),
+    OPT("origin=%s", origin_opt),
+    OPT("log=%s", log_file),
+    OPT("receipt_key=%s", receipt_key),
+    FUSE_OPT_KEY("config=%s", KEY_CONFIG),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -77,11 +89,16 @@ static void usage(const char *prog)
 {
 	printf(
 	    "usage: %s ORIGIN MOUNTPOINT -o pubkey=FILE [options]\n"
+	    "       %s MOUNTPOINT -o config=FILE   (FILE says origin=...)\n"
 	    "\n"
 	    "Mount the aidata platform published at ORIGIN (file:///path, "
 	    "http://... or\nhttps://...) read-only at MOUNTPOINT.\n"
 	    "\n"
 	    "aidatafs options:\n"
+	    "    -o config=FILE       more options, one per line "
+	    "(key=value; # comments)\n"
+	    "    -o origin=URL        ORIGIN, when not given as an "
+	    "argument\n"
 	    "    -o pubkey=FILE       pinned platform public key (required)\n"
 	    "    -o cache=DIR         cache directory (default %s)\n"
 	    "    -o cache_size=SIZE   cache bound, e.g. 20G (default: half "
@@ -97,6 +114,12 @@ static void usage(const char *prog)
 	    "    -o audit_log=FILE    audit of shared/secure opens "
 	    "(default %s)\n"
 	    "    -o state=DIR         login bindings (default %s)\n"
+	    "    -o log=FILE          log to FILE (reopened on SIGHUP); "
+	    "default: stderr\n"
+	    "                         with -f, else syslog\n"
+	    "    -o receipt_key=FILE  sign job data receipts with this "
+	    "Ed25519 key\n"
+	    "                         (aidata keygen --name receipt)\n"
 	    "    -o allow_other       let every local user see the mount\n"
 	    "    -o readdirplus       attributes with listings: faster ls -l "
 	    "and du,\n"
@@ -110,8 +133,137 @@ static void usage(const char *prog)
 	    "    -h, --help           this help\n"
 	    "    -V, --version        version\n"
 	    "\n"
-	    "Unmount with: fusermount3 -u MOUNTPOINT (or umount as root).\n",
-	    prog, DEFAULT_CACHE_DIR, DEFAULT_AUDIT_LOG, DEFAULT_STATE_DIR);
+	    "Accepted and ignored, for fstab and mount(8): _netdev, nofail, "
+	    "auto,\nnoauto, user, users, nouser, defaults, rw (the mount is "
+	    "always read-only),\nx-* and comment=*.\n"
+	    "\n"
+	    "Unmount with: fusermount3 -u MOUNTPOINT (or umount as root).\n"
+	    "The manual: aidatafs(8).\n",
+	    prog, prog, DEFAULT_CACHE_DIR, DEFAULT_AUDIT_LOG,
+	    DEFAULT_STATE_DIR);
+}
+
+/*
+ * Options that fstab, mount(8) and systemd write for their own use and
+ * pass on to the helper: accepted and dropped, as mount.fuse3 does with
+ * some of them (it passes the x-* ones through).
+ */
+static bool option_ignored(const char *arg)
+{
+	static const char *const names[] = {
+	    "_netdev", "nofail", "auto",     "noauto", "user",
+	    "users",   "nouser", "defaults", "rw",
+	};
+
+	if (!strncmp(arg, "x-", 2) || !strncmp(arg, "comment=", 8))
+		return true;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(arg, names[i]))
+			return true;
+	return false;
+}
+
+#define CONFIG_MAX (64 * 1024)
+
+static int option_proc(void *data, const char *arg, int key,
+		       struct fuse_args *outargs);
+
+/* Line n bytes at line, "key = value" written "key=value": a new
+ * string the caller frees. */
+static char *config_option(const char *line, size_t n)
+{
+	const char *eq = memchr(line, '=', n), *v;
+	size_t k;
+
+	if (!eq)
+		return xstrndup(line, n);
+	for (k = (size_t)(eq - line);
+	     k && (line[k - 1] == ' ' || line[k - 1] == '\t');)
+		k--;
+	for (v = eq + 1; v < line + n && (*v == ' ' || *v == '\t');)
+		v++;
+	return xasprintf("%.*s=%.*s", (int)k, line, (int)(line + n - v), v);
+}
+
+/*
+ * -o config=FILE: every non-blank line not starting with '#' is one
+ * option, key=value or a flag, parsed as if given with -o where
+ * config= stands (later options override earlier ones). Options that
+ * are not aidatafs's own go on to libfuse through outargs. 0 or -1
+ * (reported).
+ */
+static int config_read(struct options *o, const char *path,
+		       struct fuse_args *outargs)
+{
+	char *text = NULL, *opts = NULL;
+	const char *p, *end, *line;
+	size_t len, n;
+	int rc;
+
+	if (o->config_depth > 0) {
+		fprintf(stderr,
+			"aidatafs: config '%s': config= inside a "
+			"config file is not allowed\n",
+			path);
+		return -1;
+	}
+	rc = fs_read_file(path, CONFIG_MAX, &text, &len);
+	if (rc) {
+		fprintf(stderr, "aidatafs: config '%s': %s\n", path,
+			rc == -EFBIG ? "larger than 64 KiB" : strerror(-rc));
+		return -1;
+	}
+	p = text;
+	end = text + len;
+	/* the last line may lack its newline */
+	while (p < end) {
+		line = line_next(&p, end, &n);
+		if (!line) {
+			line = p;
+			n = (size_t)(end - p);
+			p = end;
+		}
+		while (n && (*line == ' ' || *line == '\t'))
+			line++, n--;
+		while (n && (line[n - 1] == ' ' || line[n - 1] == '\t' ||
+			     line[n - 1] == '\r'))
+			n--;
+		if (n == 0 || *line == '#')
+			continue;
+		if (*line == '-' || memchr(line, '\0', n)) {
+			fprintf(stderr,
+				"aidatafs: config '%s': '%.*s' is not an "
+				"option (key=value or a flag)\n",
+				path, (int)n, line);
+			rc = -1;
+			goto out;
+		}
+		{
+			char *one = config_option(line, n);
+
+			rc = fuse_opt_add_opt_escaped(&opts, one);
+			free(one);
+			if (rc)
+				goto out;
+		}
+	}
+	if (opts) {
+		char *argv[] = {(char *)"aidatafs", (char *)"-o", opts, NULL};
+		struct fuse_args fa = FUSE_ARGS_INIT(3, argv);
+
+		o->config_depth++;
+		rc = fuse_opt_parse(&fa, o, option_spec, option_proc);
+		o->config_depth--;
+		/* what libfuse must see: fa.argv[0] is the program name */
+		for (int i = 1; !rc && i < fa.argc; i++)
+			rc = fuse_opt_add_arg(outargs, fa.argv[i]);
+		if (fa.allocated)
+			fuse_opt_free_args(&fa);
+	}
+out:
+	free(opts);
+	free(text);
+	return rc ? -1 : 0;
 }
 
 static int option_proc(void *data, const char *arg, int key,
@@ -119,7 +271,6 @@ static int option_proc(void *data, const char *arg, int key,
 {
 	struct options *o = data;
 
-	(void)outargs;
 	switch (key) {
 	case KEY_HELP:
 		o->help = 1;
@@ -127,12 +278,18 @@ static int option_proc(void *data, const char *arg, int key,
 	case KEY_VERSION:
 		o->version = 1;
 		return 0;
+	case KEY_CONFIG:
+		return config_read(o, arg + strlen("config="), outargs);
 	case FUSE_OPT_KEY_NONOPT:
-		if (!o->origin) {
+		/* ORIGIN MOUNTPOINT, or MOUNTPOINT alone (origin=) */
+		if (o->nargs == 0)
 			o->origin = xstrdup(arg);
-			return 0;
-		}
-		return 1; /* the mountpoint, for fuse_parse_cmdline */
+		else if (o->nargs == 1)
+			o->mountpoint = xstrdup(arg);
+		o->nargs++;
+		return 0;
+	case FUSE_OPT_KEY_OPT:
+		return arg[0] != '-' && option_ignored(arg) ? 0 : 1;
 	default:
 		return 1;
 	}
@@ -212,6 +369,7 @@ struct mount {
 	struct cache_options co;
 	struct auth_options ao;
 	repo_key_t *key;
+	repo_key_t *receipt_key; /* signs receipts, or NULL */
 	cache_t *cache;
 	auth_t *auth;
 	struct ll_ctx ctx;
@@ -239,9 +397,20 @@ static int parse_command_line(struct mount *m, char *argv0)
 		       fuse_pkgversion());
 		return 0;
 	}
-	if (fuse_parse_cmdline(&m->args, &m->cmd) != 0)
+	/* MOUNTPOINT alone: the origin comes from origin= */
+	if (m->o.nargs == 1 && m->o.origin_opt) {
+		m->o.mountpoint = m->o.origin;
+		m->o.origin = xstrdup(m->o.origin_opt);
+	} else if (m->o.nargs != 2) {
+		fprintf(stderr, "aidatafs: need ORIGIN (or -o origin=URL) and "
+				"MOUNTPOINT (see --help)\n");
 		return 2;
-	if (!m->o.origin || !m->cmd.mountpoint || !m->o.pubkey) {
+	}
+	/* for fuse_parse_cmdline, which takes it from the arguments */
+	if (fuse_opt_add_arg(&m->args, m->o.mountpoint) != 0 ||
+	    fuse_parse_cmdline(&m->args, &m->cmd) != 0)
+		return 2;
+	if (!m->cmd.mountpoint || !m->o.pubkey) {
 		fprintf(stderr, "aidatafs: need ORIGIN, MOUNTPOINT and "
 				"-o pubkey=FILE (see --help)\n");
 		return 2;
@@ -255,6 +424,8 @@ static int parse_command_line(struct mount *m, char *argv0)
 	make_absolute(&m->o.node_key);
 	make_absolute(&m->o.audit_log);
 	make_absolute(&m->o.state_dir);
+	make_absolute(&m->o.log_file);
+	make_absolute(&m->o.receipt_key);
 	m->origin = cache_origin_url(m->o.origin);
 	return -1;
 }
@@ -297,6 +468,24 @@ static int configure(struct mount *m)
 			rc == -EINVAL ? "not a PEM Ed25519 public key"
 				      : strerror(-rc));
 		return 1;
+	}
+	if (o->log_file) {
+		rc = log_set_file(o->log_file);
+		if (rc) {
+			fprintf(stderr, "aidatafs: log '%s': %s\n", o->log_file,
+				strerror(-rc));
+			return 1;
+		}
+	}
+	if (o->receipt_key) {
+		rc = repo_key_load_private(o->receipt_key, &m->receipt_key);
+		if (rc) {
+			fprintf(stderr, "aidatafs: receipt key '%s': %s\n",
+				o->receipt_key,
+				rc == -EINVAL ? "not a PEM Ed25519 private key"
+					      : strerror(-rc));
+			return 1;
+		}
 	}
 	if (o->cache_size && units_parse_size(o->cache_size, &cache_size)) {
 		fprintf(stderr,
@@ -344,6 +533,9 @@ static int open_platform(struct mount *m, char *why)
 		rc = cache_new(&m->co, &m->cache);
 	if (!rc)
 		rc = ns_new(m->cache, m->key, m->auth, &m->ctx.ns, why);
+	/* without a cgroup v2 hierarchy receipts still count (logged) */
+	if (!rc)
+		ns_receipts_enable(m->ctx.ns, m->receipt_key);
 	if (rc)
 		close_platform(m);
 	return rc;
@@ -392,9 +584,10 @@ static int session_new(struct mount *m)
 }
 
 /*
- * SIGHUP (systemctl reload, logrotate's postrotate) reopens the audit
- * log. It is blocked in every thread and taken here by sigwait, since
- * libfuse's handler would end the session on it.
+ * SIGHUP (systemctl reload, logrotate's postrotate) reopens the log
+ * file (-o log=FILE) and the audit log. It is blocked in every thread
+ * and taken here by sigwait, since libfuse's handler would end the
+ * session on it.
  */
 static void *reload_main(void *arg)
 {
@@ -405,6 +598,15 @@ static void *reload_main(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
 	while (sigwait(&set, &sig) == 0 && !m->stopping) {
+		int rc = log_reopen();
+
+		if (rc)
+			log_error("reload (SIGHUP): cannot reopen the log "
+				  "'%s': %s",
+				  m->o.log_file, strerror(-rc));
+		else if (m->o.log_file)
+			log_info("reload (SIGHUP): reopened the log '%s'",
+				 m->o.log_file);
 		log_info("reload (SIGHUP): reopening the audit log");
 		auth_audit_reopen(m->auth);
 	}
@@ -485,7 +687,10 @@ static int run(struct mount *m)
 	log_info("mounted '%s' revision %" PRIu64 " at '%s' (cache '%s')",
 		 m->origin, ns_revision(m->ctx.ns), m->cmd.mountpoint,
 		 m->co.dir);
+	/* systemd's Type=notify: mounted and about to serve */
+	systemd_notify("READY=1");
 	ret = serve(m);
+	log_info("unmounted '%s'", m->cmd.mountpoint);
 out:
 	fuse_session_unmount(m->se);
 	return ret;
@@ -499,9 +704,14 @@ static void mount_release(struct mount *m)
 	}
 	close_platform(m);
 	repo_key_free(m->key);
+	repo_key_free(m->receipt_key);
 	free(m->origin);
 	free(m->cmd.mountpoint);
 	free(m->o.origin);
+	free(m->o.origin_opt);
+	free(m->o.mountpoint);
+	free(m->o.log_file);
+	free(m->o.receipt_key);
 	free(m->o.pubkey);
 	free(m->o.cache_dir);
 	free(m->o.cache_size);

@@ -1,7 +1,8 @@
 /*
- * The .aidata/ control files: stats (Prometheus text), revision, whoami
- * (generated when opened) and login (an open descriptor takes the
- * login and logout requests of fs/uapi/aidatafs_ioctl.h).
+ * The .aidata/ control files: stats (Prometheus text), revision, status
+ * (JSON, ns_status.c), receipt (JSON, ns_receipt.c), whoami (generated
+ * when opened) and login (an open
+ * descriptor takes the login and logout requests of fs/uapi/aidatafs_ioctl.h).
  */
 #define _GNU_SOURCE
 #include "ns_int.h"
@@ -18,15 +19,17 @@
 #include "banned.h"
 
 /* In name order, as listed. */
-static const char *const control_names[] = {"login", "revision", "stats",
-					    "whoami"};
-static const uint64_t control_inos[] = {NS_INO_LOGIN, NS_INO_REVISION,
-					NS_INO_STATS, NS_INO_WHOAMI};
-#define CONTROL_COUNT 4
+static const char *const control_names[] = {"login", "receipt", "revision",
+					    "stats", "status",	"whoami"};
+static const uint64_t control_inos[] = {NS_INO_LOGIN,	 NS_INO_RECEIPT,
+					NS_INO_REVISION, NS_INO_STATS,
+					NS_INO_STATUS,	 NS_INO_WHOAMI};
+#define CONTROL_COUNT 6
 
 bool ns_control_is_file(uint64_t ino)
 {
-	return ino >= NS_INO_STATS && ino <= NS_INO_WHOAMI;
+	return (ino >= NS_INO_STATS && ino <= NS_INO_WHOAMI) ||
+	       ino == NS_INO_STATUS || ino == NS_INO_RECEIPT;
 }
 
 void ns_control_stat(ns_t *ns, struct ns_rev *r, uint64_t ino, struct stat *st)
@@ -122,10 +125,14 @@ int ns_control_open(ns_t *ns, uint64_t ino, const struct ns_caller *who,
 		*out = f;
 		return 0;
 	}
+	if (ino == NS_INO_RECEIPT)
+		return ns_receipt_file_open(ns, who, out);
 	if (ino == NS_INO_STATS)
 		f = generated(render_stats(ns));
 	else if (ino == NS_INO_REVISION)
 		f = generated(xasprintf("%" PRIu64 "\n", ns_revision(ns)));
+	else if (ino == NS_INO_STATUS)
+		f = generated(ns_status_render(ns));
 	else
 		f = generated(auth_whoami(ns->auth, who->uid));
 	*out = f;
@@ -135,13 +142,21 @@ int ns_control_open(ns_t *ns, uint64_t ino, const struct ns_caller *who,
 int ns_control_read(struct ns_file *f, uint64_t off, size_t size,
 		    struct ns_read *out)
 {
-	if (off >= f->text_len)
+	const char *text;
+	size_t len;
+
+	/* a receipt request may replace the text (the old one stays
+	 * allocated until release) */
+	pthread_mutex_lock(&f->lock);
+	text = f->text;
+	len = f->text_len;
+	pthread_mutex_unlock(&f->lock);
+	if (off >= len)
 		return 0;
 	out->seg = xcalloc(1, sizeof(*out->seg));
 	out->seg[0].fd = -1;
-	out->seg[0].mem = (const uint8_t *)f->text + off;
-	out->seg[0].len =
-	    f->text_len - off < size ? f->text_len - (size_t)off : size;
+	out->seg[0].mem = (const uint8_t *)text + off;
+	out->seg[0].len = len - off < size ? len - (size_t)off : size;
 	out->nseg = 1;
 	out->total = out->seg[0].len;
 	return 0;

@@ -21,9 +21,9 @@
 
 #define READAHEAD_BYTES (32u << 20)
 
-/* "/datasets/<dataset>/a/b" for the audit, walking up the catalog. */
-static char *tree_path(repo_catalog_t *cat, const struct ns_slot *s,
-		       uint64_t local)
+/* "/datasets/<dataset>/a/b" for the audit and the receipts, walking up
+ * the catalog. */
+char *ns_tree_path(repo_catalog_t *cat, const struct ns_slot *s, uint64_t local)
 {
 	char *path = xstrdup("");
 
@@ -100,7 +100,7 @@ int ns_open(ns_t *ns, uint64_t ino, const struct ns_caller *who, bool write,
 		return rc;
 	}
 	/* the tier decides here, once per open, and is audited */
-	path = tree_path(cat, s, TREE_LOCAL(ino));
+	path = ns_tree_path(cat, s, TREE_LOCAL(ino));
 	ns_auth_request_init(ns, &ar, who, s, path);
 	/* a read-only mount refuses writes in the kernel; one that reaches
 	 * us anyway is refused here and, for shared and secure files,
@@ -121,6 +121,7 @@ int ns_open(ns_t *ns, uint64_t ino, const struct ns_caller *who, bool write,
 		f->starts[k + 1] = f->starts[k] + f->inode.extents[k].length;
 	pthread_mutex_init(&f->lock, NULL);
 	COUNT_ADD(ns->counters.opens, 1);
+	ns_receipt_opened(ns, f, who, ino);
 	*out = f;
 	return 0;
 }
@@ -157,6 +158,9 @@ void ns_release(ns_t *ns, struct ns_file *f)
 	cache_chunk_release(ns->cache, &f->held);
 	free(f->starts);
 	free(f->text);
+	for (size_t i = 0; i < f->nretired; i++)
+		free(f->retired[i]);
+	free(f->retired);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
@@ -321,6 +325,7 @@ int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
 		rc = plan_extent(ns, f, cat, k, off, end, out);
 	if (!rc) {
 		COUNT_ADD(ns->counters.bytes_served, out->total);
+		ns_receipt_served(ns, f, out->total);
 		readahead(ns, f, cat, off, end);
 	}
 out:
@@ -338,4 +343,57 @@ void ns_read_done(ns_t *ns, struct ns_read *r)
 	free(r->refs);
 	free(r->seg);
 	memset(r, 0, sizeof(*r));
+}
+
+int ns_prefetch(ns_t *ns, struct ns_file *f, uint64_t off, uint64_t len,
+		struct ns_prefetch_result *out)
+{
+	repo_catalog_t *cat = NULL;
+	uint32_t first, last;
+	uint64_t end;
+	bool fetched = false;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (f->kind != FILE_TREE)
+		return -ENOTTY;
+	if (off >= f->inode.size || len == 0)
+		return 0;
+	end = len < f->inode.size - off ? off + len : f->inode.size;
+	rc = ns_slot_catalog(ns, f->slot, &cat);
+	if (rc)
+		return rc;
+	first = extent_at(f, off);
+	last = extent_at(f, end - 1);
+	for (uint32_t k = first; k <= last; k++) {
+		const struct repo_extent *e = &f->inode.extents[k];
+		uint64_t a = off > f->starts[k] ? off : f->starts[k];
+		uint64_t b = end < f->starts[k + 1] ? end : f->starts[k + 1];
+		struct repo_chunk ch;
+
+		/* consecutive extents of one chunk: decided once */
+		if (k == first || e->chunk != f->inode.extents[k - 1].chunk) {
+			rc = repo_catalog_chunk(cat, e->chunk, &ch);
+			if (rc) {
+				log_error("dataset '%s': chunk record %u "
+					  "missing",
+					  f->slot->d.name, e->chunk);
+				return -EIO;
+			}
+			rc = cache_chunk_fetch(ns->cache, &ch, &fetched);
+			if (rc)
+				return rc;
+			if (fetched) {
+				out->chunks_fetched++;
+				out->origin_bytes += ch.stored_size;
+			} else {
+				out->chunks_cached++;
+			}
+		}
+		if (fetched)
+			out->bytes_fetched += b - a;
+		else
+			out->bytes_cached += b - a;
+	}
+	return 0;
 }

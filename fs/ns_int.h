@@ -9,6 +9,8 @@
  *   ns_file.c     files: open, tier checks, read planning, readahead
  *   ns_xattr.c    user.aidata.* attributes
  *   ns_control.c  the .aidata/ control files
+ *   ns_status.c   .aidata/status
+ *   ns_receipt.c  per-job data receipts (.aidata/receipt), on receipt.c
  */
 #ifndef AIDATA_NS_INT_H
 #define AIDATA_NS_INT_H
@@ -18,6 +20,7 @@
 #include <time.h>
 
 #include "ns.h"
+#include "receipt.h"
 #include "stats.h"
 
 /* ------------------------------------------------------ inode numbers -- */
@@ -114,9 +117,10 @@ struct ns {
 	size_t nopen;		     /* protected by lock */
 	uint64_t catalog_ops;	     /* atomic: lookups/readdirs since a trim */
 	struct fs_counters counters; /* atomics */
+	struct ns_receipts *receipts; /* ns_receipt.c; NULL: not kept */
 };
 
-enum ns_file_kind { FILE_TREE, FILE_GENERATED, FILE_LOGIN };
+enum ns_file_kind { FILE_TREE, FILE_GENERATED, FILE_LOGIN, FILE_RECEIPT };
 
 struct ns_file {
 	enum ns_file_kind kind;
@@ -133,7 +137,12 @@ struct ns_file {
 	 * does not decrypt it again; protected by lock */
 	struct cache_chunk_ref held;
 	uint32_t held_id;
-	uint32_t prefetched_to; /* protected by lock: extents queued */
+	uint32_t prefetched_to;	    /* protected by lock: extents queued */
+	struct receipt_tag receipt; /* FILE_TREE: the account reads count in */
+	/* FILE_RECEIPT: texts a request replaced, kept until release (a
+	 * read may still use them); protected by lock */
+	char **retired;
+	size_t nretired;
 };
 
 /*
@@ -213,5 +222,35 @@ int ns_control_open(ns_t *ns, uint64_t ino, const struct ns_caller *who,
 /* Read a generated file (ns_read's contract). */
 int ns_control_read(struct ns_file *f, uint64_t off, size_t size,
 		    struct ns_read *out);
+
+/* --------------------------------------------------------- ns_status.c -- */
+
+/* The text of .aidata/status (JSON); a new string the caller frees. */
+char *ns_status_render(ns_t *ns);
+/* The origin URL without the user information a URL may carry; a new
+ * string the caller frees. */
+char *ns_origin_shown(ns_t *ns);
+
+/* -------------------------------------------------------- ns_receipt.c -- */
+
+/* A granted open of tree inode ino as f by who: counted in the account
+ * of who's cgroup (f->receipt says where f's reads count). */
+void ns_receipt_opened(ns_t *ns, struct ns_file *f, const struct ns_caller *who,
+		       uint64_t ino);
+/* n bytes served through f. */
+void ns_receipt_served(ns_t *ns, struct ns_file *f, uint64_t n);
+/* Open .aidata/receipt for who: the receipt of who's own cgroup.
+ * -EOPNOTSUPP when receipts are not kept. */
+int ns_receipt_file_open(ns_t *ns, const struct ns_caller *who,
+			 struct ns_file **out);
+/* At ns_free. */
+void ns_receipts_free(ns_t *ns);
+
+/* ----------------------------------------------------------- ns_file.c -- */
+
+/* "/datasets/<dataset>/a/b" of catalog inode local of slot s (the
+ * canonical view): a new string the caller frees. */
+char *ns_tree_path(repo_catalog_t *cat, const struct ns_slot *s,
+		   uint64_t local);
 
 #endif

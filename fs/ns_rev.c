@@ -393,6 +393,7 @@ void ns_free(ns_t *ns)
 {
 	if (!ns)
 		return;
+	ns_receipts_free(ns);
 	if (ns->rev)
 		rev_free(ns->rev);
 	ns_slots_free(ns);

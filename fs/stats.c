@@ -47,8 +47,8 @@ char *stats_render(const struct cache_stats *cs, const struct fs_counters *fc)
 	     "Chunk reads that had to fetch from the origin.", NULL,
 	     cs->misses},
 	    {"aidatafs_prefetches_total", "counter",
-	     "Chunks fetched ahead of sequential readers.", NULL,
-	     cs->prefetches},
+	     "Chunks fetched ahead of readers (readahead, aidata prefetch).",
+	     NULL, cs->prefetches},
 	    {"aidatafs_bytes_fetched_total", "counter",
 	     "Bytes received from the origin for catalogs and chunks, all of "
 	     "them (from a server that ignores Range, the bytes before a "

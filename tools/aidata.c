@@ -14,7 +14,7 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"keygen", cmd_keygen, "create an Ed25519 platform key pair"},
+    {"keygen", cmd_keygen, "create an Ed25519 key pair (platform, receipt)"},
     {"pack", cmd_pack, "pack a source tree into a repository revision"},
     {"verify", cmd_verify, "check a repository's signature and digests"},
     {"ls", cmd_ls, "list a path inside a repository"},
@@ -27,6 +27,9 @@ static const struct command commands[] = {
     {"login", cmd_login, "bind a credential to you on a mount"},
     {"logout", cmd_logout, "drop your credential on a mount"},
     {"whoami", cmd_whoami, "show your credential's claims on a mount"},
+    {"prefetch", cmd_prefetch, "fetch paths into a mount's cache"},
+    {"status", cmd_status, "show a mount's origin, revision and cache"},
+    {"receipt", cmd_receipt, "print or verify a job's data receipt"},
 };
 
 static void usage(FILE *out)
@@ -35,7 +38,8 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-12s %s\n", commands[i].name,
 			commands[i].summary);
-	fprintf(out, "\n'aidata COMMAND --help' describes one command.\n");
+	fprintf(out, "\n'aidata COMMAND --help' describes one command, "
+		     "aidata(1) all of them.\n");
 }
 
 int main(int argc, char **argv)

@@ -17,5 +17,8 @@ int cmd_logout(int argc, char **argv);
 int cmd_whoami(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
 int cmd_ledger(int argc, char **argv);
+int cmd_prefetch(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_receipt(int argc, char **argv);
 
 #endif

@@ -147,6 +147,37 @@ int auth_unseal_dataset_key(const repo_key_t *platform_pub, const char *dataset,
 			    const auth_node_key_t *node_priv, const char *data,
 			    size_t len, uint8_t key[AUTH_DATASET_KEY_LEN]);
 
+/* --------------------------------------------------- job receipts -- */
+
+#define AUTH_KEY_ID_LEN 16 /* hex characters */
+
+/* The id of an Ed25519 key: the first 16 hex characters of the SHA-256
+ * of its raw public key, into out (17 bytes). 0 or -EIO. */
+int auth_key_id(const repo_key_t *key, char out[AUTH_KEY_ID_LEN + 1]);
+
+/*
+ * Sign a job's data receipt (docs/RECEIPT.md): body is the text of a
+ * JSON object; *out (new, caller frees) is the text of
+ *   {"receipt": BODY, "signature": {"alg": "Ed25519", "key_id": ID,
+ *                                   "value": BASE64}}
+ * where value is key's signature of BODY's canonical form (jansson's
+ * compact encoding, object keys sorted), or "signature": null when key
+ * is NULL. Returns 0, -EINVAL when body is not a JSON object (or has a
+ * duplicate key), -EIO.
+ */
+int auth_receipt_seal(const repo_key_t *key, const char *body, char **out);
+
+/*
+ * Check a receipt (text, len bytes) against pub: 0 when its signature
+ * verifies, and then *body (unless NULL; new, caller frees) is the
+ * canonical form of what it signs. -EINVAL when it is not a receipt
+ * (malformed JSON, a duplicate key, other members), -ENOKEY when it is
+ * unsigned, -EKEYREJECTED when signed by another key (key_id), -EBADMSG
+ * when the signature does not verify (forged, or edited since).
+ */
+int auth_receipt_verify(const repo_key_t *pub, const char *text, size_t len,
+			char **body);
+
 /* ------------------------------------------------- decisions, audit -- */
 
 typedef struct auth auth_t;

@@ -156,9 +156,30 @@ int cache_object_fetch(cache_t *c, const char *rel, size_t max, char **data,
  * silently dropped if the queue is full or it is cached. */
 void cache_chunk_prefetch(cache_t *c, const struct repo_chunk *ch);
 
+/*
+ * Fetch chunk ch into the store now unless it is there (aidata
+ * prefetch): its stored bytes, ciphertext for an encrypted chunk, which
+ * is never decrypted here. A chunk already present is moved to the
+ * young end of the LRU order. *fetched says whether this call fetched
+ * it. Returns 0; -EIO when the origin cannot deliver it or it does not
+ * verify (logged); -ENOSPC when the cache cannot keep it (full of chunks
+ * being read, or its disk full); -EINVAL for a transient cache.
+ */
+int cache_chunk_fetch(cache_t *c, const struct repo_chunk *ch, bool *fetched);
+
+/* Whether the catalog with object digest d is unpacked in the cache
+ * (cache_catalog_path would not fetch it). */
+bool cache_catalog_present(cache_t *c, const struct digest *d);
+
+/* The cache directory and the origin URL, as given to cache_new; valid
+ * as long as c. */
+const char *cache_dir(cache_t *c);
+const char *cache_origin(cache_t *c);
+
 struct cache_stats {
 	uint64_t hits, misses;
-	uint64_t prefetches;	/* chunks fetched ahead of readers */
+	uint64_t prefetches;	/* chunks fetched ahead of readers, or
+				 * on request (cache_chunk_fetch) */
 	uint64_t bytes_fetched; /* received for chunks and catalogs */
 	uint64_t chunks_cached; /* in the index now */
 	uint64_t cache_bytes;	/* chunk bytes in the index now */

@@ -7,7 +7,8 @@
  * Inode numbers are computed, not stored, so nothing here grows with the
  * size of the tree:
  *   1..15                 fixed: /, datasets, by-industry, by-modality,
- *                         by-contributor, .aidata and its files
+ *                         by-contributor, .aidata and its files (login 8,
+ *                         whoami 9, status 12, receipt 13, ...)
  *   1<<62 | which<<40 | i the directory of label i of kind `which` (2
  *                         bits): industry 0, modality 1, contributor 2
  *   2<<62 | view<<60 | slot<<40 | local
@@ -42,6 +43,8 @@
 #define NS_INO_REVISION 7
 #define NS_INO_LOGIN 8
 #define NS_INO_WHOAMI 9
+#define NS_INO_STATUS 12
+#define NS_INO_RECEIPT 13
 /* the third label view came after the .aidata/ files, which grow from 6 */
 #define NS_INO_BY_CONTRIBUTOR 15
 
@@ -153,6 +156,49 @@ int ns_login(ns_t *ns, struct ns_file *f, const struct ns_caller *who,
 	     const char *token, size_t len, enum auth_reason *reason);
 int ns_logout(ns_t *ns, struct ns_file *f, const struct ns_caller *who);
 void ns_release(ns_t *ns, struct ns_file *f);
+
+/* What ns_prefetch did for a range of a file. */
+struct ns_prefetch_result {
+	uint64_t bytes_fetched;	 /* file bytes whose chunks it fetched */
+	uint64_t bytes_cached;	 /* file bytes whose chunks were cached */
+	uint64_t origin_bytes;	 /* bytes received from the origin */
+	uint32_t chunks_fetched; /* distinct chunks: fetched ... */
+	uint32_t chunks_cached;	 /* ... and found in the cache */
+};
+
+/*
+ * Fetch the chunks that bytes [off, off+len) of open file f need into
+ * the cache, in their stored form (a secure chunk stays ciphertext and
+ * is not decrypted): the AIDATAFS_IOC_PREFETCH request. Nothing is read
+ * into the page cache or served, so a prefetch does not count as a read
+ * of the file. The range is clamped to the file. Returns 0 and *out;
+ * -ENOTTY when f is not a dataset file; the first error of
+ * cache_chunk_fetch (-EIO, -ENOSPC: logged), with *out counting what
+ * was done before it.
+ */
+int ns_prefetch(ns_t *ns, struct ns_file *f, uint64_t off, uint64_t len,
+		struct ns_prefetch_result *out);
+
+/*
+ * Keep per-job data receipts (docs/RECEIPT.md): from now on every
+ * granted open of a dataset file is counted in the account of the
+ * opener's cgroup, and .aidata/receipt gives the caller's. key, if not
+ * NULL, signs them (an Ed25519 private key, borrowed: it must outlive
+ * ns). 0, or -ENOENT when the system has no cgroup v2 hierarchy
+ * (logged; receipts then name no cgroup and only root may read them).
+ */
+int ns_receipts_enable(ns_t *ns, const repo_key_t *key);
+/*
+ * The AIDATAFS_IOC_RECEIPT request on an open .aidata/receipt: make it
+ * read the receipt of cgroup (a path as in /proc/PID/cgroup; "" or NULL:
+ * the caller's own), and with reset start that cgroup's account afresh
+ * (the file then reads the account it closed). The caller may name its
+ * own cgroup (but "/", the whole system), a cgroup whose directory it
+ * owns, and root any. -ENOTTY for another file, -EINVAL for a malformed
+ * path, -EACCES for a cgroup that is not the caller's.
+ */
+int ns_receipt_select(ns_t *ns, struct ns_file *f, const struct ns_caller *who,
+		      const char *cgroup, bool reset);
 
 /* One piece of a read reply: bytes [pos, pos+len) of fd, or of mem
  * (fd -1); both valid until ns_read_done. */

@@ -4,7 +4,8 @@
  * pins, one fetch for concurrent readers, the LRU order (through the
  * index, with explicit times), the size bound, transient caches, and
  * the secure path (ciphertext on disk, plaintext in shared memory, a
- * damaged stored copy forgotten and refetched).
+ * damaged stored copy forgotten and refetched), and fetching on request
+ * (aidata prefetch).
  */
 #define _GNU_SOURCE
 #include "cache.h"
@@ -760,6 +761,132 @@ static void test_secure_wrong_key(void)
 	unit_rmtree(dir);
 }
 
+/* ----------------------------------------------- fetching on request -- */
+
+struct fetch_arg {
+	cache_t *c;
+	const struct repo_chunk *ch;
+	int rc;
+	bool fetched;
+};
+
+static void *fetch_main(void *arg)
+{
+	struct fetch_arg *a = arg;
+
+	a->rc = cache_chunk_fetch(a->c, a->ch, &a->fetched);
+	return NULL;
+}
+
+/*
+ * cache_chunk_fetch (aidata prefetch): fetched once, then present and
+ * free; a secure chunk is stored as ciphertext without a key and read
+ * later with one; an unverifiable chunk is -EIO and not stored; a
+ * transient cache refuses. A present chunk is made young: it survives
+ * the eviction that storing other chunks causes. Concurrent requests
+ * for one chunk count one fetch.
+ */
+static void test_fetch_on_request(void)
+{
+	char *dir = unit_tmpdir(), *path;
+	cache_t *c = cache_open(dir, 0, false);
+	struct repo_chunk bad = plain_chunks[5].ch;
+	struct cache_stats st;
+	bool fetched = true;
+	uint64_t before;
+
+	CHECK_RC(cache_chunk_fetch(c, &plain_chunks[4].ch, &fetched), 0);
+	CHECK(fetched);
+	CHECK(cache_chunk_present(c, &plain_chunks[4].ch));
+	before = origin_requests(c);
+	CHECK_RC(cache_chunk_fetch(c, &plain_chunks[4].ch, &fetched), 0);
+	CHECK(!fetched);
+	CHECK_U64(origin_requests(c), before);
+	check_chunk(c, &plain_chunks[4], NULL);
+	CHECK_U64(origin_requests(c), before);
+
+	/* secure: ciphertext on disk, no key needed to fetch it */
+	CHECK_RC(cache_chunk_fetch(c, &secure_chunk.ch, &fetched), 0);
+	CHECK(fetched);
+	path = stored_path(dir, &secure_chunk.ch);
+	{
+		struct stat sb;
+
+		CHECK(stat(path, &sb) == 0 &&
+		      (uint64_t)sb.st_size == secure_chunk.ch.stored_size);
+	}
+	CHECK(!tree_contains(dir, secure_chunk.plain, 4096));
+	before = origin_requests(c);
+	check_chunk(c, &secure_chunk, key);
+	CHECK_U64(origin_requests(c), before);
+
+	/* a digest the origin's bytes do not match */
+	bad.digest.b[0] ^= 1;
+	unit_quiet(true);
+	CHECK_RC(cache_chunk_fetch(c, &bad, &fetched), -EIO);
+	unit_quiet(false);
+	CHECK(!fetched);
+	CHECK(!cache_chunk_present(c, &bad));
+	cache_stats_get(c, &st);
+	CHECK_U64(st.prefetches, 2);
+	cache_free(c);
+	free(path);
+	unit_rmtree(dir);
+
+	/* bound: 4 chunks. 0..3 fetched, 0 fetched again (young), then 4:
+	 * the eviction takes 1, not 0 */
+	dir = unit_tmpdir();
+	c = cache_open(dir, 4 * CHUNK_SIZE, false);
+	for (int i = 0; i < 4; i++) {
+		CHECK_RC(cache_chunk_fetch(c, &plain_chunks[i].ch, &fetched),
+			 0);
+		/* distinct old LRU times (the index orders by seconds) */
+		REQUIRE_RC(
+		    cache_index_remove(c->ix, &plain_chunks[i].ch.digest), 0);
+		REQUIRE_RC(cache_index_insert(c->ix, &plain_chunks[i].ch.digest,
+					      CHUNK_SIZE, 100 + (uint64_t)i),
+			   0);
+	}
+	CHECK_RC(cache_chunk_fetch(c, &plain_chunks[0].ch, &fetched), 0);
+	CHECK(!fetched);
+	CHECK_RC(cache_chunk_fetch(c, &plain_chunks[4].ch, &fetched), 0);
+	CHECK(fetched);
+	CHECK(cache_chunk_present(c, &plain_chunks[0].ch));
+	CHECK(!cache_chunk_present(c, &plain_chunks[1].ch));
+	cache_free(c);
+	unit_rmtree(dir);
+
+	/* requests at once for one (large) chunk: one says it fetched */
+	dir = unit_tmpdir();
+	c = cache_open(dir, 0, false);
+	{
+		struct fetch_arg args[6];
+		pthread_t th[6];
+		int nfetched = 0;
+
+		for (int i = 0; i < 6; i++) {
+			args[i] = (struct fetch_arg){c, &big_chunk.ch, 1, 0};
+			REQUIRE(pthread_create(&th[i], NULL, fetch_main,
+					       &args[i]) == 0);
+		}
+		for (int i = 0; i < 6; i++) {
+			pthread_join(th[i], NULL);
+			CHECK_RC(args[i].rc, 0);
+			nfetched += args[i].fetched;
+		}
+		CHECK_INT(nfetched, 1);
+		CHECK_U64(origin_requests(c), 1);
+	}
+	cache_free(c);
+	unit_rmtree(dir);
+
+	dir = unit_tmpdir();
+	c = cache_open(dir, 0, true);
+	CHECK_RC(cache_chunk_fetch(c, &plain_chunks[4].ch, &fetched), -EINVAL);
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
 /* The origin URL a user gives, normalised once. */
 static void test_origin_url(void)
 {
@@ -805,6 +932,7 @@ int main(void)
 	RUN(test_failure_memory_catalog);
 	RUN(test_secure);
 	RUN(test_secure_wrong_key);
+	RUN(test_fetch_on_request);
 	RUN(test_origin_url);
 	for (int i = 0; i < NCHUNKS; i++)
 		free(plain_chunks[i].plain);

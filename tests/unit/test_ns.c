@@ -3,11 +3,13 @@
  * repository that the real packer ($AIDATA) builds in a temp dir, opened
  * through a file:// cache: inode numbering, the four views, listings
  * resumed from cookies, file reads, tiers at open, xattrs, the .aidata/
- * control files, and switches to new revisions (changed files; a
- * dataset's tier and contributor changed without its files).
+ * control files, prefetch requests, receipts, and switches to new
+ * revisions (changed files; a dataset's tier and contributor changed
+ * without its files).
  */
 #define _GNU_SOURCE
 #include "ns.h"
+#include "cgroup.h"
 #include "log.h"
 #include "unit.h"
 #include "xalloc.h"
@@ -21,6 +23,7 @@
 static char *T;	  /* the temp dir: src/, keys/, repo/, cache/, state/ */
 static char *src; /* the source tree the packer reads */
 static repo_key_t *pub;
+static repo_key_t *receipt_key; /* signs receipts; outlives ns */
 static cache_t *cache;
 static auth_t *auth;
 static ns_t *ns;
@@ -239,7 +242,7 @@ static int read_at(struct ns_file *f, uint64_t off, size_t size, uint8_t *out,
 	return 0;
 }
 
-static char *read_all(uint64_t ino, size_t *len)
+static char *read_all_as(uint64_t ino, const struct ns_caller *who, size_t *len)
 {
 	struct ns_file *f = NULL;
 	bool direct;
@@ -247,12 +250,17 @@ static char *read_all(uint64_t ino, size_t *len)
 	int rc;
 
 	REQUIRE(buf);
-	REQUIRE_RC(ns_open(ns, ino, &me, false, &f, &direct), 0);
+	REQUIRE_RC(ns_open(ns, ino, who, false, &f, &direct), 0);
 	rc = read_at(f, 0, (1 << 20) - 1, buf, len);
 	CHECK_RC(rc, 0);
 	buf[*len] = '\0';
 	ns_release(ns, f);
 	return (char *)buf;
+}
+
+static char *read_all(uint64_t ino, size_t *len)
+{
+	return read_all_as(ino, &me, len);
 }
 
 /* -------------------------------------------------------------- tests -- */
@@ -489,6 +497,53 @@ static void test_files(void)
 	free(buf);
 }
 
+/*
+ * ns_prefetch (AIDATAFS_IOC_PREFETCH): a file's chunks into the cache,
+ * counted once, in ranges, without serving a byte; then all cached.
+ * Generated files refuse it.
+ */
+static void test_prefetch(void)
+{
+	uint64_t b = walk("datasets/law-cases/sub/b.bin", NULL);
+	struct ns_prefetch_result r;
+	struct ns_file *f = NULL;
+	struct cache_stats before, after;
+	bool direct;
+	uint64_t fetched = 0, cached = 0;
+
+	REQUIRE_RC(ns_open(ns, b, &me, false, &f, &direct), 0);
+	cache_stats_get(cache, &before);
+	/* two ranges that share the chunk at 64 KiB */
+	CHECK_RC(ns_prefetch(ns, f, 0, 70000, &r), 0);
+	fetched += r.bytes_fetched;
+	cached += r.bytes_cached;
+	CHECK_U64(r.bytes_fetched, 70000);
+	CHECK_U64(r.chunks_fetched, 2);
+	CHECK(r.origin_bytes > 0);
+	CHECK_RC(ns_prefetch(ns, f, 70000, 1 << 30, &r), 0);
+	CHECK_U64(r.bytes_fetched + r.bytes_cached, sizeof(big) - 70000);
+	CHECK_U64(r.chunks_cached, 1); /* the one both ranges need */
+	fetched += r.bytes_fetched;
+	cached += r.bytes_cached;
+	CHECK_U64(fetched + cached, sizeof(big));
+	/* everything now cached, and nothing fetched twice */
+	CHECK_RC(ns_prefetch(ns, f, 0, sizeof(big), &r), 0);
+	CHECK_U64(r.bytes_cached, sizeof(big));
+	CHECK_U64(r.bytes_fetched, 0);
+	CHECK_U64(r.chunks_fetched, 0);
+	CHECK_U64(r.origin_bytes, 0);
+	cache_stats_get(cache, &after);
+	CHECK_U64(after.prefetches - before.prefetches,
+		  after.misses - before.misses);
+	/* past the end: nothing */
+	CHECK_RC(ns_prefetch(ns, f, sizeof(big), 10, &r), 0);
+	CHECK_U64(r.bytes_fetched + r.bytes_cached, 0);
+	ns_release(ns, f);
+	REQUIRE_RC(ns_open(ns, NS_INO_STATS, &me, false, &f, &direct), 0);
+	CHECK_RC(ns_prefetch(ns, f, 0, 10, &r), -ENOTTY);
+	ns_release(ns, f);
+}
+
 /* A shared dataset without a credential: listed, not readable. */
 static void test_tiers(void)
 {
@@ -620,7 +675,7 @@ static void test_control(void)
 	enum auth_reason why;
 
 	s = list(NS_INO_CONTROL, true);
-	CHECK_STR(s, "login revision stats whoami");
+	CHECK_STR(s, "login receipt revision stats status whoami");
 	free(s);
 	ino = lookup(NS_INO_CONTROL, "revision", &st);
 	CHECK_U64(ino, NS_INO_REVISION);
@@ -639,6 +694,12 @@ static void test_control(void)
 	s = read_all(NS_INO_WHOAMI, &len);
 	CHECK(strstr(s, "\"uid\": 1000") != NULL);
 	free(s);
+	s = read_all(NS_INO_STATUS, &len);
+	CHECK(strstr(s, "\"revision\": 1,") != NULL);
+	CHECK(strstr(s, "\"name\": \"law-audio\"") != NULL);
+	CHECK(strstr(s, "\"name\": \"med-scans\"") != NULL);
+	CHECK(strstr(s, "\"max_bytes\": 0") != NULL);
+	free(s);
 
 	REQUIRE_RC(ns_open(ns, NS_INO_STATS, &me, false, &f, &direct), 0);
 	CHECK(direct); /* generated: its size is not known in advance */
@@ -655,6 +716,68 @@ static void test_control(void)
 	CHECK_RC(ns_logout(ns, f, &me), 0);
 	ns_release(ns, f);
 	CHECK_RC(ns_open(ns, NS_INO_CONTROL, &me, false, &f, &direct), -EISDIR);
+}
+
+/*
+ * Receipts: a granted open and its reads are counted in the opener's
+ * cgroup; .aidata/receipt renders them with the catalog's path, digest
+ * and size, signed; a request selects a cgroup (the root cgroup is
+ * root's only) and resets.
+ */
+static void test_receipts(void)
+{
+	uint64_t a = walk("datasets/law-cases/a.txt", NULL);
+	struct ns_caller self = {0, 0, getpid()};
+	struct ns_caller user = {1000, 1000, getpid()};
+	struct ns_file *f = NULL;
+	repo_key_t *key = NULL;
+	char *own = NULL, *s, *body = NULL, *want;
+	bool direct;
+	size_t len;
+	uint8_t buf[64];
+
+	REQUIRE_RC(repo_key_generate(&key), 0);
+	CHECK_RC(ns_open(ns, NS_INO_RECEIPT, &self, false, &f, &direct),
+		 -EOPNOTSUPP);
+	REQUIRE_RC(ns_receipts_enable(ns, key), 0);
+	REQUIRE_RC(cgroup_of_pid(getpid(), &own), 0);
+	REQUIRE_RC(ns_open(ns, a, &self, false, &f, &direct), 0);
+	CHECK_RC(read_at(f, 0, sizeof(buf), buf, &len), 0);
+	ns_release(ns, f);
+	s = read_all_as(NS_INO_RECEIPT, &self, &len);
+	REQUIRE_RC(auth_receipt_verify(key, s, len, &body), 0);
+	want = xasprintf("\"cgroup\":\"%s\"", own);
+	CHECK(strstr(body, want) != NULL);
+	free(want);
+	CHECK(strstr(body, "\"path\":\"/datasets/law-cases/a.txt\"") != NULL);
+	CHECK(strstr(body, "\"bytes_served\":16,") != NULL);
+	CHECK(strstr(body, "\"license\":\"CC-BY-4.0\"") != NULL);
+	{
+		struct digest d;
+		char hex[DIGEST_HEX_LEN + 1];
+
+		sha256_buffer("the court finds\n", 16, &d);
+		digest_to_hex(&d, hex);
+		CHECK(strstr(body, hex) != NULL);
+	}
+	free(body);
+	free(s);
+	/* requests on the open receipt file */
+	REQUIRE_RC(ns_open(ns, NS_INO_RECEIPT, &self, false, &f, &direct), 0);
+	CHECK_RC(ns_receipt_select(ns, f, &self, "/a/../b", false), -EINVAL);
+	CHECK_RC(ns_receipt_select(ns, f, &user, "/", false), -EACCES);
+	CHECK_RC(ns_receipt_select(ns, f, &self, own, true), 0);
+	ns_release(ns, f);
+	s = read_all_as(NS_INO_RECEIPT, &self, &len);
+	CHECK(strstr(s, "\"resets\": 1,") != NULL);
+	CHECK(strstr(s, "law-cases") == NULL);
+	free(s);
+	REQUIRE_RC(ns_open(ns, NS_INO_STATS, &self, false, &f, &direct), 0);
+	CHECK_RC(ns_receipt_select(ns, f, &self, "", false), -ENOTTY);
+	ns_release(ns, f);
+	free(own);
+	/* ns_free frees the receipts; the key must outlive ns */
+	receipt_key = key;
 }
 
 struct notified {
@@ -788,16 +911,19 @@ int main(void)
 	setup();
 	RUN(test_inode_numbering);
 	RUN(test_views);
+	RUN(test_prefetch); /* before test_files reads b.bin */
 	RUN(test_files);
 	RUN(test_tiers);
 	RUN(test_xattrs);
 	RUN(test_control);
+	RUN(test_receipts);
 	RUN(test_revision_switch);
 	RUN(test_record_only_change);
 	ns_free(ns);
 	cache_free(cache);
 	auth_free(auth);
 	repo_key_free(pub);
+	repo_key_free(receipt_key);
 	free(src);
 	unit_rmtree(T);
 	return unit_result();
