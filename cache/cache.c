@@ -278,6 +278,7 @@ int cache_new(const struct cache_options *o, cache_t **out)
 	pthread_mutex_init(&c->room_lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
 	pthread_cond_init(&c->work, NULL);
+	pthread_cond_init(&c->flush_wake, NULL);
 	c->dir = xstrdup(o->dir);
 	c->origin_url = xstrdup(o->origin_url);
 	c->chunks_dir = xasprintf("%s/chunks", o->dir);
@@ -354,6 +355,7 @@ void cache_free(cache_t *c)
 	pthread_mutex_lock(&c->lock);
 	c->stop = true;
 	pthread_cond_broadcast(&c->work);
+	pthread_cond_broadcast(&c->flush_wake);
 	pthread_mutex_unlock(&c->lock);
 	for (unsigned i = 0; i < c->npf; i++)
 		pthread_join(c->pf_threads[i], NULL);
@@ -381,6 +383,7 @@ void cache_free(cache_t *c)
 	pthread_mutex_destroy(&c->room_lock);
 	pthread_cond_destroy(&c->cond);
 	pthread_cond_destroy(&c->work);
+	pthread_cond_destroy(&c->flush_wake);
 	free(c);
 }
 

@@ -171,7 +171,7 @@ void *cache_flusher_main(void *arg)
 
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_sec += TOUCH_INTERVAL_SEC;
-		pthread_cond_timedwait(&c->work, &c->lock, &ts);
+		pthread_cond_timedwait(&c->flush_wake, &c->lock, &ts);
 		if (c->stop)
 			break;
 		pthread_mutex_unlock(&c->lock);

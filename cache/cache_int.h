@@ -66,7 +66,10 @@ struct cache {
 	/* decrypted secure chunks, by cache key; protected by lock */
 	struct cache_plain *plain[CACHE_PLAIN_BUCKETS];
 
-	pthread_cond_t work; /* prefetch queue or stop */
+	pthread_cond_t work;	   /* prefetch queue or stop */
+	pthread_cond_t flush_wake; /* stop, for the flusher (its own: a
+				    * signal for the queue must reach a
+				    * readahead worker) */
 	struct repo_chunk
 	    pf_queue[CACHE_PREFETCH_QUEUE]; /* protected by lock */
 	size_t pf_head, pf_count;	    /* protected by lock */
