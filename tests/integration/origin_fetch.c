@@ -1,5 +1,5 @@
 /*
- * origin_fetch: a small driver for cache/origin.c, used by
+ * origin_fetch: a small driver for origin/origin.c, used by
  * test_origin_http.sh against a real nginx.
  *
  *   origin_fetch URL REL [OFF LEN] [--timeout S] [--retries N]

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Integration: cache/origin.c over real HTTP against nginx (nginx.sh):
+# Integration: origin/origin.c over real HTTP against nginx (nginx.sh):
 # whole objects and ranges byte-exact, keep-alive (one connection for many
 # requests), 404 without retries, 5xx/429 with retries, a server that
 # ignores Range (bytes counted as received, transfer stopped early), a

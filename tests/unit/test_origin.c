@@ -1,4 +1,4 @@
-/* Unit tests: cache/origin.c without a network: file:// origins, URL and
+/* Unit tests: origin/origin.c without a network: file:// origins, URL and
  * object path checks, and log redaction. HTTP is covered by
  * tests/integration/test_origin_http.sh against a real nginx. */
 #define _GNU_SOURCE

@@ -1,5 +1,5 @@
 /*
- * Private to cache/origin*.c: the state of an origin and what its files
+ * Private to origin/: the state of an origin and what its files
  * share. origin.c: URLs, life cycle and the fetch entry points;
  * origin_file.c: file://; origin_http.c: http(s):// through libcurl,
  * whose answers origin_xfer.c takes.

@@ -1,8 +1,10 @@
 /*
  * origin: fetching repository objects from where they are published:
- * file:///path, http://host/path or https://host/path (libcurl).
- * Private to cache/. Thread-safe: any number of threads may fetch at
- * once; HTTP connections are kept alive and reused across calls.
+ * file:///path, http://host/path or https://host/path (libcurl). Used
+ * by cache/ (reads) and publish/ (writes to an object store); the only
+ * library that includes curl. Thread-safe: any number of threads may
+ * fetch at once; HTTP connections are kept alive and reused across
+ * calls.
  *
  * Every fetch says how big the object is (struct origin_req): exactly
  * (ORIGIN_EXACT: a signed record gives its size, FORMAT.md §1), or at
