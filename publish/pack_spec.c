@@ -196,18 +196,13 @@ static int check_src(const char *file, const char *src,
 	return rc;
 }
 
-int pack_spec_load(const char *path, const char *src, struct pack_spec *out)
+/* root (a parsed datasets file, consumed) into out, checked against src. */
+static int spec_from_json(const char *path, json_t *root, const char *src,
+			  struct pack_spec *out)
 {
-	json_error_t err;
-	json_t *root, *list;
+	json_t *list;
 	int rc = 0;
 
-	memset(out, 0, sizeof(*out));
-	root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
-	if (!root) {
-		log_error("'%s': line %d: %s", path, err.line, err.text);
-		return -EINVAL;
-	}
 	if (json_is_object(root) && json_object_size(root) != 1) {
 		log_error("'%s': unknown top-level field (only "
 			  "\"datasets\" is allowed)",
@@ -252,6 +247,35 @@ out:
 	if (rc)
 		pack_spec_release(out);
 	return rc;
+}
+
+int pack_spec_load(const char *path, const char *src, struct pack_spec *out)
+{
+	json_error_t err;
+	json_t *root;
+
+	memset(out, 0, sizeof(*out));
+	root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+	if (!root) {
+		log_error("'%s': line %d: %s", path, err.line, err.text);
+		return -EINVAL;
+	}
+	return spec_from_json(path, root, src, out);
+}
+
+int pack_spec_parse(const char *name, const char *text, size_t len,
+		    const char *src, struct pack_spec *out)
+{
+	json_error_t err;
+	json_t *root;
+
+	memset(out, 0, sizeof(*out));
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	if (!root) {
+		log_error("'%s': line %d: %s", name, err.line, err.text);
+		return -EINVAL;
+	}
+	return spec_from_json(name, root, src, out);
 }
 
 void pack_spec_release(struct pack_spec *spec)

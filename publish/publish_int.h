@@ -64,6 +64,10 @@ struct pack_spec {
  * and the reason. Release with pack_spec_release.
  */
 int pack_spec_load(const char *path, const char *src, struct pack_spec *out);
+/* The same for the file's len bytes at text (name says what it is in the
+ * log); the fuzz target's way in. */
+int pack_spec_parse(const char *name, const char *text, size_t len,
+		    const char *src, struct pack_spec *out);
 void pack_spec_release(struct pack_spec *spec);
 
 /* ------------------------------------- the dedup index (pack_index.c) -- */
