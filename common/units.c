@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "banned.h"
 
@@ -59,4 +60,17 @@ void units_format_size(double v, char *out, size_t n)
 		u++;
 	}
 	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+int units_format_utc(int64_t t, char out[UNITS_UTC_LEN])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if ((int64_t)tt != t || !gmtime_r(&tt, &tm) ||
+	    strftime(out, UNITS_UTC_LEN, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+		out[0] = '\0';
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -18,4 +18,9 @@ int units_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 /* "1.5 GiB", "12 B" ... into out (n bytes). */
 void units_format_size(double bytes, char *out, size_t n);
 
+/* Unix time t as RFC 3339 UTC, "2026-11-30T05:02:49Z", into out. 0, or -EINVAL
+ * when t is beyond what gmtime represents. */
+#define UNITS_UTC_LEN 32
+int units_format_utc(int64_t t, char out[UNITS_UTC_LEN]);
+
 #endif

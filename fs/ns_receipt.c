@@ -12,6 +12,7 @@
 #include "ns_int.h"
 #include "cgroup.h"
 #include "log.h"
+#include "units.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -123,16 +124,12 @@ void ns_receipt_served(ns_t *ns, struct ns_file *f, uint64_t n)
 		receipt_record_bytes(ns->receipts->book, &f->receipt, n);
 }
 
+/* t as RFC 3339 UTC, or null beyond what gmtime represents */
 static json_t *iso_time(int64_t t)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-	char s[32];
+	char s[UNITS_UTC_LEN];
 
-	if (!gmtime_r(&tt, &tm))
-		return json_null();
-	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return json_string(s);
+	return units_format_utc(t, s) ? json_null() : json_string(s);
 }
 
 /* The files of d listed, each with its path, SHA-256 and size. */

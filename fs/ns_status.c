@@ -6,6 +6,8 @@
  */
 #define _GNU_SOURCE
 #include "ns_int.h"
+#include "origin.h"
+#include "units.h"
 #include "xalloc.h"
 
 #include <inttypes.h>
@@ -16,31 +18,12 @@
 
 #include "banned.h"
 
-/* An origin URL without the user information a URL may carry. */
-static char *origin_shown(const char *url)
-{
-	const char *host = strstr(url, "://"), *at, *slash;
-
-	if (!host)
-		return xstrdup(url);
-	host += 3;
-	slash = strchr(host, '/');
-	at = memchr(host, '@', slash ? (size_t)(slash - host) : strlen(host));
-	if (!at)
-		return xstrdup(url);
-	return xasprintf("%.*s%s", (int)(host - url), url, at + 1);
-}
-
+/* t as RFC 3339 UTC, or null beyond what gmtime represents */
 static json_t *time_json(int64_t t)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-	char s[32];
+	char s[UNITS_UTC_LEN];
 
-	if (!gmtime_r(&tt, &tm))
-		return json_null();
-	strftime(s, sizeof(s), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return json_string(s);
+	return units_format_utc(t, s) ? json_null() : json_string(s);
 }
 
 /*
@@ -73,7 +56,7 @@ static bool dataset_cached(ns_t *ns, struct ns_slot *s, uint64_t *chunk_bytes,
 
 char *ns_origin_shown(ns_t *ns)
 {
-	return origin_shown(cache_origin(ns->cache));
+	return origin_redact_url(cache_origin(ns->cache));
 }
 
 char *ns_status_render(ns_t *ns)

@@ -3,6 +3,7 @@
 #include "repo.h"
 #include "lines.h"
 #include "log.h"
+#include "units.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -36,19 +37,16 @@ bool repo_jti_valid(const char *s, size_t n)
 int repo_manifest_encode(const struct repo_manifest *m, const repo_key_t *key,
 			 char **out, size_t *out_len)
 {
-	char root[DIGEST_HEX_LEN + 1], stamp[32], size[48];
+	char root[DIGEST_HEX_LEN + 1], stamp[UNITS_UTC_LEN], size[48];
 	struct buf b;
 	uint8_t sig[64];
-	struct tm tm;
-	time_t created = (time_t)m->created;
 	char *line, *sig64;
 	int rc;
 
 	buf_init(&b, REPO_MANIFEST_MAX);
 	digest_to_hex(&m->root_catalog, root);
-	if (!gmtime_r(&created, &tm))
+	if (units_format_utc(m->created, stamp))
 		return -EINVAL;
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	/* format 2 added the root catalog's size, so that every object a
 	 * reader fetches has a known size */
 	if (m->format >= 2 && m->root_catalog_size == 0)

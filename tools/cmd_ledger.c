@@ -228,12 +228,9 @@ static void print_dataset(const struct publish_ledger_dataset *d)
 
 static void print_claims(const struct auth_claims *c)
 {
-	char when[32];
-	time_t t = (time_t)c->exp;
-	struct tm tm;
+	char when[UNITS_UTC_LEN];
 
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	units_format_utc(c->exp, when);
 	printf("    '%s' for '%s' until %s:", c->jti, c->sub, when);
 	for (size_t i = 0; i < c->ndatasets; i++)
 		printf("%s%s", i ? ", " : " ", c->datasets[i]);
