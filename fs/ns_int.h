@@ -108,13 +108,13 @@ struct ns {
 	auth_t *auth;
 	uint8_t key_id[32];
 	pthread_mutex_t lock;
-	struct ns_rev *rev;	     /* protected by lock */
-	struct ns_slot **slots;	     /* SLOT_MAX pointers; protected by lock */
-	uint32_t next_high_slot;     /* protected by lock */
-	char **labels[LABEL_KINDS];  /* append-only; protected by lock */
+	struct ns_rev *rev;	    /* protected by lock */
+	struct ns_slot **slots;	    /* SLOT_MAX pointers; protected by lock */
+	uint32_t next_high_slot;    /* protected by lock */
+	char **labels[LABEL_KINDS]; /* append-only; protected by lock */
 	uint32_t nlabels[LABEL_KINDS]; /* protected by lock */
-	struct ns_slot **open_slots; /* slots with a catalog open; lock */
-	size_t nopen;		     /* protected by lock */
+	struct ns_slot **open_slots;   /* slots with a catalog open; lock */
+	size_t nopen;		       /* protected by lock */
 	uint64_t catalog_ops;	     /* atomic: lookups/readdirs since a trim */
 	struct fs_counters counters; /* atomics */
 	struct ns_receipts *receipts; /* ns_receipt.c; NULL: not kept */
