@@ -36,45 +36,9 @@ fi
 # ------------------------------------------------ users and cgroups --
 UA=aidt-ra-$$
 UB=aidt-rb-$$
-TEST_USERS=()
-TEST_CGROUPS=()
-receipt_exit() {
-	local rc=$? u n cg
-	mount_cleanup
-	for cg in "${TEST_CGROUPS[@]}"; do
-		for ((n = 0; n < 50; n++)); do
-			[ -d "$CG2$cg" ] || break
-			rmdir "$CG2$cg" 2>/dev/null && break
-			sleep 0.1 # a job's last process is still exiting
-		done
-	done
-	for u in "${TEST_USERS[@]}"; do
-		for ((n = 0; n < 50; n++)); do
-			getent passwd "$u" >/dev/null || break
-			userdel "$u" >/dev/null 2>&1 && break
-			sleep 0.2 # /etc/passwd locked by a parallel useradd
-		done
-	done
-	exit "$rc"
-}
-trap receipt_exit EXIT
-add_user() {
-	local u=$1 n
-	TEST_USERS+=("$u")
-	for ((n = 0; n < 50; n++)); do
-		useradd -M -r -d /nonexistent -s /usr/sbin/nologin "$u" \
-			2>"$T/useradd.err" && return 0
-		sleep 0.2
-	done
-	show "$T/useradd.err" useradd
-	fail "cannot create user $u"
-}
-add_cgroup() {
-	TEST_CGROUPS+=("$1")
-	mkdir "$CG2$1" || fail "cannot create cgroup $CG2$1"
-}
-chmod 755 "$T"
-cd "$T"
+# shellcheck source=users_lib.sh
+. "$here/users_lib.sh"
+users_init
 add_user "$UA"
 add_user "$UB"
 JA=/aidt-$$-job-a

@@ -33,40 +33,9 @@ for _t in runuser useradd userdel curl; do
 done
 
 # ------------------------------------------------------------- users --
-TEST_USERS=()
-pool_exit() {
-	local rc=$? u n
-	mount_cleanup
-	for u in "${TEST_USERS[@]}"; do
-		for ((n = 0; n < 50; n++)); do
-			getent passwd "$u" >/dev/null || break
-			userdel "$u" >/dev/null 2>&1 && break
-			sleep 0.2 # /etc/passwd locked by a parallel useradd
-		done
-	done
-	exit "$rc"
-}
-trap pool_exit EXIT
-
-add_user() {
-	local u=$1 n
-	TEST_USERS+=("$u")
-	for ((n = 0; n < 50; n++)); do
-		useradd -M -r -d /nonexistent -s /usr/sbin/nologin "$u" \
-			2>"$T/useradd.err" && return 0
-		sleep 0.2
-	done
-	show "$T/useradd.err" useradd
-	fail "cannot create user $u"
-}
-as() {
-	local u=$1
-	shift
-	runuser -u "$u" -- "$@"
-}
-
-chmod 755 "$T"
-cd "$T"
+# shellcheck source=users_lib.sh
+. "$here/users_lib.sh"
+users_init
 declare -A USER_OF=([acme]=aidp-a-$$ [beta]=aidp-b-$$ [gamma]=aidp-g-$$)
 for org in acme beta gamma; do
 	add_user "${USER_OF[$org]}"
@@ -74,21 +43,7 @@ done
 U0=${USER_OF[acme]}
 cp "$here/pool_check.py" "$here/mount_tree.py" "$T/"
 chmod 644 "$T/pool_check.py" "$T/mount_tree.py"
-UPY=
-for c in "$PY" /usr/bin/python3 /usr/local/bin/python3; do
-	if [ -x "$c" ] && as "$U0" "$c" -S -c pass 2>/dev/null; then
-		UPY=$c
-		break
-	fi
-done
-[ -n "$UPY" ] || fail "no python3 that user $U0 can run"
-UAIDATA=$AIDATA
-if ! as "$U0" "$AIDATA" --help >/dev/null 2>&1; then
-	mkdir -p "$T/bin"
-	cp "$AIDATA" "$T/bin/aidata"
-	chmod 755 "$T/bin" "$T/bin/aidata"
-	UAIDATA=$T/bin/aidata
-fi
+users_tools "$U0"
 mkdir -p "$T/tok" "$T/out"
 chmod 755 "$T/tok"
 

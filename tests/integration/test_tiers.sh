@@ -25,66 +25,18 @@ done
 # ------------------------------------------------------------- users --
 UA=aidt-a-$$
 UB=aidt-b-$$
-TEST_USERS=()
-tiers_exit() {
-	local rc=$? u n
-	mount_cleanup
-	for u in "${TEST_USERS[@]}"; do
-		for ((n = 0; n < 50; n++)); do
-			getent passwd "$u" >/dev/null || break
-			userdel "$u" >/dev/null 2>&1 && break
-			sleep 0.2 # /etc/passwd locked by a parallel useradd
-		done
-	done
-	exit "$rc"
-}
-trap tiers_exit EXIT
-
-add_user() {
-	local u=$1 n
-	TEST_USERS+=("$u")
-	for ((n = 0; n < 50; n++)); do
-		useradd -M -r -d /nonexistent -s /usr/sbin/nologin "$u" \
-			2>"$T/useradd.err" && return 0
-		sleep 0.2
-	done
-	show "$T/useradd.err" useradd
-	fail "cannot create user $u"
-}
-
-# The users reach mount points and helpers below $T.
-chmod 755 "$T"
-cd "$T"
+# shellcheck source=users_lib.sh
+. "$here/users_lib.sh"
+users_init
 add_user "$UA"
 add_user "$UB"
 UID_A=$(id -u "$UA")
 UID_B=$(id -u "$UB")
 
-# as USER CMD...: run CMD as USER (runuser: its uid, gid and groups).
-as() {
-	local u=$1
-	shift
-	runuser -u "$u" -- "$@"
-}
-
 # A python and the helpers the users can run (root's pyenv is private).
 cp "$here/tiers_probe.py" "$T/tiers_probe.py"
 chmod 644 "$T/tiers_probe.py"
-UPY=
-for c in "$PY" /usr/bin/python3 /usr/local/bin/python3; do
-	if [ -x "$c" ] && as "$UA" "$c" -S -c pass 2>/dev/null; then
-		UPY=$c
-		break
-	fi
-done
-[ -n "$UPY" ] || fail "no python3 that user $UA can run"
-UAIDATA=$AIDATA
-if ! as "$UA" "$AIDATA" --help >/dev/null 2>&1; then
-	mkdir -p "$T/bin"
-	cp "$AIDATA" "$T/bin/aidata"
-	chmod 755 "$T/bin" "$T/bin/aidata"
-	UAIDATA=$T/bin/aidata
-fi
+users_tools "$UA"
 mkdir -p "$T/out" "$T/tok"
 chmod 700 "$T/tok"
 
