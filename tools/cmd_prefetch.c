@@ -436,7 +436,7 @@ int cmd_prefetch(int argc, char **argv)
 	uint64_t jobs = JOBS_DEFAULT, max = 0, used = 0;
 	char *root = NULL;
 	bool force = false, quiet = false;
-	int c, rc = 1, shown = 0;
+	int c, rc = 1, shown = 0, terr = 0;
 
 	memset(&r, 0, sizeof(r));
 	optind = 1;
@@ -507,15 +507,22 @@ int cmd_prefetch(int argc, char **argv)
 	threads = xcalloc(jobs, sizeof(*threads));
 	for (uint64_t i = 0; i < jobs; i++) {
 		pthread_mutex_lock(&r.lock);
-		if (pthread_create(&threads[i], NULL, worker_main, &r) == 0)
+		terr = pthread_create(&threads[i], NULL, worker_main, &r);
+		if (terr == 0)
 			r.running++;
 		else
 			threads[i] = 0;
 		pthread_mutex_unlock(&r.lock);
 	}
 	if (r.running == 0) {
-		fprintf(stderr, "aidata prefetch: cannot start a thread\n");
-		goto out;
+		/* no thread to be had (a pids or memory limit): the same
+		 * work, one request at a time, in this thread */
+		fprintf(stderr,
+			"aidata prefetch: warning: cannot start a thread "
+			"(%s): prefetching without workers\n",
+			strerror(terr));
+		r.running = 1;
+		worker_main(&r);
 	}
 	progress_loop(&r, !quiet && isatty(STDERR_FILENO));
 	for (uint64_t i = 0; i < jobs; i++)
