@@ -269,6 +269,7 @@ int cache_new(const struct cache_options *o, cache_t **out)
 	    .timeout_sec = o->timeout_sec,
 	    .retries = o->retries,
 	    .ca_file = o->ca_file,
+	    .s3 = o->s3,
 	};
 	int rc;
 
@@ -323,8 +324,10 @@ int cache_new(const struct cache_options *o, cache_t **out)
 	}
 	rc = origin_new(&oo, &c->origin);
 	if (rc) {
-		log_error("origin '%s': unsupported or malformed URL",
-			  o->origin_url);
+		char *shown = origin_redact_url(o->origin_url);
+
+		log_error("origin '%s': unsupported or malformed URL", shown);
+		free(shown);
 		goto fail;
 	}
 	c->npf = o->prefetch_threads ? o->prefetch_threads : 2;

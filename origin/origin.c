@@ -1,6 +1,6 @@
 /*
- * origin: fetching repository objects from file://, http:// and https://
- * origins. See origin.h for the contract. This file: URLs, object paths,
+ * origin: fetching repository objects from file://, http://, https:// and
+ * s3:// origins. See origin.h for the contract. This file: URLs, object paths,
  * life cycle, and the fetches, which go to origin_file.c or
  * origin_http.c.
  */
@@ -76,6 +76,8 @@ static int check_rel(const origin_t *o, const char *rel)
 		if (c <= 0x20 || c >= 0x7f || strchr("?#%\\", c))
 			goto bad;
 	}
+	if (o->s3 && !origin_s3_rel_ok(rel))
+		goto bad;
 	for (p = rel; *p;) {
 		size_t n = strcspn(p, "/");
 
@@ -139,14 +141,20 @@ int origin_new(const struct origin_options *opt, origin_t **out)
 		o->kind = ORIGIN_HTTP;
 		o->https = has_prefix_ci(url, "https://");
 		o->base = with_slash(url);
+	} else if (has_prefix_ci(url, "s3://")) {
+		o->kind = ORIGIN_HTTP;
+		rc = origin_s3_setup(o, url, opt->s3);
+		if (rc)
+			goto out;
 	} else {
 		log_error("origin url '%s' has an unsupported scheme (want "
-			  "file, http or https)",
+			  "file, http, https or s3)",
 			  log_url);
 		rc = -EINVAL;
 		goto out;
 	}
-	o->log_base = with_slash(log_url);
+	if (!o->log_base)
+		o->log_base = with_slash(log_url);
 	*out = o;
 	o = NULL;
 out:
@@ -160,6 +168,7 @@ void origin_free(origin_t *o)
 	if (!o)
 		return;
 	origin_http_release(o);
+	origin_s3_release(o);
 	pthread_mutex_destroy(&o->pool_lock);
 	free(o->base);
 	free(o->log_base);

@@ -172,6 +172,10 @@ static CURLcode xfer_setup(struct origin_xfer *x, const char *url, char *errbuf)
 			 x->off + x->len - 1);
 		SET(CURLOPT_RANGE, range);
 	}
+	if (res == CURLE_OK && o->s3)
+		res = origin_s3_sign(o, h, NULL, &x->headers);
+	if (x->headers)
+		SET(CURLOPT_HTTPHEADER, x->headers);
 #undef SET
 	return res;
 }
@@ -278,6 +282,7 @@ static int xfer_attempt(struct origin_xfer *x, const char *url, bool *retry,
 	x->done = x->wrote = false;
 	x->err = 0;
 	x->why[0] = x->range_hdr[0] = errbuf[0] = '\0';
+	x->error_len = 0;
 
 	stat_add(&o->requests, 1);
 	x->h = pool_get(o);
@@ -313,8 +318,17 @@ static int xfer_attempt(struct origin_xfer *x, const char *url, bool *retry,
 		*retry = curl_error_retryable(res);
 		rc = -EIO;
 	} else if (status && !origin_xfer_status_wanted(x, status)) {
+		char code[64] = "";
+
 		stat_add(&o->http_errors, 1);
-		snprintf(x->why, sizeof(x->why), "HTTP %ld", status);
+		if (o->s3)
+			origin_s3_error_code(x->error_body, x->error_len, code,
+					     sizeof(code));
+		if (code[0])
+			snprintf(x->why, sizeof(x->why), "HTTP %ld (%s)",
+				 status, code);
+		else
+			snprintf(x->why, sizeof(x->why), "HTTP %ld", status);
 		if (status == 404) {
 			rc = -ENOENT;
 		} else if (status == 429 || (status >= 500 && status < 600)) {
@@ -375,6 +389,8 @@ static int xfer_attempt(struct origin_xfer *x, const char *url, bool *retry,
 out:
 	pool_put(o, x->h);
 	x->h = NULL;
+	curl_slist_free_all(x->headers);
+	x->headers = NULL;
 	return rc;
 }
 

@@ -48,6 +48,12 @@ struct origin {
 	unsigned retries;
 	bool https; /* redirects may not leave https */
 
+	/* s3:// (origin_s3.c); the secrets are wiped at origin_free */
+	bool s3;
+	char *s3_sigv4;	       /* "aws:amz:REGION:s3" */
+	char *s3_userpwd;      /* "KEY:SECRET" (secret), NULL: anonymous */
+	char *s3_token_header; /* "x-amz-security-token: ..." (secret) */
+
 	pthread_mutex_t pool_lock;
 	CURL *pool[ORIGIN_POOL_MAX]; /* idle handles, protected by pool_lock */
 	size_t pool_len;
@@ -107,6 +113,9 @@ struct origin_xfer {
 	int err;	/* fatal error found by a callback */
 	char why[CURL_ERROR_SIZE + 96]; /* reason for err */
 	char range_hdr[96]; /* Content-Range of the last response, capped */
+	struct curl_slist *headers; /* request headers, freed per attempt */
+	char error_body[512];	    /* the start of an error page (S3 <Code>) */
+	size_t error_len;
 };
 
 /* Whether status is the answer x wants (200, or 206 for a range). */
@@ -126,5 +135,25 @@ int origin_http_get_range(origin_t *o, struct origin_req *req, uint64_t off,
 			  struct buf *out);
 /* Free the idle connection handles. */
 void origin_http_release(origin_t *o);
+
+/* s3://BUCKET/PREFIX: resolve endpoint, region and credentials (opt may
+ * be NULL) and set o's base URLs. 0, or -EINVAL (logged, never with a
+ * secret). */
+int origin_s3_setup(origin_t *o, const char *url,
+		    const struct origin_s3_options *opt);
+/* Sign the request on h (SigV4, when o has credentials) whose body has
+ * the SHA-256 payload_hex (NULL: empty body), adding its headers to
+ * *headers (the caller sets CURLOPT_HTTPHEADER and frees them). */
+CURLcode origin_s3_sign(origin_t *o, CURL *h, const char *payload_hex,
+			struct curl_slist **headers);
+/* Whether rel can be sent to an S3 store as is: SigV4 signs the path
+ * as written, so only unreserved characters and '/'. */
+bool origin_s3_rel_ok(const char *rel);
+/* The S3 error code of an error page ("SignatureDoesNotMatch") into
+ * out, or "" when there is none. */
+void origin_s3_error_code(const char *body, size_t len, char *out,
+			  size_t out_len);
+/* Wipe and free o's credentials. */
+void origin_s3_release(origin_t *o);
 
 #endif

@@ -36,15 +36,20 @@
 
 #include "repo.h"
 
+struct origin_s3_options; /* origin.h */
+
 typedef struct cache cache_t;
 
 struct cache_options {
-	const char *dir;	   /* created if absent */
-	uint64_t max_bytes;	   /* chunk bytes kept; 0 = no limit */
-	const char *origin_url;	   /* file:///..., http://..., https://... */
-	unsigned timeout_sec;	   /* per origin attempt (origin.h) */
-	unsigned retries;	   /* extra attempts */
-	const char *ca_file;	   /* https CA bundle, NULL = system */
+	const char *dir;	/* created if absent */
+	uint64_t max_bytes;	/* chunk bytes kept; 0 = no limit */
+	const char *origin_url; /* file:///..., http(s)://..., s3://B/P */
+	unsigned timeout_sec;	/* per origin attempt (origin.h) */
+	unsigned retries;	/* extra attempts */
+	const char *ca_file;	/* https CA bundle, NULL = system */
+	/* s3:// origins: endpoint, region, credentials (origin.h); NULL =
+	 * the AWS environment variables and defaults */
+	const struct origin_s3_options *s3;
 	unsigned prefetch_threads; /* background readahead workers; 0 = 2 */
 	/* one-shot readers (aidata get, verify): chunks are fetched,
 	 * verified and returned in memory, never stored */

@@ -1,6 +1,9 @@
 /*
  * origin: fetching repository objects from where they are published:
- * file:///path, http://host/path or https://host/path (libcurl). Used
+ * file:///path, http://host/path, https://host/path or an S3 bucket,
+ * s3://BUCKET/PREFIX (libcurl; requests signed with AWS SigV4 when
+ * there are credentials, anonymous otherwise; see struct
+ * origin_s3_options). Used
  * by cache/ (reads) and publish/ (writes to an object store); the only
  * library that includes curl. Thread-safe: any number of threads may
  * fetch at once; HTTP connections are kept alive and reused across
@@ -23,8 +26,11 @@
  *   -ETIMEDOUT  every attempt timed out
  *   -EIO        every attempt failed otherwise (refused, 5xx, a size
  *               other than the known one, short body, TLS error,
- *               too many redirects, ...); one log line says which
- *   -EINVAL     bad URL or scheme (origin_new), bad object path or range
+ *               too many redirects, ...); one log line says which.
+ *               An S3 store's refusal carries its error code in why:
+ *               "HTTP 403 (SignatureDoesNotMatch)", "(AccessDenied)".
+ *   -EINVAL     bad URL or scheme (origin_new), bad object path or range,
+ *               unusable s3 credentials (origin_new, logged)
  * Transient failures (timeouts, 5xx, 429, connection errors, bodies cut
  * short by the connection) are retried with exponential backoff; 4xx
  * other than 429, and answers of the wrong size, are not. URLs are
@@ -33,6 +39,7 @@
 #ifndef AIDATA_ORIGIN_H
 #define AIDATA_ORIGIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,11 +47,37 @@
 
 typedef struct origin origin_t;
 
+/*
+ * How to reach an s3:// origin. Every field may be NULL (or false); the
+ * AWS SDKs' environment variables then decide, and last the defaults:
+ *   endpoint     AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else
+ *                https://s3.REGION.amazonaws.com
+ *   region       AWS_REGION, AWS_DEFAULT_REGION, else us-east-1
+ *   credentials  a shared credentials file (INI: [profile] sections with
+ *                aws_access_key_id, aws_secret_access_key and optionally
+ *                aws_session_token). Without it: AWS_ACCESS_KEY_ID and
+ *                AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN); else
+ *                AWS_SHARED_CREDENTIALS_FILE or ~/.aws/credentials if
+ *                it exists; else anonymous (unsigned) requests.
+ *   profile      AWS_PROFILE, else "default"
+ *   virtual_host BUCKET.host/KEY URLs instead of host/BUCKET/KEY
+ * Secrets are kept in memory only, wiped at origin_free, and never
+ * logged nor put in req->why.
+ */
+struct origin_s3_options {
+	const char *endpoint;
+	const char *region;
+	const char *credentials;
+	const char *profile;
+	bool virtual_host;
+};
+
 struct origin_options {
 	const char *url;      /* repository root URL; trailing '/' optional */
 	unsigned timeout_sec; /* per attempt: connect + stall limit; 0 = 20 */
 	unsigned retries;     /* extra attempts after the first; */
 	const char *ca_file;  /* PEM bundle for https, NULL = system */
+	const struct origin_s3_options *s3; /* s3:// only; NULL = defaults */
 };
 
 /* 0 and *out, or -EINVAL (unsupported scheme, malformed URL). */
