@@ -270,6 +270,7 @@ int cache_new(const struct cache_options *o, cache_t **out)
 	    .retries = o->retries,
 	    .ca_file = o->ca_file,
 	    .s3 = o->s3,
+	    .proxy = o->proxy,
 	};
 	int rc;
 

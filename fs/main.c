@@ -57,6 +57,7 @@ struct options {
 	char *s3_credentials;
 	char *s3_profile;
 	int s3_virtual_host;
+	char *proxy;
 	int readdirplus;
 	int help;
 	int version;
@@ -88,6 +89,7 @@ static const struct fuse_opt option_spec[] = {
     OPT("s3_credentials=%s", s3_credentials),
     OPT("s3_profile=%s", s3_profile),
     OPT("s3_virtual_host", s3_virtual_host),
+    OPT("proxy=%s", proxy),
     FUSE_OPT_KEY("config=%s", KEY_CONFIG),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
@@ -136,6 +138,10 @@ static void usage(const char *prog)
 	    "default)\n"
 	    "    -o s3_virtual_host   BUCKET.HOST/KEY URLs (default "
 	    "HOST/BUCKET/KEY)\n"
+	    "    -o proxy=LIST        HTTP proxies, A|B;C;DIRECT ('|' "
+	    "shares the load, ';'\n"
+	    "                         fails over; default $http_proxy, "
+	    "$https_proxy, $no_proxy)\n"
 	    "    -o token=FILE        default credential (JWT) for every "
 	    "local user\n"
 	    "    -o node_key=FILE     this secure-domain node's X25519 key\n"
@@ -537,6 +543,7 @@ static int configure(struct mount *m)
 	m->s3.profile = o->s3_profile;
 	m->s3.virtual_host = o->s3_virtual_host != 0;
 	m->co.s3 = &m->s3;
+	m->co.proxy = o->proxy;
 	m->co.max_bytes =
 	    o->cache_size ? cache_size : default_cache_size(m->co.dir);
 	m->ctx.readdirplus = o->readdirplus != 0;
@@ -763,6 +770,7 @@ static void mount_release(struct mount *m)
 	free(m->o.region);
 	free(m->o.s3_credentials);
 	free(m->o.s3_profile);
+	free(m->o.proxy);
 	fuse_opt_free_args(&m->args);
 }
 

@@ -155,6 +155,11 @@ int origin_new(const struct origin_options *opt, origin_t **out)
 	}
 	if (!o->log_base)
 		o->log_base = with_slash(log_url);
+	if (o->kind == ORIGIN_HTTP) {
+		rc = origin_proxy_setup(o, opt->proxy);
+		if (rc)
+			goto out;
+	}
 	*out = o;
 	o = NULL;
 out:
@@ -169,6 +174,7 @@ void origin_free(origin_t *o)
 		return;
 	origin_http_release(o);
 	origin_s3_release(o);
+	origin_proxy_release(o);
 	pthread_mutex_destroy(&o->pool_lock);
 	free(o->base);
 	free(o->log_base);
@@ -184,6 +190,7 @@ void origin_stats_get(origin_t *o, struct origin_stats *out)
 	out->timeouts = atomic_load(&o->timeouts);
 	out->http_errors = atomic_load(&o->http_errors);
 	out->other_errors = atomic_load(&o->other_errors);
+	out->proxy_failovers = atomic_load(&o->proxy_failovers);
 }
 
 /* ------------------------------------------------------------ fetching -- */

@@ -100,7 +100,7 @@ int origin_http_check(const char *url, const char *log_url)
 	return 0;
 }
 
-static CURL *pool_get(origin_t *o)
+CURL *origin_http_handle_get(origin_t *o)
 {
 	CURL *h = NULL;
 
@@ -115,7 +115,7 @@ static CURL *pool_get(origin_t *o)
 	return h;
 }
 
-static void pool_put(origin_t *o, CURL *h)
+void origin_http_handle_put(origin_t *o, CURL *h)
 {
 	pthread_mutex_lock(&o->pool_lock);
 	if (o->pool_len < ORIGIN_POOL_MAX) {
@@ -172,6 +172,27 @@ static CURLcode xfer_setup(struct origin_xfer *x, const char *url, char *errbuf)
 			 x->off + x->len - 1);
 		SET(CURLOPT_RANGE, range);
 	}
+	if (o->nproxies) {
+		const char *proxy;
+
+		x->proxy = origin_proxy_pick(o, &proxy);
+		/* "" = no proxy at all, not even from http_proxy */
+		SET(CURLOPT_PROXY, proxy ? proxy : "");
+	}
+	if (res == CURLE_OK && !(x->req->flags & ORIGIN_EXACT) &&
+	    x->mode != XFER_RANGE) {
+		/* a mutable object: no shared cache may answer from a copy */
+		struct curl_slist *l =
+		    curl_slist_append(x->headers, "Cache-Control: no-cache");
+
+		if (l)
+			l = curl_slist_append(x->headers = l,
+					      "Pragma: no-cache");
+		if (l)
+			x->headers = l;
+		else
+			res = CURLE_OUT_OF_MEMORY;
+	}
 	if (res == CURLE_OK && o->s3)
 		res = origin_s3_sign(o, h, NULL, &x->headers);
 	if (x->headers)
@@ -219,6 +240,15 @@ static bool curl_error_retryable(CURLcode res)
 	default:
 		return true;
 	}
+}
+
+/* Whether res says the proxy in use, not the origin behind it, failed. */
+static bool proxy_unreachable(CURLcode res)
+{
+	return res == CURLE_COULDNT_RESOLVE_PROXY ||
+	       res == CURLE_COULDNT_CONNECT || res == CURLE_GOT_NOTHING ||
+	       res == CURLE_SEND_ERROR || res == CURLE_RECV_ERROR ||
+	       res == CURLE_OPERATION_TIMEDOUT;
 }
 
 /* x->why for a transfer curl itself gave up on. */
@@ -285,7 +315,7 @@ static int xfer_attempt(struct origin_xfer *x, const char *url, bool *retry,
 	x->error_len = 0;
 
 	stat_add(&o->requests, 1);
-	x->h = pool_get(o);
+	x->h = origin_http_handle_get(o);
 	if (!x->h) {
 		snprintf(x->why, sizeof(x->why), "curl_easy_init failed");
 		stat_add(&o->other_errors, 1);
@@ -349,6 +379,9 @@ static int xfer_attempt(struct origin_xfer *x, const char *url, bool *retry,
 		}
 	} else if (res != CURLE_OK) {
 		curl_failure_why(x, res, errbuf);
+		/* the next attempt goes through the next proxy */
+		if (o->nproxies && proxy_unreachable(res))
+			origin_proxy_failed(o, x->proxy, x->why);
 		if (res == CURLE_OPERATION_TIMEDOUT) {
 			stat_add(&o->timeouts, 1);
 			*timed_out = true;
@@ -387,7 +420,7 @@ static int xfer_attempt(struct origin_xfer *x, const char *url, bool *retry,
 		rc = -EIO;
 	}
 out:
-	pool_put(o, x->h);
+	origin_http_handle_put(o, x->h);
 	x->h = NULL;
 	curl_slist_free_all(x->headers);
 	x->headers = NULL;

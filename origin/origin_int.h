@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "origin.h"
 
@@ -47,6 +48,17 @@ struct origin {
 	unsigned timeout_sec;
 	unsigned retries;
 	bool https; /* redirects may not leave https */
+
+	/* proxy= (origin_proxy.c): the list in order, and the one in use */
+	struct origin_proxy {
+		char *url; /* NULL: DIRECT */
+		unsigned group;
+	} * proxies;
+	size_t nproxies;
+	size_t proxy_first;   /* the random start in the first group */
+	size_t proxy_current; /* protected by pool_lock */
+	time_t proxy_since;   /* when it left the first; pool_lock */
+	_Atomic uint64_t proxy_failovers;
 
 	/* s3:// (origin_s3.c); the secrets are wiped at origin_free */
 	bool s3;
@@ -114,6 +126,7 @@ struct origin_xfer {
 	char why[CURL_ERROR_SIZE + 96]; /* reason for err */
 	char range_hdr[96]; /* Content-Range of the last response, capped */
 	struct curl_slist *headers; /* request headers, freed per attempt */
+	size_t proxy;		    /* index into o->proxies when used */
 	char error_body[512];	    /* the start of an error page (S3 <Code>) */
 	size_t error_len;
 };
@@ -133,8 +146,21 @@ int origin_http_get(origin_t *o, struct origin_req *req, struct buf *out);
 int origin_http_get_to_fd(origin_t *o, struct origin_req *req, int fd);
 int origin_http_get_range(origin_t *o, struct origin_req *req, uint64_t off,
 			  struct buf *out);
+/* An easy handle from o's pool (reset), or a new one; NULL without
+ * memory. Give it back with origin_http_handle_put. */
+CURL *origin_http_handle_get(origin_t *o);
+void origin_http_handle_put(origin_t *o, CURL *h);
 /* Free the idle connection handles. */
 void origin_http_release(origin_t *o);
+
+/* proxy=: parse spec (NULL or "" = none: curl's http_proxy rules).
+ * 0 or -EINVAL (logged). */
+int origin_proxy_setup(origin_t *o, const char *spec);
+/* The proxy to use now (*url NULL: DIRECT), and its index. */
+size_t origin_proxy_pick(origin_t *o, const char **url);
+/* Proxy i could not be reached: move on to the next (logged once). */
+void origin_proxy_failed(origin_t *o, size_t i, const char *why);
+void origin_proxy_release(origin_t *o);
 
 /* s3://BUCKET/PREFIX: resolve endpoint, region and credentials (opt may
  * be NULL) and set o's base URLs. 0, or -EINVAL (logged, never with a

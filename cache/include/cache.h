@@ -50,6 +50,7 @@ struct cache_options {
 	/* s3:// origins: endpoint, region, credentials (origin.h); NULL =
 	 * the AWS environment variables and defaults */
 	const struct origin_s3_options *s3;
+	const char *proxy; /* proxy list (origin.h); NULL = http_proxy */
 	unsigned prefetch_threads; /* background readahead workers; 0 = 2 */
 	/* one-shot readers (aidata get, verify): chunks are fetched,
 	 * verified and returned in memory, never stored */

@@ -16,6 +16,12 @@
  * size is cut off and refused, and a body that ends short is refused:
  * nothing beyond the size is ever read.
  *
+ * Objects fetched without ORIGIN_EXACT (the manifest, sealed keys) may
+ * change: they are asked for with "Cache-Control: no-cache" and
+ * "Pragma: no-cache", so no shared cache serves a stale one. Everything
+ * else is immutable and fetched with stable URLs and ranges a cache can
+ * keep.
+ *
  * Redirects (http, https) are followed, at most ORIGIN_REDIRECTS_MAX of
  * them, never from https to http; every byte read is verified by the
  * caller against a signed digest wherever it came from.
@@ -78,6 +84,10 @@ struct origin_options {
 	unsigned retries;     /* extra attempts after the first; */
 	const char *ca_file;  /* PEM bundle for https, NULL = system */
 	const struct origin_s3_options *s3; /* s3:// only; NULL = defaults */
+	/* HTTP proxies for fetches, CVMFS's syntax: "A|B;C;DIRECT" ('|'
+	 * shares the load, ';' fails over, DIRECT = none); NULL: the
+	 * http_proxy, https_proxy and no_proxy variables */
+	const char *proxy;
 };
 
 /* 0 and *out, or -EINVAL (unsupported scheme, malformed URL). */
@@ -125,13 +135,41 @@ int origin_get_to_fd(origin_t *o, struct origin_req *req, int fd);
 int origin_get_range(origin_t *o, struct origin_req *req, uint64_t off,
 		     struct buf *out);
 
+/*
+ * Writes, for the publisher; s3:// origins only (-EINVAL otherwise).
+ * Each signs its body's SHA-256, retries transient failures like a
+ * fetch, and on error says in req->why which request on which object
+ * got which answer ("PUT 's3://b/p/data/ab/…' (part 3 of 7): HTTP 403
+ * (AccessDenied)"). Errors: -ENOENT (404: no such object or bucket),
+ * -EACCES (401, 403), -EEXIST (ORIGIN_PUT_IF_ABSENT and the object
+ * exists), -ETIMEDOUT, -EIO.
+ */
+enum origin_put_flags {
+	/* origin_put: only if no object has that name (If-None-Match: *),
+	 * else -EEXIST */
+	ORIGIN_PUT_IF_ABSENT = 1 << 1,
+};
+/* Whether object req->rel exists: 0 and its size, or -ENOENT. */
+int origin_head(origin_t *o, struct origin_req *req, uint64_t *size);
+/* Store len bytes at data as object req->rel (flags: origin_put_flags). */
+int origin_put(origin_t *o, struct origin_req *req, const void *data,
+	       size_t len);
+/* Store the file at path as object req->rel: one PUT up to part_size
+ * bytes (at least 5 MiB, S3's minimum part), else a multipart upload of
+ * part_size parts (aborted on error), one part in memory at a time. */
+int origin_put_file(origin_t *o, struct origin_req *req, const char *path,
+		    uint64_t part_size);
+/* Remove object req->rel (removing a missing object succeeds). */
+int origin_delete(origin_t *o, struct origin_req *req);
+
 struct origin_stats {
-	uint64_t requests;     /* attempts made */
-	uint64_t bytes;	       /* body bytes received */
-	uint64_t retries;      /* attempts after a failure */
-	uint64_t timeouts;     /* attempts that timed out */
-	uint64_t http_errors;  /* attempts answered with an error status */
-	uint64_t other_errors; /* connection, TLS, short body, I/O */
+	uint64_t requests;	  /* attempts made */
+	uint64_t bytes;		  /* body bytes received */
+	uint64_t retries;	  /* attempts after a failure */
+	uint64_t timeouts;	  /* attempts that timed out */
+	uint64_t http_errors;	  /* attempts answered with an error status */
+	uint64_t other_errors;	  /* connection, TLS, short body, I/O */
+	uint64_t proxy_failovers; /* moves to the next proxy= entry */
 };
 void origin_stats_get(origin_t *o, struct origin_stats *out);
 
