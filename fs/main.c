@@ -58,12 +58,13 @@ struct options {
 	char *s3_profile;
 	int s3_virtual_host;
 	char *proxy;
+	char *mirrors; /* mirror=, repeated: "URL|URL" */
 	int readdirplus;
 	int help;
 	int version;
 };
 
-enum { KEY_HELP, KEY_VERSION, KEY_CONFIG };
+enum { KEY_HELP, KEY_VERSION, KEY_CONFIG, KEY_MIRROR };
 
 #define OPT(t, p)                                                              \
 	{                                                                      \
@@ -91,6 +92,7 @@ static const struct fuse_opt option_spec[] = {
     OPT("s3_virtual_host", s3_virtual_host),
     OPT("proxy=%s", proxy),
     FUSE_OPT_KEY("config=%s", KEY_CONFIG),
+    FUSE_OPT_KEY("mirror=%s", KEY_MIRROR),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -138,6 +140,9 @@ static void usage(const char *prog)
 	    "default)\n"
 	    "    -o s3_virtual_host   BUCKET.HOST/KEY URLs (default "
 	    "HOST/BUCKET/KEY)\n"
+	    "    -o mirror=URL        another http(s) URL of the same "
+	    "repository (repeat it;\n"
+	    "                         or ORIGIN as URL1|URL2): failover\n"
 	    "    -o proxy=LIST        HTTP proxies, A|B;C;DIRECT ('|' "
 	    "shares the load, ';'\n"
 	    "                         fails over; default $http_proxy, "
@@ -314,6 +319,15 @@ static int option_proc(void *data, const char *arg, int key,
 		return 0;
 	case KEY_CONFIG:
 		return config_read(o, arg + strlen("config="), outargs);
+	case KEY_MIRROR: {
+		const char *url = arg + strlen("mirror=");
+		char *all = o->mirrors ? xasprintf("%s|%s", o->mirrors, url)
+				       : xstrdup(url);
+
+		free(o->mirrors);
+		o->mirrors = all;
+		return 0;
+	}
 	case FUSE_OPT_KEY_NONOPT:
 		/* ORIGIN MOUNTPOINT, or MOUNTPOINT alone (origin=) */
 		if (o->nargs == 0)
@@ -464,6 +478,12 @@ static int parse_command_line(struct mount *m, char *argv0)
 	make_absolute(&m->o.receipt_key);
 	make_absolute(&m->o.s3_credentials);
 	m->origin = cache_origin_url(m->o.origin);
+	if (m->o.mirrors) {
+		char *all = xasprintf("%s|%s", m->origin, m->o.mirrors);
+
+		free(m->origin);
+		m->origin = all;
+	}
 	m->origin_shown = origin_redact_url(m->origin);
 	return -1;
 }
@@ -771,6 +791,7 @@ static void mount_release(struct mount *m)
 	free(m->o.s3_credentials);
 	free(m->o.s3_profile);
 	free(m->o.proxy);
+	free(m->o.mirrors);
 	fuse_opt_free_args(&m->args);
 }
 

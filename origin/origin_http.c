@@ -146,12 +146,12 @@ static CURLcode xfer_setup(struct origin_xfer *x, const char *url, char *errbuf)
 	SET(CURLOPT_MAXREDIRS, (long)ORIGIN_REDIRECTS_MAX);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, o->https ? "https" : "http,https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, x->m->https ? "https" : "http,https");
 #else
 	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 	SET(CURLOPT_REDIR_PROTOCOLS,
-	    (long)(o->https ? CURLPROTO_HTTPS
-			    : CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	    (long)(x->m->https ? CURLPROTO_HTTPS
+			       : CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_NOSIGNAL, 1L);
@@ -267,7 +267,7 @@ static void curl_failure_why(struct origin_xfer *x, CURLcode res,
 	else if (res == CURLE_TOO_MANY_REDIRECTS)
 		snprintf(x->why, sizeof(x->why), "more than %d redirects",
 			 ORIGIN_REDIRECTS_MAX);
-	else if (res == CURLE_UNSUPPORTED_PROTOCOL && x->o->https)
+	else if (res == CURLE_UNSUPPORTED_PROTOCOL && x->m->https)
 		snprintf(x->why, sizeof(x->why),
 			 "redirected away from https (refused): %s", detail);
 	else
@@ -286,7 +286,7 @@ static void log_redirects(struct origin_xfer *x)
 		return;
 	curl_easy_getinfo(x->h, CURLINFO_EFFECTIVE_URL, &where);
 	shown = origin_redact_url(where ? where : "?");
-	log_debug("fetch '%s%s': %ld redirect(s) to '%s'", x->o->log_base,
+	log_debug("fetch '%s%s': %ld redirect(s) to '%s'", x->m->log_base,
 		  x->req->rel, count, shown);
 	free(shown);
 }
@@ -444,66 +444,92 @@ static void backoff(uint64_t retry)
 /* req->why from the last attempt's x->why: what, where, how often. */
 static void http_why(struct origin_xfer *x, const char *what, uint64_t attempts)
 {
-	char times[32] = "";
+	char times[48] = "";
 
 	if (attempts > 1)
 		snprintf(times, sizeof(times), " (%" PRIu64 " attempts)",
 			 attempts);
 	if (!strncmp(x->why, "HTTP ", 5))
 		origin_req_why(x->req, "%s from '%s%s'%s%s", x->why,
-			       x->o->log_base, x->req->rel, what, times);
+			       x->m->log_base, x->req->rel, what, times);
 	else
-		origin_req_why(x->req, "'%s%s'%s: %s%s", x->o->log_base,
+		origin_req_why(x->req, "'%s%s'%s: %s%s", x->m->log_base,
 			       x->req->rel, what, x->why, times);
 }
 
+/*
+ * The attempts of one fetch. With one mirror: retries + 1 attempts of
+ * the transient failures, with backoff. With several: a failure of any
+ * kind (but a body that cannot be taken back) passes over that mirror
+ * and the next attempt asks the next one at once; backoff only once
+ * every mirror was tried. A 404 is final only when every mirror said so.
+ */
 static int http_fetch(struct origin_xfer *x)
 {
 	origin_t *o = x->o;
-	uint64_t attempts = (uint64_t)o->retries + 1, attempt;
-	char *url = xasprintf("%s%s", o->base, x->req->rel);
+	uint64_t attempts = (uint64_t)o->retries + o->nmirrors, attempt;
+	uint64_t tried = 0, same = 0;
 	char what[64] = "";
-	bool all_timeouts = true;
+	bool all_timeouts = true, all_missing = true;
 	int rc = -EIO;
 
 	if (x->mode == XFER_RANGE)
 		snprintf(what, sizeof(what), " bytes %" PRIu64 "-%" PRIu64,
 			 x->off, x->off + x->len - 1);
 	for (attempt = 1;; attempt++) {
-		bool retry, timed_out;
+		struct origin_mirror *m = origin_mirror_pick(o, tried);
+		size_t mi = (size_t)(m - o->mirrors);
+		bool retry, timed_out,
+		    fresh = mi >= 64 || !(tried & (1ull << mi));
+		char *url = xasprintf("%s%s", m->base, x->req->rel);
 		int rew;
 
 		if (attempt > 1) {
-			backoff(attempt - 2);
+			/* a mirror not yet asked is asked at once */
+			if (!fresh || o->nmirrors == 1)
+				backoff(same++);
 			stat_add(&o->retried, 1);
 		}
+		x->m = m;
+		x->req->mirror = (int)mi;
+		stat_add(&m->requests, 1);
 		rc = xfer_attempt(x, url, &retry, &timed_out);
+		free(url);
 		if (rc == 0)
 			break;
+		stat_add(&m->failures, 1);
 		all_timeouts = all_timeouts && timed_out;
+		all_missing = all_missing && rc == -ENOENT;
 		rew = xfer_rewind(x);
 		if (rew) {
 			/* Not retryable: the output cannot be taken back. */
 			rc = rew;
 			retry = false;
+		} else if (o->nmirrors > 1) {
+			if (mi < 64)
+				tried |= 1ull << mi;
+			origin_mirror_avoid(o, m, x->why);
+			/* another mirror may have it, or be up */
+			retry = retry || tried != (1ull << o->nmirrors) - 1;
 		}
 		if (!retry) {
-			log_warn("fetch '%s%s'%s failed: %s", o->log_base,
+			log_warn("fetch '%s%s'%s failed: %s", m->log_base,
 				 x->req->rel, what, x->why);
 			break;
 		}
 		log_warn("fetch '%s%s'%s failed (attempt %" PRIu64 "/%" PRIu64
 			 "): %s",
-			 o->log_base, x->req->rel, what, attempt, attempts,
+			 m->log_base, x->req->rel, what, attempt, attempts,
 			 x->why);
 		if (attempt >= attempts) {
-			rc = all_timeouts ? -ETIMEDOUT : -EIO;
+			rc = all_timeouts  ? -ETIMEDOUT
+			     : all_missing ? -ENOENT
+					   : -EIO;
 			break;
 		}
 	}
 	if (rc)
 		http_why(x, what, attempt);
-	free(url);
 	return rc;
 }
 

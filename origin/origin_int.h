@@ -34,6 +34,9 @@
  * before giving up on the connection. */
 #define ORIGIN_ERROR_BODY_MAX (64 * 1024)
 #define ORIGIN_FILE_CHUNK (64 * 1024)
+/* A mirror that failed is passed over for this long (CVMFS's host
+ * reset after failover). */
+#define ORIGIN_MIRROR_AVOID_SEC 60
 
 enum origin_kind {
 	ORIGIN_FILE,
@@ -48,6 +51,17 @@ struct origin {
 	unsigned timeout_sec;
 	unsigned retries;
 	bool https; /* redirects may not leave https */
+
+	/* mirrors (URL1|URL2|...): the same repository at several http(s)
+	 * URLs, in order of preference; mirrors[0] is base/log_base */
+	struct origin_mirror {
+		char *base;	/* with userinfo, trailing '/' */
+		char *log_base; /* for messages */
+		bool https;
+		_Atomic int64_t avoid_until; /* monotonic s; 0 = usable */
+		_Atomic uint64_t requests, bytes, failures, avoided;
+	} * mirrors;
+	size_t nmirrors;
 
 	/* proxy= (origin_proxy.c): the list in order, and the one in use */
 	struct origin_proxy {
@@ -127,6 +141,7 @@ struct origin_xfer {
 	char range_hdr[96]; /* Content-Range of the last response, capped */
 	struct curl_slist *headers; /* request headers, freed per attempt */
 	size_t proxy;		    /* index into o->proxies when used */
+	struct origin_mirror *m;    /* the mirror of this attempt */
 	char error_body[512];	    /* the start of an error page (S3 <Code>) */
 	size_t error_len;
 };
@@ -150,6 +165,12 @@ int origin_http_get_range(origin_t *o, struct origin_req *req, uint64_t off,
  * memory. Give it back with origin_http_handle_put. */
 CURL *origin_http_handle_get(origin_t *o);
 void origin_http_handle_put(origin_t *o, CURL *h);
+/* The mirror to ask now: the first not being avoided, else the one
+ * whose avoidance ends first, never one in tried (a bit per index) if
+ * another is left. */
+struct origin_mirror *origin_mirror_pick(origin_t *o, uint64_t tried);
+/* Pass over mirror m for ORIGIN_MIRROR_AVOID_SEC (logged, with why). */
+void origin_mirror_avoid(origin_t *o, struct origin_mirror *m, const char *why);
 /* Free the idle connection handles. */
 void origin_http_release(origin_t *o);
 

@@ -237,6 +237,7 @@ size_t origin_xfer_write(char *p, size_t size, size_t nmemb, void *arg)
 	if (n == 0)
 		return 0;
 	stat_add(&x->o->bytes, n);
+	stat_add(&x->m->bytes, n);
 	x->req->received += n;
 	if (x->done || x->err)
 		return 0;

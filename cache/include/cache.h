@@ -38,6 +38,8 @@
 
 struct origin_s3_options; /* origin.h */
 
+#define CACHE_MIRRORS_MAX 16 /* mirrors shown in cache_stats */
+
 typedef struct cache cache_t;
 
 struct cache_options {
@@ -151,6 +153,14 @@ void cache_chunk_release(cache_t *c, struct cache_chunk_ref *ref);
 bool cache_chunk_present(cache_t *c, const struct repo_chunk *ch);
 
 /*
+ * The manifest cache_manifest_fetch just returned was refused (another
+ * key's, malformed, older than one already seen): pass over the mirror
+ * that served it for a while, so the next fetch asks another. Returns
+ * whether there is another mirror to ask.
+ */
+bool cache_manifest_refuse(cache_t *c, const char *why);
+
+/*
  * A small object (e.g. "keys/<dataset>/<node>") fresh from the origin,
  * at most max bytes: *data is new and NUL-terminated; caller frees.
  */
@@ -201,6 +211,14 @@ struct cache_stats {
 	/* chunk and catalog reads failed at once: the same object's fetch
 	 * failed less than CACHE_FAILED_SEC ago */
 	uint64_t failed_from_memory;
+	uint64_t proxy_failovers; /* moves to the next proxy= entry */
+	/* the origin's mirrors (one unless a mirror list); url valid
+	 * while the cache lives */
+	size_t mirrors;
+	struct cache_mirror_stats {
+		const char *url;
+		uint64_t requests, bytes, failures, avoided;
+	} mirror[CACHE_MIRRORS_MAX];
 };
 void cache_stats_get(cache_t *c, struct cache_stats *out);
 

@@ -79,7 +79,13 @@ struct origin_s3_options {
 };
 
 struct origin_options {
-	const char *url;      /* repository root URL; trailing '/' optional */
+	/* repository root URL; trailing '/' optional. Mirrors: several
+	 * http(s) URLs of the same repository separated by '|', in order
+	 * of preference. A fetch moves to the next mirror on a connection
+	 * error, a timeout, a 5xx or 429, or a 404 (a mirror behind), and
+	 * the failing one is passed over for 60 s; origin_report_bad does
+	 * the same for bytes that did not verify. */
+	const char *url;
 	unsigned timeout_sec; /* per attempt: connect + stall limit; 0 = 20 */
 	unsigned retries;     /* extra attempts after the first; */
 	const char *ca_file;  /* PEM bundle for https, NULL = system */
@@ -110,6 +116,7 @@ struct origin_req {
 	unsigned flags;	 /* enum origin_flags */
 	/* filled in by the fetch: */
 	uint64_t received;	  /* body bytes received, every attempt */
+	int mirror;		  /* index of the mirror that answered */
 	char why[ORIGIN_WHY_MAX]; /* after an error: what, and where */
 };
 
@@ -161,6 +168,25 @@ int origin_put_file(origin_t *o, struct origin_req *req, const char *path,
 		    uint64_t part_size);
 /* Remove object req->rel (removing a missing object succeeds). */
 int origin_delete(origin_t *o, struct origin_req *req);
+
+/*
+ * The bytes of req (a fetch that succeeded) did not verify: pass over
+ * the mirror that sent them, so the next fetch asks another. Returns
+ * whether a mirror not passed over is left to ask.
+ */
+bool origin_report_bad(origin_t *o, const struct origin_req *req,
+		       const char *why);
+
+/* Per mirror: its URL (without userinfo; valid until origin_free) and
+ * counts. i < origin_mirror_count(o); 0 or -ENOENT. */
+struct origin_mirror_stats {
+	const char *url;
+	uint64_t requests, bytes, failures, avoided;
+	bool avoided_now;
+};
+size_t origin_mirror_count(origin_t *o);
+int origin_mirror_stats_get(origin_t *o, size_t i,
+			    struct origin_mirror_stats *out);
 
 struct origin_stats {
 	uint64_t requests;	  /* attempts made */

@@ -260,7 +260,7 @@ rgw_bytes_sent() {
 	awk '/beast: .* "[A-Z]+ \// {
 		for (i = 1; i < NF; i++)
 			if ($i ~ /^HTTP\/1\.[01]"$/) { s += $(i + 2); break }
-	} END { printf "%d\n", s }' "$RGW_LOG" 2>/dev/null
+	} END { printf "%.0f\n", s }' "$RGW_LOG" 2>/dev/null
 }
 
 # rgw_put_tree ACCESS_KEY SECRET_KEY DIR /BUCKET/PREFIX: upload every file

@@ -43,7 +43,7 @@ data_bytes_since() {
 	tail -n +"$(($1 + 1))" "$RGW_LOG" | awk '/beast: .*"GET \/pub\/plat\/data\// {
 		for (i = 1; i < NF; i++)
 			if ($i ~ /^HTTP\/1\.[01]"$/) { s += $(i + 2); break }
-	} END { printf "%d\n", s }'
+	} END { printf "%.0f\n", s }'
 }
 log_lines() { wc -l <"$RGW_LOG"; }
 
