@@ -41,12 +41,18 @@ int cache_manifest_fetch(cache_t *c, char **data, size_t *len, char *why)
 	origin_req_init(&req, "manifest", REPO_MANIFEST_MAX, 0);
 	buf_init(&b, REPO_MANIFEST_MAX + 1);
 	rc = origin_get(c->origin, &req, &b);
+	c->manifest_req = req;
 	if (rc) {
 		why_set(why, req.why);
 		buf_release(&b);
 		return rc;
 	}
 	return buf_take_string(&b, data, len);
+}
+
+bool cache_manifest_refuse(cache_t *c, const char *why)
+{
+	return origin_report_bad(c->origin, &c->manifest_req, why);
 }
 
 int cache_object_fetch(cache_t *c, const char *rel, size_t max, char **data,
@@ -121,6 +127,8 @@ static int catalog_fetch(cache_t *c, const struct digest *d, uint64_t size,
 	if (rc) {
 		if (rc == -EBADMSG)
 			STAT_ADD(c->stats.err_verify, 1);
+		/* the next fetch of it goes to another mirror, if any */
+		origin_report_bad(c->origin, &req, "catalog digest mismatch");
 		catalog_fail(why, rel,
 			     rc == -EBADMSG  ? "digest mismatch"
 			     : rc == -EINVAL ? "not a catalog (corrupt frame)"
@@ -269,6 +277,8 @@ int cache_new(const struct cache_options *o, cache_t **out)
 	    .timeout_sec = o->timeout_sec,
 	    .retries = o->retries,
 	    .ca_file = o->ca_file,
+	    .s3 = o->s3,
+	    .proxy = o->proxy,
 	};
 	int rc;
 
@@ -323,8 +333,10 @@ int cache_new(const struct cache_options *o, cache_t **out)
 	}
 	rc = origin_new(&oo, &c->origin);
 	if (rc) {
-		log_error("origin '%s': unsupported or malformed URL",
-			  o->origin_url);
+		char *shown = origin_redact_url(o->origin_url);
+
+		log_error("origin '%s': unsupported or malformed URL", shown);
+		free(shown);
 		goto fail;
 	}
 	c->npf = o->prefetch_threads ? o->prefetch_threads : 2;
@@ -410,6 +422,20 @@ void cache_stats_get(cache_t *c, struct cache_stats *out)
 	out->origin_requests = os.requests;
 	out->origin_retries = os.retries;
 	out->failed_from_memory = STAT_GET(c->stats.failed_from_memory);
+	out->proxy_failovers = os.proxy_failovers;
+	out->mirrors = 0;
+	for (size_t i = 0; i < CACHE_MIRRORS_MAX; i++) {
+		struct origin_mirror_stats ms;
+
+		if (origin_mirror_stats_get(c->origin, i, &ms))
+			break;
+		out->mirror[i].url = ms.url;
+		out->mirror[i].requests = ms.requests;
+		out->mirror[i].bytes = ms.bytes;
+		out->mirror[i].failures = ms.failures;
+		out->mirror[i].avoided = ms.avoided;
+		out->mirrors = i + 1;
+	}
 }
 
 /* --------------------------------------------------------- the origin -- */

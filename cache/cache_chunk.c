@@ -306,11 +306,13 @@ static int fetch_chunk(cache_t *c, const struct repo_chunk *ch,
 	struct origin_req req;
 	struct buf b;
 	uint8_t *out = NULL;
+	bool again = false;
 	int rc;
 
 	repo_shard_object_path(&ch->shard, rel, sizeof(rel));
 	digest_to_hex(&ch->digest, hex);
 	buf_init(&b, (size_t)ch->stored_size);
+fetch:
 	origin_req_init(&req, rel, ch->stored_size, ORIGIN_EXACT);
 	rc = origin_get_range(c->origin, &req, ch->offset, &b);
 	/* what came over the wire: a server that ignores Range sends the
@@ -341,6 +343,18 @@ static int fetch_chunk(cache_t *c, const struct repo_chunk *ch,
 	rc = repo_chunk_decode(b.data, b.len, ch, NULL, out);
 	if (rc) {
 		STAT_ADD(c->stats.err_verify, 1);
+		/* a mirror sent bad bytes: once more, from another one */
+		if (!again && origin_report_bad(c->origin, &req,
+						"chunk digest mismatch")) {
+			log_warn("chunk '%s' from shard '%s': does not "
+				 "verify; asking another mirror",
+				 hex, rel);
+			again = true;
+			free(out);
+			out = NULL;
+			buf_reset(&b);
+			goto fetch;
+		}
 		log_error("chunk '%s' from shard '%s': %s; refusing the bytes",
 			  hex, rel,
 			  rc == -EBADMSG ? "digest mismatch" : "corrupt frame");

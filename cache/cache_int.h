@@ -51,6 +51,9 @@ struct cache {
 	uint64_t max_bytes;
 	bool transient; /* cache_options.transient: no chunk is stored */
 	origin_t *origin;
+	/* the last manifest fetch, for cache_manifest_refuse (the refresh
+	 * thread and mount time only fetch it) */
+	struct origin_req manifest_req;
 	struct cache_index *ix;
 
 	pthread_mutex_t lock;

@@ -3,6 +3,7 @@
 #include "ll.h"
 #include "auth.h"
 #include "cache.h"
+#include "origin.h"
 #include "log.h"
 #include "ns.h"
 #include "units.h"
@@ -51,12 +52,19 @@ struct options {
 	char *receipt_key;
 	unsigned timeout;
 	unsigned retries;
+	char *endpoint; /* s3:// origins (origin.h, origin_s3_options) */
+	char *region;
+	char *s3_credentials;
+	char *s3_profile;
+	int s3_virtual_host;
+	char *proxy;
+	char *mirrors; /* mirror=, repeated: "URL|URL" */
 	int readdirplus;
 	int help;
 	int version;
 };
 
-enum { KEY_HELP, KEY_VERSION, KEY_CONFIG };
+enum { KEY_HELP, KEY_VERSION, KEY_CONFIG, KEY_MIRROR };
 
 #define OPT(t, p)                                                              \
 	{                                                                      \
@@ -77,7 +85,14 @@ static const struct fuse_opt option_spec[] = {
     OPT("origin=%s", origin_opt),
     OPT("log=%s", log_file),
     OPT("receipt_key=%s", receipt_key),
+    OPT("endpoint=%s", endpoint),
+    OPT("region=%s", region),
+    OPT("s3_credentials=%s", s3_credentials),
+    OPT("s3_profile=%s", s3_profile),
+    OPT("s3_virtual_host", s3_virtual_host),
+    OPT("proxy=%s", proxy),
     FUSE_OPT_KEY("config=%s", KEY_CONFIG),
+    FUSE_OPT_KEY("mirror=%s", KEY_MIRROR),
     FUSE_OPT_KEY("-h", KEY_HELP),
     FUSE_OPT_KEY("--help", KEY_HELP),
     FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -92,7 +107,8 @@ static void usage(const char *prog)
 	    "       %s MOUNTPOINT -o config=FILE   (FILE says origin=...)\n"
 	    "\n"
 	    "Mount the aidata platform published at ORIGIN (file:///path, "
-	    "http://... or\nhttps://...) read-only at MOUNTPOINT.\n"
+	    "http://...,\nhttps://... or s3://BUCKET/PREFIX) read-only at "
+	    "MOUNTPOINT.\n"
 	    "\n"
 	    "aidatafs options:\n"
 	    "    -o config=FILE       more options, one per line "
@@ -108,6 +124,29 @@ static void usage(const char *prog)
 	    "    -o retries=N         extra attempts per origin request "
 	    "(default 3)\n"
 	    "    -o ca=FILE           CA bundle for https origins\n"
+	    "    -o endpoint=URL      s3:// origins: the store, "
+	    "http(s)://HOST[:PORT]\n"
+	    "                         (default $AWS_ENDPOINT_URL, else "
+	    "AWS S3)\n"
+	    "    -o region=NAME       s3:// origins: SigV4 region (default "
+	    "$AWS_REGION,\n"
+	    "                         else us-east-1)\n"
+	    "    -o s3_credentials=FILE  s3:// origins: shared credentials "
+	    "file (default:\n"
+	    "                         $AWS_ACCESS_KEY_ID..., else "
+	    "~/.aws/credentials,\n"
+	    "                         else anonymous)\n"
+	    "    -o s3_profile=NAME   its profile (default $AWS_PROFILE, else "
+	    "default)\n"
+	    "    -o s3_virtual_host   BUCKET.HOST/KEY URLs (default "
+	    "HOST/BUCKET/KEY)\n"
+	    "    -o mirror=URL        another http(s) URL of the same "
+	    "repository (repeat it;\n"
+	    "                         or ORIGIN as URL1|URL2): failover\n"
+	    "    -o proxy=LIST        HTTP proxies, A|B;C;DIRECT ('|' "
+	    "shares the load, ';'\n"
+	    "                         fails over; default $http_proxy, "
+	    "$https_proxy, $no_proxy)\n"
 	    "    -o token=FILE        default credential (JWT) for every "
 	    "local user\n"
 	    "    -o node_key=FILE     this secure-domain node's X25519 key\n"
@@ -280,6 +319,15 @@ static int option_proc(void *data, const char *arg, int key,
 		return 0;
 	case KEY_CONFIG:
 		return config_read(o, arg + strlen("config="), outargs);
+	case KEY_MIRROR: {
+		const char *url = arg + strlen("mirror=");
+		char *all = o->mirrors ? xasprintf("%s|%s", o->mirrors, url)
+				       : xstrdup(url);
+
+		free(o->mirrors);
+		o->mirrors = all;
+		return 0;
+	}
 	case FUSE_OPT_KEY_NONOPT:
 		/* ORIGIN MOUNTPOINT, or MOUNTPOINT alone (origin=) */
 		if (o->nargs == 0)
@@ -365,8 +413,10 @@ struct mount {
 	struct options o;
 	struct fuse_args args;
 	struct fuse_cmdline_opts cmd;
-	char *origin; /* normalised */
+	char *origin;	    /* normalised */
+	char *origin_shown; /* in messages: without any userinfo */
 	struct cache_options co;
+	struct origin_s3_options s3;
 	struct auth_options ao;
 	repo_key_t *key;
 	repo_key_t *receipt_key; /* signs receipts, or NULL */
@@ -426,7 +476,15 @@ static int parse_command_line(struct mount *m, char *argv0)
 	make_absolute(&m->o.state_dir);
 	make_absolute(&m->o.log_file);
 	make_absolute(&m->o.receipt_key);
+	make_absolute(&m->o.s3_credentials);
 	m->origin = cache_origin_url(m->o.origin);
+	if (m->o.mirrors) {
+		char *all = xasprintf("%s|%s", m->origin, m->o.mirrors);
+
+		free(m->origin);
+		m->origin = all;
+	}
+	m->origin_shown = origin_redact_url(m->origin);
 	return -1;
 }
 
@@ -499,6 +557,13 @@ static int configure(struct mount *m)
 	m->co.timeout_sec = o->timeout;
 	m->co.retries = o->retries;
 	m->co.ca_file = o->ca;
+	m->s3.endpoint = o->endpoint;
+	m->s3.region = o->region;
+	m->s3.credentials = o->s3_credentials;
+	m->s3.profile = o->s3_profile;
+	m->s3.virtual_host = o->s3_virtual_host != 0;
+	m->co.s3 = &m->s3;
+	m->co.proxy = o->proxy;
 	m->co.max_bytes =
 	    o->cache_size ? cache_size : default_cache_size(m->co.dir);
 	m->ctx.readdirplus = o->readdirplus != 0;
@@ -550,8 +615,8 @@ static int check_platform(struct mount *m)
 	if (rc) {
 		/* what ns_new found, in its words: the origin's answer, not
 		 * a manifest, its format, a line, the key, a rollback */
-		fprintf(stderr, "aidatafs: cannot mount '%s': %s\n", m->origin,
-			why[0] ? why : strerror(-rc));
+		fprintf(stderr, "aidatafs: cannot mount '%s': %s\n",
+			m->origin_shown, why[0] ? why : strerror(-rc));
 		return rc;
 	}
 	/* fork() keeps only this thread: start afresh after daemonizing */
@@ -679,13 +744,13 @@ static int run(struct mount *m)
 		log_init("aidatafs", LOG_LEVEL_INFO, true);
 		rc = open_platform(m, why);
 		if (rc) {
-			log_error("cannot mount '%s': %s", m->origin,
+			log_error("cannot mount '%s': %s", m->origin_shown,
 				  why[0] ? why : strerror(-rc));
 			goto out;
 		}
 	}
 	log_info("mounted '%s' revision %" PRIu64 " at '%s' (cache '%s')",
-		 m->origin, ns_revision(m->ctx.ns), m->cmd.mountpoint,
+		 m->origin_shown, ns_revision(m->ctx.ns), m->cmd.mountpoint,
 		 m->co.dir);
 	/* systemd's Type=notify: mounted and about to serve */
 	systemd_notify("READY=1");
@@ -706,6 +771,7 @@ static void mount_release(struct mount *m)
 	repo_key_free(m->key);
 	repo_key_free(m->receipt_key);
 	free(m->origin);
+	free(m->origin_shown);
 	free(m->cmd.mountpoint);
 	free(m->o.origin);
 	free(m->o.origin_opt);
@@ -720,6 +786,12 @@ static void mount_release(struct mount *m)
 	free(m->o.node_key);
 	free(m->o.audit_log);
 	free(m->o.state_dir);
+	free(m->o.endpoint);
+	free(m->o.region);
+	free(m->o.s3_credentials);
+	free(m->o.s3_profile);
+	free(m->o.proxy);
+	free(m->o.mirrors);
 	fuse_opt_free_args(&m->args);
 }
 

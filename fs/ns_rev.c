@@ -316,13 +316,15 @@ fail:
  * which (#8 §4): the origin's answer, not a manifest, its format, a
  * malformed line, the signature, a rollback.
  */
-static int manifest_get(ns_t *ns, struct repo_manifest *m, char *why)
+static int manifest_get_one(ns_t *ns, struct repo_manifest *m, char *why,
+			    bool *refused)
 {
 	char *data = NULL, cwhy[CACHE_WHY_MAX], mwhy[REPO_MANIFEST_WHY_MAX];
 	uint64_t seen = 0;
 	size_t len;
 	int rc = cache_manifest_fetch(ns->cache, &data, &len, cwhy);
 
+	*refused = false;
 	if (rc == -ENOENT)
 		return refuse(why, rc,
 			      "manifest: the origin has none (%s): is this "
@@ -334,6 +336,7 @@ static int manifest_get(ns_t *ns, struct repo_manifest *m, char *why)
 	rc = repo_manifest_decode_reason(data, len, ns->pub, m, mwhy,
 					 sizeof(mwhy));
 	free(data);
+	*refused = rc != 0;
 	if (rc == -EBADMSG)
 		return refuse(why, rc,
 			      "manifest: %s (wrong pubkey, or a forged "
@@ -350,9 +353,29 @@ static int manifest_get(ns_t *ns, struct repo_manifest *m, char *why)
 		       "rollback",
 		       m->revision, seen);
 		repo_manifest_release(m);
+		*refused = true;
 		return -ESTALE;
 	}
 	return 0;
+}
+
+/* With mirrors, a refused manifest (another key's, malformed, older)
+ * passes that mirror over and the next one is asked. */
+#define MANIFEST_MIRRORS_MAX 16
+
+static int manifest_get(ns_t *ns, struct repo_manifest *m, char *why)
+{
+	bool refused;
+	int rc;
+
+	for (int i = 0;; i++) {
+		rc = manifest_get_one(ns, m, why, &refused);
+		if (!rc || !refused || i + 1 >= MANIFEST_MIRRORS_MAX ||
+		    !cache_manifest_refuse(ns->cache, why ? why : "refused"))
+			return rc;
+		log_warn("%s; asking another mirror",
+			 why ? why : "manifest refused");
+	}
 }
 
 int ns_new(cache_t *cache, const repo_key_t *pub, auth_t *auth, ns_t **out,

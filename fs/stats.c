@@ -34,6 +34,43 @@ struct metric_def {
 	uint64_t value;
 };
 
+/* Per mirror of the origin, labelled with its URL (no userinfo). */
+static void mirrors_render(struct buf *b, const struct cache_stats *cs)
+{
+	static const char *const names[] = {
+	    "aidatafs_mirror_requests_total",
+	    "aidatafs_mirror_bytes_total",
+	    "aidatafs_mirror_failures_total",
+	    "aidatafs_mirror_avoided_total",
+	};
+	static const char *const helps[] = {
+	    "Requests sent to each mirror.",
+	    "Body bytes received from each mirror.",
+	    "Failed requests and refused answers (digest mismatch, older or "
+	    "foreign manifest) per mirror.",
+	    "Times each mirror was passed over after a failure.",
+	};
+
+	for (size_t k = 0; k < 4; k++) {
+		for (size_t i = 0; i < cs->mirrors; i++) {
+			const struct cache_mirror_stats *m = &cs->mirror[i];
+			const uint64_t v[] = {m->requests, m->bytes,
+					      m->failures, m->avoided};
+			char labels[300], url[256];
+			size_t j = 0;
+
+			for (const char *p = m->url; *p && j < sizeof(url) - 1;
+			     p++)
+				url[j++] = (*p == '"' || *p == '\\') ? '_' : *p;
+			url[j] = '\0';
+			snprintf(labels, sizeof(labels), "{mirror=\"%s\"}",
+				 url);
+			metric(b, names[k], "counter", i ? NULL : helps[k],
+			       labels, v[k]);
+		}
+	}
+}
+
 char *stats_render(const struct cache_stats *cs, const struct fs_counters *fc)
 {
 	const struct metric_def defs[] = {
@@ -106,6 +143,10 @@ char *stats_render(const struct cache_stats *cs, const struct fs_counters *fc)
 	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
 		metric(&b, defs[i].name, defs[i].type, defs[i].help,
 		       defs[i].labels, defs[i].value);
+	metric(&b, "aidatafs_proxy_failovers_total", "counter",
+	       "Moves to the next entry of the proxy= list.", NULL,
+	       cs->proxy_failovers);
+	mirrors_render(&b, cs);
 	if (buf_take_string(&b, &text, &len) != 0)
 		return xstrdup(""); /* cannot happen: 64 KiB is ample */
 	return text;

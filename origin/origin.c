@@ -1,6 +1,6 @@
 /*
- * origin: fetching repository objects from file://, http:// and https://
- * origins. See origin.h for the contract. This file: URLs, object paths,
+ * origin: fetching repository objects from file://, http://, https:// and
+ * s3:// origins. See origin.h for the contract. This file: URLs, object paths,
  * life cycle, and the fetches, which go to origin_file.c or
  * origin_http.c.
  */
@@ -76,6 +76,8 @@ static int check_rel(const origin_t *o, const char *rel)
 		if (c <= 0x20 || c >= 0x7f || strchr("?#%\\", c))
 			goto bad;
 	}
+	if (o->s3 && !origin_s3_rel_ok(rel))
+		goto bad;
 	for (p = rel; *p;) {
 		size_t n = strcspn(p, "/");
 
@@ -95,6 +97,56 @@ bad:
 }
 
 /* ---------------------------------------------------------- lifecycle -- */
+
+#define ORIGIN_MIRRORS_MAX 16
+
+/* "URL1|URL2|...": http(s) mirrors of one repository. */
+static int mirrors_setup(origin_t *o, const char *list)
+{
+	const char *p = list;
+
+	o->kind = ORIGIN_HTTP;
+	while (*p) {
+		size_t n = strcspn(p, "|");
+		char *url = xstrndup(p, n), *shown = origin_redact_url(url);
+		struct origin_mirror *m;
+		int rc = 0;
+
+		if (!has_prefix_ci(url, "http://") &&
+		    !has_prefix_ci(url, "https://")) {
+			log_error("mirror '%s': a mirror list holds http:// "
+				  "and https:// URLs only",
+				  n ? shown : "(empty)");
+			rc = -EINVAL;
+		} else if (o->nmirrors == ORIGIN_MIRRORS_MAX) {
+			log_error("more than %d mirrors", ORIGIN_MIRRORS_MAX);
+			rc = -EINVAL;
+		} else {
+			rc = origin_http_check(url, shown);
+		}
+		if (rc) {
+			free(url);
+			free(shown);
+			return rc;
+		}
+		o->mirrors = xrealloc(o->mirrors,
+				      (o->nmirrors + 1) * sizeof(*o->mirrors));
+		m = &o->mirrors[o->nmirrors++];
+		memset(m, 0, sizeof(*m));
+		m->base = with_slash(url);
+		m->log_base = with_slash(shown);
+		m->https = has_prefix_ci(url, "https://");
+		free(url);
+		free(shown);
+		p += n;
+		if (*p == '|')
+			p++;
+	}
+	o->base = xstrdup(o->mirrors[0].base);
+	o->log_base = xstrdup(o->mirrors[0].log_base);
+	o->https = o->mirrors[0].https;
+	return 0;
+}
 
 int origin_new(const struct origin_options *opt, origin_t **out)
 {
@@ -117,7 +169,11 @@ int origin_new(const struct origin_options *opt, origin_t **out)
 	o->retries = opt->retries;
 	o->ca_file = opt->ca_file ? xstrdup(opt->ca_file) : NULL;
 
-	if (has_prefix_ci(url, "file://")) {
+	if (strchr(url, '|')) {
+		rc = mirrors_setup(o, url);
+		if (rc)
+			goto out;
+	} else if (has_prefix_ci(url, "file://")) {
 		const char *path = url + strlen("file://");
 
 		if (has_prefix_ci(path, "localhost/"))
@@ -139,14 +195,32 @@ int origin_new(const struct origin_options *opt, origin_t **out)
 		o->kind = ORIGIN_HTTP;
 		o->https = has_prefix_ci(url, "https://");
 		o->base = with_slash(url);
+	} else if (has_prefix_ci(url, "s3://")) {
+		o->kind = ORIGIN_HTTP;
+		rc = origin_s3_setup(o, url, opt->s3);
+		if (rc)
+			goto out;
 	} else {
 		log_error("origin url '%s' has an unsupported scheme (want "
-			  "file, http or https)",
+			  "file, http, https or s3)",
 			  log_url);
 		rc = -EINVAL;
 		goto out;
 	}
-	o->log_base = with_slash(log_url);
+	if (!o->log_base)
+		o->log_base = with_slash(log_url);
+	if (!o->nmirrors) {
+		o->mirrors = xcalloc(1, sizeof(*o->mirrors));
+		o->mirrors[0].base = xstrdup(o->base);
+		o->mirrors[0].log_base = xstrdup(o->log_base);
+		o->mirrors[0].https = o->https;
+		o->nmirrors = 1;
+	}
+	if (o->kind == ORIGIN_HTTP) {
+		rc = origin_proxy_setup(o, opt->proxy);
+		if (rc)
+			goto out;
+	}
 	*out = o;
 	o = NULL;
 out:
@@ -160,7 +234,14 @@ void origin_free(origin_t *o)
 	if (!o)
 		return;
 	origin_http_release(o);
+	origin_s3_release(o);
+	origin_proxy_release(o);
 	pthread_mutex_destroy(&o->pool_lock);
+	for (size_t i = 0; i < o->nmirrors; i++) {
+		free(o->mirrors[i].base);
+		free(o->mirrors[i].log_base);
+	}
+	free(o->mirrors);
 	free(o->base);
 	free(o->log_base);
 	free(o->ca_file);
@@ -175,6 +256,7 @@ void origin_stats_get(origin_t *o, struct origin_stats *out)
 	out->timeouts = atomic_load(&o->timeouts);
 	out->http_errors = atomic_load(&o->http_errors);
 	out->other_errors = atomic_load(&o->other_errors);
+	out->proxy_failovers = atomic_load(&o->proxy_failovers);
 }
 
 /* ------------------------------------------------------------ fetching -- */
@@ -183,6 +265,7 @@ void origin_req_init(struct origin_req *r, const char *rel, uint64_t size,
 		     unsigned flags)
 {
 	memset(r, 0, sizeof(*r));
+	r->mirror = -1;
 	r->rel = rel;
 	r->size = size;
 	r->flags = flags;

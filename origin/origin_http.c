@@ -100,7 +100,7 @@ int origin_http_check(const char *url, const char *log_url)
 	return 0;
 }
 
-static CURL *pool_get(origin_t *o)
+CURL *origin_http_handle_get(origin_t *o)
 {
 	CURL *h = NULL;
 
@@ -115,7 +115,7 @@ static CURL *pool_get(origin_t *o)
 	return h;
 }
 
-static void pool_put(origin_t *o, CURL *h)
+void origin_http_handle_put(origin_t *o, CURL *h)
 {
 	pthread_mutex_lock(&o->pool_lock);
 	if (o->pool_len < ORIGIN_POOL_MAX) {
@@ -146,12 +146,12 @@ static CURLcode xfer_setup(struct origin_xfer *x, const char *url, char *errbuf)
 	SET(CURLOPT_MAXREDIRS, (long)ORIGIN_REDIRECTS_MAX);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, o->https ? "https" : "http,https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, x->m->https ? "https" : "http,https");
 #else
 	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 	SET(CURLOPT_REDIR_PROTOCOLS,
-	    (long)(o->https ? CURLPROTO_HTTPS
-			    : CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	    (long)(x->m->https ? CURLPROTO_HTTPS
+			       : CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_NOSIGNAL, 1L);
@@ -172,6 +172,31 @@ static CURLcode xfer_setup(struct origin_xfer *x, const char *url, char *errbuf)
 			 x->off + x->len - 1);
 		SET(CURLOPT_RANGE, range);
 	}
+	if (o->nproxies) {
+		const char *proxy;
+
+		x->proxy = origin_proxy_pick(o, &proxy);
+		/* "" = no proxy at all, not even from http_proxy */
+		SET(CURLOPT_PROXY, proxy ? proxy : "");
+	}
+	if (res == CURLE_OK && !(x->req->flags & ORIGIN_EXACT) &&
+	    x->mode != XFER_RANGE) {
+		/* a mutable object: no shared cache may answer from a copy */
+		struct curl_slist *l =
+		    curl_slist_append(x->headers, "Cache-Control: no-cache");
+
+		if (l)
+			l = curl_slist_append(x->headers = l,
+					      "Pragma: no-cache");
+		if (l)
+			x->headers = l;
+		else
+			res = CURLE_OUT_OF_MEMORY;
+	}
+	if (res == CURLE_OK && o->s3)
+		res = origin_s3_sign(o, h, NULL, &x->headers);
+	if (x->headers)
+		SET(CURLOPT_HTTPHEADER, x->headers);
 #undef SET
 	return res;
 }
@@ -217,6 +242,15 @@ static bool curl_error_retryable(CURLcode res)
 	}
 }
 
+/* Whether res says the proxy in use, not the origin behind it, failed. */
+static bool proxy_unreachable(CURLcode res)
+{
+	return res == CURLE_COULDNT_RESOLVE_PROXY ||
+	       res == CURLE_COULDNT_CONNECT || res == CURLE_GOT_NOTHING ||
+	       res == CURLE_SEND_ERROR || res == CURLE_RECV_ERROR ||
+	       res == CURLE_OPERATION_TIMEDOUT;
+}
+
 /* x->why for a transfer curl itself gave up on. */
 static void curl_failure_why(struct origin_xfer *x, CURLcode res,
 			     const char *errbuf)
@@ -233,7 +267,7 @@ static void curl_failure_why(struct origin_xfer *x, CURLcode res,
 	else if (res == CURLE_TOO_MANY_REDIRECTS)
 		snprintf(x->why, sizeof(x->why), "more than %d redirects",
 			 ORIGIN_REDIRECTS_MAX);
-	else if (res == CURLE_UNSUPPORTED_PROTOCOL && x->o->https)
+	else if (res == CURLE_UNSUPPORTED_PROTOCOL && x->m->https)
 		snprintf(x->why, sizeof(x->why),
 			 "redirected away from https (refused): %s", detail);
 	else
@@ -252,7 +286,7 @@ static void log_redirects(struct origin_xfer *x)
 		return;
 	curl_easy_getinfo(x->h, CURLINFO_EFFECTIVE_URL, &where);
 	shown = origin_redact_url(where ? where : "?");
-	log_debug("fetch '%s%s': %ld redirect(s) to '%s'", x->o->log_base,
+	log_debug("fetch '%s%s': %ld redirect(s) to '%s'", x->m->log_base,
 		  x->req->rel, count, shown);
 	free(shown);
 }
@@ -278,9 +312,10 @@ static int xfer_attempt(struct origin_xfer *x, const char *url, bool *retry,
 	x->done = x->wrote = false;
 	x->err = 0;
 	x->why[0] = x->range_hdr[0] = errbuf[0] = '\0';
+	x->error_len = 0;
 
 	stat_add(&o->requests, 1);
-	x->h = pool_get(o);
+	x->h = origin_http_handle_get(o);
 	if (!x->h) {
 		snprintf(x->why, sizeof(x->why), "curl_easy_init failed");
 		stat_add(&o->other_errors, 1);
@@ -313,8 +348,17 @@ static int xfer_attempt(struct origin_xfer *x, const char *url, bool *retry,
 		*retry = curl_error_retryable(res);
 		rc = -EIO;
 	} else if (status && !origin_xfer_status_wanted(x, status)) {
+		char code[64] = "";
+
 		stat_add(&o->http_errors, 1);
-		snprintf(x->why, sizeof(x->why), "HTTP %ld", status);
+		if (o->s3)
+			origin_s3_error_code(x->error_body, x->error_len, code,
+					     sizeof(code));
+		if (code[0])
+			snprintf(x->why, sizeof(x->why), "HTTP %ld (%s)",
+				 status, code);
+		else
+			snprintf(x->why, sizeof(x->why), "HTTP %ld", status);
 		if (status == 404) {
 			rc = -ENOENT;
 		} else if (status == 429 || (status >= 500 && status < 600)) {
@@ -335,6 +379,9 @@ static int xfer_attempt(struct origin_xfer *x, const char *url, bool *retry,
 		}
 	} else if (res != CURLE_OK) {
 		curl_failure_why(x, res, errbuf);
+		/* the next attempt goes through the next proxy */
+		if (o->nproxies && proxy_unreachable(res))
+			origin_proxy_failed(o, x->proxy, x->why);
 		if (res == CURLE_OPERATION_TIMEDOUT) {
 			stat_add(&o->timeouts, 1);
 			*timed_out = true;
@@ -373,8 +420,10 @@ static int xfer_attempt(struct origin_xfer *x, const char *url, bool *retry,
 		rc = -EIO;
 	}
 out:
-	pool_put(o, x->h);
+	origin_http_handle_put(o, x->h);
 	x->h = NULL;
+	curl_slist_free_all(x->headers);
+	x->headers = NULL;
 	return rc;
 }
 
@@ -395,66 +444,92 @@ static void backoff(uint64_t retry)
 /* req->why from the last attempt's x->why: what, where, how often. */
 static void http_why(struct origin_xfer *x, const char *what, uint64_t attempts)
 {
-	char times[32] = "";
+	char times[48] = "";
 
 	if (attempts > 1)
 		snprintf(times, sizeof(times), " (%" PRIu64 " attempts)",
 			 attempts);
 	if (!strncmp(x->why, "HTTP ", 5))
 		origin_req_why(x->req, "%s from '%s%s'%s%s", x->why,
-			       x->o->log_base, x->req->rel, what, times);
+			       x->m->log_base, x->req->rel, what, times);
 	else
-		origin_req_why(x->req, "'%s%s'%s: %s%s", x->o->log_base,
+		origin_req_why(x->req, "'%s%s'%s: %s%s", x->m->log_base,
 			       x->req->rel, what, x->why, times);
 }
 
+/*
+ * The attempts of one fetch. With one mirror: retries + 1 attempts of
+ * the transient failures, with backoff. With several: a failure of any
+ * kind (but a body that cannot be taken back) passes over that mirror
+ * and the next attempt asks the next one at once; backoff only once
+ * every mirror was tried. A 404 is final only when every mirror said so.
+ */
 static int http_fetch(struct origin_xfer *x)
 {
 	origin_t *o = x->o;
-	uint64_t attempts = (uint64_t)o->retries + 1, attempt;
-	char *url = xasprintf("%s%s", o->base, x->req->rel);
+	uint64_t attempts = (uint64_t)o->retries + o->nmirrors, attempt;
+	uint64_t tried = 0, same = 0;
 	char what[64] = "";
-	bool all_timeouts = true;
+	bool all_timeouts = true, all_missing = true;
 	int rc = -EIO;
 
 	if (x->mode == XFER_RANGE)
 		snprintf(what, sizeof(what), " bytes %" PRIu64 "-%" PRIu64,
 			 x->off, x->off + x->len - 1);
 	for (attempt = 1;; attempt++) {
-		bool retry, timed_out;
+		struct origin_mirror *m = origin_mirror_pick(o, tried);
+		size_t mi = (size_t)(m - o->mirrors);
+		bool retry, timed_out,
+		    fresh = mi >= 64 || !(tried & (1ull << mi));
+		char *url = xasprintf("%s%s", m->base, x->req->rel);
 		int rew;
 
 		if (attempt > 1) {
-			backoff(attempt - 2);
+			/* a mirror not yet asked is asked at once */
+			if (!fresh || o->nmirrors == 1)
+				backoff(same++);
 			stat_add(&o->retried, 1);
 		}
+		x->m = m;
+		x->req->mirror = (int)mi;
+		stat_add(&m->requests, 1);
 		rc = xfer_attempt(x, url, &retry, &timed_out);
+		free(url);
 		if (rc == 0)
 			break;
+		stat_add(&m->failures, 1);
 		all_timeouts = all_timeouts && timed_out;
+		all_missing = all_missing && rc == -ENOENT;
 		rew = xfer_rewind(x);
 		if (rew) {
 			/* Not retryable: the output cannot be taken back. */
 			rc = rew;
 			retry = false;
+		} else if (o->nmirrors > 1) {
+			if (mi < 64)
+				tried |= 1ull << mi;
+			origin_mirror_avoid(o, m, x->why);
+			/* another mirror may have it, or be up */
+			retry = retry || tried != (1ull << o->nmirrors) - 1;
 		}
 		if (!retry) {
-			log_warn("fetch '%s%s'%s failed: %s", o->log_base,
+			log_warn("fetch '%s%s'%s failed: %s", m->log_base,
 				 x->req->rel, what, x->why);
 			break;
 		}
 		log_warn("fetch '%s%s'%s failed (attempt %" PRIu64 "/%" PRIu64
 			 "): %s",
-			 o->log_base, x->req->rel, what, attempt, attempts,
+			 m->log_base, x->req->rel, what, attempt, attempts,
 			 x->why);
 		if (attempt >= attempts) {
-			rc = all_timeouts ? -ETIMEDOUT : -EIO;
+			rc = all_timeouts  ? -ETIMEDOUT
+			     : all_missing ? -ENOENT
+					   : -EIO;
 			break;
 		}
 	}
 	if (rc)
 		http_why(x, what, attempt);
-	free(url);
 	return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "origin.h"
 
@@ -33,6 +34,9 @@
  * before giving up on the connection. */
 #define ORIGIN_ERROR_BODY_MAX (64 * 1024)
 #define ORIGIN_FILE_CHUNK (64 * 1024)
+/* A mirror that failed is passed over for this long (CVMFS's host
+ * reset after failover). */
+#define ORIGIN_MIRROR_AVOID_SEC 60
 
 enum origin_kind {
 	ORIGIN_FILE,
@@ -47,6 +51,34 @@ struct origin {
 	unsigned timeout_sec;
 	unsigned retries;
 	bool https; /* redirects may not leave https */
+
+	/* mirrors (URL1|URL2|...): the same repository at several http(s)
+	 * URLs, in order of preference; mirrors[0] is base/log_base */
+	struct origin_mirror {
+		char *base;	/* with userinfo, trailing '/' */
+		char *log_base; /* for messages */
+		bool https;
+		_Atomic int64_t avoid_until; /* monotonic s; 0 = usable */
+		_Atomic uint64_t requests, bytes, failures, avoided;
+	} * mirrors;
+	size_t nmirrors;
+
+	/* proxy= (origin_proxy.c): the list in order, and the one in use */
+	struct origin_proxy {
+		char *url; /* NULL: DIRECT */
+		unsigned group;
+	} * proxies;
+	size_t nproxies;
+	size_t proxy_first;   /* the random start in the first group */
+	size_t proxy_current; /* protected by pool_lock */
+	time_t proxy_since;   /* when it left the first; pool_lock */
+	_Atomic uint64_t proxy_failovers;
+
+	/* s3:// (origin_s3.c); the secrets are wiped at origin_free */
+	bool s3;
+	char *s3_sigv4;	       /* "aws:amz:REGION:s3" */
+	char *s3_userpwd;      /* "KEY:SECRET" (secret), NULL: anonymous */
+	char *s3_token_header; /* "x-amz-security-token: ..." (secret) */
 
 	pthread_mutex_t pool_lock;
 	CURL *pool[ORIGIN_POOL_MAX]; /* idle handles, protected by pool_lock */
@@ -107,6 +139,11 @@ struct origin_xfer {
 	int err;	/* fatal error found by a callback */
 	char why[CURL_ERROR_SIZE + 96]; /* reason for err */
 	char range_hdr[96]; /* Content-Range of the last response, capped */
+	struct curl_slist *headers; /* request headers, freed per attempt */
+	size_t proxy;		    /* index into o->proxies when used */
+	struct origin_mirror *m;    /* the mirror of this attempt */
+	char error_body[512];	    /* the start of an error page (S3 <Code>) */
+	size_t error_len;
 };
 
 /* Whether status is the answer x wants (200, or 206 for a range). */
@@ -124,7 +161,46 @@ int origin_http_get(origin_t *o, struct origin_req *req, struct buf *out);
 int origin_http_get_to_fd(origin_t *o, struct origin_req *req, int fd);
 int origin_http_get_range(origin_t *o, struct origin_req *req, uint64_t off,
 			  struct buf *out);
+/* An easy handle from o's pool (reset), or a new one; NULL without
+ * memory. Give it back with origin_http_handle_put. */
+CURL *origin_http_handle_get(origin_t *o);
+void origin_http_handle_put(origin_t *o, CURL *h);
+/* The mirror to ask now: the first not being avoided, else the one
+ * whose avoidance ends first, never one in tried (a bit per index) if
+ * another is left. */
+struct origin_mirror *origin_mirror_pick(origin_t *o, uint64_t tried);
+/* Pass over mirror m for ORIGIN_MIRROR_AVOID_SEC (logged, with why). */
+void origin_mirror_avoid(origin_t *o, struct origin_mirror *m, const char *why);
 /* Free the idle connection handles. */
 void origin_http_release(origin_t *o);
+
+/* proxy=: parse spec (NULL or "" = none: curl's http_proxy rules).
+ * 0 or -EINVAL (logged). */
+int origin_proxy_setup(origin_t *o, const char *spec);
+/* The proxy to use now (*url NULL: DIRECT), and its index. */
+size_t origin_proxy_pick(origin_t *o, const char **url);
+/* Proxy i could not be reached: move on to the next (logged once). */
+void origin_proxy_failed(origin_t *o, size_t i, const char *why);
+void origin_proxy_release(origin_t *o);
+
+/* s3://BUCKET/PREFIX: resolve endpoint, region and credentials (opt may
+ * be NULL) and set o's base URLs. 0, or -EINVAL (logged, never with a
+ * secret). */
+int origin_s3_setup(origin_t *o, const char *url,
+		    const struct origin_s3_options *opt);
+/* Sign the request on h (SigV4, when o has credentials) whose body has
+ * the SHA-256 payload_hex (NULL: empty body), adding its headers to
+ * *headers (the caller sets CURLOPT_HTTPHEADER and frees them). */
+CURLcode origin_s3_sign(origin_t *o, CURL *h, const char *payload_hex,
+			struct curl_slist **headers);
+/* Whether rel can be sent to an S3 store as is: SigV4 signs the path
+ * as written, so only unreserved characters and '/'. */
+bool origin_s3_rel_ok(const char *rel);
+/* The S3 error code of an error page ("SignatureDoesNotMatch") into
+ * out, or "" when there is none. */
+void origin_s3_error_code(const char *body, size_t len, char *out,
+			  size_t out_len);
+/* Wipe and free o's credentials. */
+void origin_s3_release(origin_t *o);
 
 #endif

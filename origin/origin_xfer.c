@@ -237,6 +237,7 @@ size_t origin_xfer_write(char *p, size_t size, size_t nmemb, void *arg)
 	if (n == 0)
 		return 0;
 	stat_add(&x->o->bytes, n);
+	stat_add(&x->m->bytes, n);
 	x->req->received += n;
 	if (x->done || x->err)
 		return 0;
@@ -252,7 +253,17 @@ size_t origin_xfer_write(char *p, size_t size, size_t nmemb, void *arg)
 	}
 	if (!origin_xfer_status_wanted(x, x->status)) {
 		/* An error page: classified by its status after the
-		 * transfer; only a bounded amount of it is read. */
+		 * transfer; only a bounded amount of it is read, and
+		 * its start kept for an S3 error code. */
+		size_t room = sizeof(x->error_body) - 1 - x->error_len;
+
+		if (room) {
+			size_t k = n < room ? n : room;
+
+			memcpy(x->error_body + x->error_len, p, k);
+			x->error_len += k;
+			x->error_body[x->error_len] = '\0';
+		}
 		x->seen += n;
 		return x->seen > ORIGIN_ERROR_BODY_MAX ? 0 : n;
 	}

@@ -5,7 +5,7 @@ set -eu
 PKGS="meson ninja-build pkg-config gcc libfuse3-dev fuse3 liblmdb-dev
 lmdb-utils libzstd-dev zstd libcurl4-openssl-dev libssl-dev libjansson-dev
 nginx-light openssl attr python3 file xxd util-linux procps psmisc valgrind bc
-time stress-ng"
+time stress-ng ceph-mon ceph-osd radosgw"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -18,8 +18,11 @@ if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-# nginx-light enables its own service on install; tests run their own.
+# nginx-light and ceph enable their own services on install;
+# tests run their own.
 if command -v systemctl >/dev/null 2>&1; then
-	systemctl disable --now nginx >/dev/null 2>&1 || true
+	for s in nginx ceph.target; do
+		systemctl disable --now "$s" >/dev/null 2>&1 || true
+	done
 fi
 echo "install-deps: ok"

@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 meson test -C build --print-errorlogs --num-processes 2
+# Object stores (a real Ceph RADOS Gateway on loopback), outside the
+# default run: tests/integration/meson.build, suite 's3'.
+meson test -C build --print-errorlogs --num-processes 2 --setup s3 --suite s3
 if [ ! -f build-asan/build.ninja ]; then
 	meson setup build-asan -Dwerror=true -Db_sanitize=address,undefined \
 		-Db_lundef=false -Dintegration=false >/dev/null

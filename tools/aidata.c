@@ -16,6 +16,7 @@ struct command {
 static const struct command commands[] = {
     {"keygen", cmd_keygen, "create an Ed25519 key pair (platform, receipt)"},
     {"pack", cmd_pack, "pack a source tree into a repository revision"},
+    {"push", cmd_push, "publish a local repository into an s3:// bucket"},
     {"verify", cmd_verify, "check a repository's signature and digests"},
     {"ls", cmd_ls, "list a path inside a repository"},
     {"get", cmd_get, "extract a file or tree from a repository"},

@@ -16,6 +16,7 @@ int cmd_login(int argc, char **argv);
 int cmd_logout(int argc, char **argv);
 int cmd_whoami(int argc, char **argv);
 int cmd_revoke(int argc, char **argv);
+int cmd_push(int argc, char **argv);
 int cmd_ledger(int argc, char **argv);
 int cmd_prefetch(int argc, char **argv);
 int cmd_status(int argc, char **argv);

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "repo_local.h"
+#include "origin.h"
 #include "fsutil.h"
 #include "xalloc.h"
 
@@ -56,7 +57,13 @@ int local_repo_open(const char *dir, const repo_key_t *key,
 		r->scratch = NULL;
 		goto out;
 	}
-	mpath = xasprintf("%s/manifest", dir);
+	{
+		/* for messages: never a password or key from the URL */
+		char *shown = origin_redact_url(dir);
+
+		mpath = xasprintf("%s/manifest", shown);
+		free(shown);
+	}
 	/* a directory without a manifest is a new repository, not an error
 	 * worth the origin's warning */
 	if (!strstr(dir, "://") && access(mpath, F_OK) != 0 &&
@@ -67,7 +74,8 @@ int local_repo_open(const char *dir, const repo_key_t *key,
 	}
 	rc = cache_new(&co, &r->cache);
 	if (rc) {
-		fprintf(stderr, "aidata: '%s': cannot use this origin\n", dir);
+		fprintf(stderr, "aidata: '%.*s': cannot use this origin\n",
+			(int)(strlen(mpath) - strlen("/manifest")), mpath);
 		free(mpath);
 		goto out;
 	}

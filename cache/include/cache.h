@@ -36,15 +36,23 @@
 
 #include "repo.h"
 
+struct origin_s3_options; /* origin.h */
+
+#define CACHE_MIRRORS_MAX 16 /* mirrors shown in cache_stats */
+
 typedef struct cache cache_t;
 
 struct cache_options {
-	const char *dir;	   /* created if absent */
-	uint64_t max_bytes;	   /* chunk bytes kept; 0 = no limit */
-	const char *origin_url;	   /* file:///..., http://..., https://... */
-	unsigned timeout_sec;	   /* per origin attempt (origin.h) */
-	unsigned retries;	   /* extra attempts */
-	const char *ca_file;	   /* https CA bundle, NULL = system */
+	const char *dir;	/* created if absent */
+	uint64_t max_bytes;	/* chunk bytes kept; 0 = no limit */
+	const char *origin_url; /* file:///..., http(s)://..., s3://B/P */
+	unsigned timeout_sec;	/* per origin attempt (origin.h) */
+	unsigned retries;	/* extra attempts */
+	const char *ca_file;	/* https CA bundle, NULL = system */
+	/* s3:// origins: endpoint, region, credentials (origin.h); NULL =
+	 * the AWS environment variables and defaults */
+	const struct origin_s3_options *s3;
+	const char *proxy; /* proxy list (origin.h); NULL = http_proxy */
 	unsigned prefetch_threads; /* background readahead workers; 0 = 2 */
 	/* one-shot readers (aidata get, verify): chunks are fetched,
 	 * verified and returned in memory, never stored */
@@ -145,6 +153,14 @@ void cache_chunk_release(cache_t *c, struct cache_chunk_ref *ref);
 bool cache_chunk_present(cache_t *c, const struct repo_chunk *ch);
 
 /*
+ * The manifest cache_manifest_fetch just returned was refused (another
+ * key's, malformed, older than one already seen): pass over the mirror
+ * that served it for a while, so the next fetch asks another. Returns
+ * whether there is another mirror to ask.
+ */
+bool cache_manifest_refuse(cache_t *c, const char *why);
+
+/*
  * A small object (e.g. "keys/<dataset>/<node>") fresh from the origin,
  * at most max bytes: *data is new and NUL-terminated; caller frees.
  */
@@ -195,6 +211,14 @@ struct cache_stats {
 	/* chunk and catalog reads failed at once: the same object's fetch
 	 * failed less than CACHE_FAILED_SEC ago */
 	uint64_t failed_from_memory;
+	uint64_t proxy_failovers; /* moves to the next proxy= entry */
+	/* the origin's mirrors (one unless a mirror list); url valid
+	 * while the cache lives */
+	size_t mirrors;
+	struct cache_mirror_stats {
+		const char *url;
+		uint64_t requests, bytes, failures, avoided;
+	} mirror[CACHE_MIRRORS_MAX];
 };
 void cache_stats_get(cache_t *c, struct cache_stats *out);
 

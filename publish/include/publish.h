@@ -239,6 +239,51 @@ int publish_pack(const struct publish_pack_options *o,
  */
 int publish_state_dir(const char *repo, char **out);
 
+/* ------------------------------------------- push to an object store -- */
+
+struct origin_s3_options; /* origin.h */
+struct publish_push_result;
+
+struct publish_push_options {
+	const char *repo;	  /* the local repository (aidata pack --out) */
+	const char *url;	  /* s3://BUCKET/PREFIX */
+	const repo_key_t *pubkey; /* the platform key both manifests verify
+				    with */
+	const struct origin_s3_options *s3; /* NULL: the AWS variables */
+	unsigned timeout_sec;		    /* per request; 0 = 20 */
+	unsigned retries;		    /* extra attempts per request */
+	const char *ca_file;		    /* https, NULL = system */
+	uint64_t part_size; /* multipart above this; 0 = 64 MiB (>= 5 MiB) */
+	bool force_unlock;  /* remove another publisher's lock object */
+	/* called after each object with the counts so far; may be NULL */
+	void (*progress)(void *ctx, const struct publish_push_result *r);
+	void *progress_ctx;
+};
+
+struct publish_push_result {
+	uint64_t revision;	  /* the local manifest's, now the bucket's */
+	uint64_t remote_revision; /* the bucket's before, 0 = none */
+	uint64_t objects;	  /* objects in the local repository */
+	uint64_t uploaded;	  /* objects uploaded (the manifest too) */
+	uint64_t skipped;	  /* already in the bucket, not uploaded */
+	uint64_t bytes_uploaded;
+};
+
+/*
+ * Make the bucket prefix o->url hold the local repository o->repo's
+ * revision (push.c says how: the lock object, only missing objects, the
+ * manifest last). Holds the local repository's lock meanwhile. Re-run
+ * after any failure to resume: objects already uploaded are skipped.
+ * Returns 0; -EWOULDBLOCK (another publisher's lock object, or the local
+ * lock), -ESTALE (the bucket holds a later revision), -EBADMSG (a
+ * manifest under another key, local or in the bucket), -EACCES (the
+ * store refused: credentials, permissions), -ENOENT (no such bucket, or
+ * no local manifest), -ETIMEDOUT or -EIO (the store or the network
+ * failed); each logged once, naming the object.
+ */
+int publish_push(const struct publish_push_options *o,
+		 struct publish_push_result *res);
+
 /* --------------------------------------------- the alliance pool -- */
 
 /*

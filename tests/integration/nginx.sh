@@ -42,6 +42,9 @@
 #   nginx_log_mark, nginx_log_since MARK, nginx_log_wait MARK N [SECS]
 #	Access log positions: lines after MARK; wait until at least N.
 #
+# NGINX_HTTP_CONF, if set, is added inside the http block (directives
+# such as proxy_cache_path that a server block cannot hold).
+#
 # With NGINX_TLS=1 in the environment, nginx_start also serves https on
 # a second port with a fresh self-signed certificate for 127.0.0.1, and
 # exports NGINX_TLS_PORT, NGINX_TLS_URL (https://127.0.0.1:PORT) and
@@ -119,6 +122,7 @@ http {
 			  '\$request_method \$uri "\$http_range" '
 			  '\$body_bytes_sent \$request_time';
 	access_log $dir/access.log origin;
+${NGINX_HTTP_CONF:-}
 
 	server {
 		listen 127.0.0.1:$NGINX_PORT;

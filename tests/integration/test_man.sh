@@ -101,7 +101,7 @@ note "every option of aidatafs --help is in aidatafs(8)"
 "$AIDATAFS" --help >"$T/fshelp" 2>&1 || fail "aidatafs --help fails"
 # ours: up to libfuse's own list, which follows "Unmount with:"
 sed -n '1,/^Unmount with/p' "$T/fshelp" >"$T/fshelp.ours"
-sed -n 's/^    -o \([a-z_]*=\{0,1\}\).*/\1/p' "$T/fshelp.ours" >"$T/fsopts"
+sed -n 's/^    -o \([a-z0-9_]*=\{0,1\}\).*/\1/p' "$T/fshelp.ours" >"$T/fsopts"
 [ "$(wc -l <"$T/fsopts")" -ge 15 ] || { show "$T/fsopts" options; fail "too few -o options in aidatafs --help"; }
 bad=0
 while read -r o; do
