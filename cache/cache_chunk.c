@@ -30,6 +30,7 @@ struct cache_pin {
 /* What a cache_chunk_ref keeps to release itself. */
 struct ref_priv {
 	struct digest d;
+	struct cache_fd *pooled;   /* the file's descriptor, from the pool */
 	uint8_t *mem;		   /* bytes served from memory, owned */
 	struct cache_plain *plain; /* a secure chunk's shared plaintext */
 };
@@ -134,6 +135,7 @@ static void drop_file(void *ctx, const struct digest *d)
 
 	unlink(path);
 	free(path);
+	cache_fd_forget(c, d);
 	STAT_ADD(c->stats.evictions, 1);
 }
 
@@ -405,18 +407,28 @@ static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
  * every concurrent caller. The caller has pinned key.
  */
 static int stored_get(cache_t *c, const struct repo_chunk *ch,
-		      const struct digest *key, int *fd, uint8_t **mem)
+		      const struct digest *key, int *fd, uint8_t **mem,
+		      struct cache_fd **pooled)
 {
 	char why[CACHE_WHY_MAX];
 	struct cache_inflight *f;
 	int rc;
 
 	for (;;) {
+		if (!c->transient) {
+			*pooled = cache_fd_get(c, key, fd);
+			if (*pooled) {
+				STAT_ADD(c->stats.hits, 1);
+				touch(c, key);
+				return 0;
+			}
+		}
 		/* a transient cache stores nothing: no need to look */
 		rc = c->transient ? -ENOENT : open_cached(c, key, fd);
 		if (rc == 0) {
 			STAT_ADD(c->stats.hits, 1);
 			touch(c, key);
+			*pooled = cache_fd_add(c, key, fd);
 			return 0;
 		}
 		if (rc != -ENOENT)
@@ -460,6 +472,8 @@ static int stored_get(cache_t *c, const struct repo_chunk *ch,
 		rc = fetch_and_store(c, ch, key, fd, mem);
 		if (!rc)
 			cache_failed_forget(c, CACHE_OBJECT_CHUNK, key);
+		if (!rc && *fd >= 0)
+			*pooled = cache_fd_add(c, key, fd);
 
 		pthread_mutex_lock(&c->lock);
 		for (struct cache_inflight **p = &c->inflight; *p;
@@ -482,6 +496,7 @@ static int stored_get(cache_t *c, const struct repo_chunk *ch,
 int cache_stored_acquire(cache_t *c, const struct repo_chunk *ch,
 			 struct cache_chunk_ref *out)
 {
+	struct cache_fd *pooled = NULL;
 	struct ref_priv *rp;
 	uint8_t *mem = NULL;
 	struct digest key;
@@ -491,13 +506,14 @@ int cache_stored_acquire(cache_t *c, const struct repo_chunk *ch,
 	out->fd = -1;
 	cache_chunk_key(ch, &key);
 	pin(c, &key);
-	rc = stored_get(c, ch, &key, &fd, &mem);
+	rc = stored_get(c, ch, &key, &fd, &mem, &pooled);
 	if (rc) {
 		unpin(c, &key);
 		return rc;
 	}
 	rp = xcalloc(1, sizeof(*rp));
 	rp->d = key;
+	rp->pooled = pooled;
 	rp->mem = mem;
 	out->priv = rp;
 	out->fd = fd;
@@ -528,7 +544,9 @@ void cache_chunk_release(cache_t *c, struct cache_chunk_ref *ref)
 	if (rp->plain) {
 		cache_plain_release(c, rp->plain);
 	} else {
-		if (ref->fd >= 0)
+		if (rp->pooled)
+			cache_fd_put(c, rp->pooled);
+		else if (ref->fd >= 0)
 			close(ref->fd);
 		unpin(c, &rp->d);
 		free(rp->mem);
@@ -562,6 +580,7 @@ bool cache_stored_forget(cache_t *c, const struct repo_chunk *ch)
 	had = cache_index_remove(c->ix, &key) == 0 || access(path, F_OK) == 0;
 	unlink(path);
 	free(path);
+	cache_fd_forget(c, &key);
 	return had;
 }
 

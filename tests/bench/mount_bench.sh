@@ -17,7 +17,9 @@
 #     first touch is printed too), and again hot;
 #   - random 4 KiB preads (RAND_N, default 1000, at seeded 4 KiB-aligned
 #     offsets of the 1 GiB file): cold (empty cache) and warm (cache
-#     populated, page cache dropped), ops/s and p99 latency;
+#     populated, page cache dropped), ops/s and p99 latency; and with
+#     O_DIRECT, each read a request to the daemon with its chunk files
+#     in the page cache, against native preads from the page cache;
 #   - the daemon's CPU seconds (utime + stime) per GiB read, cold and warm
 #     sequential;
 #   - the daemon's peak RSS (VmHWM, the max over all mounts);
@@ -218,7 +220,7 @@ small_read() {
 # bytes read must be the native one (RAND_REF, set by the first call)
 rand_read() {
 	local ops secs p99 digest
-	read -r ops secs p99 digest < <(bench_read rand "$1" "$RAND_N" "$RAND_SEED") ||
+	read -r ops secs p99 digest < <(bench_read "${RAND_MODE:-rand}" "$1" "$RAND_N" "$RAND_SEED") ||
 		die "cannot read $1 at random"
 	if [ -z "${RAND_REF:-}" ]; then
 		RAND_REF=$digest
@@ -484,6 +486,7 @@ for ((run = 1; run <= RUNS; run++)); do
 	seq_read "$FRESH"; add seq_fresh_native "$SEQ_MBS"
 	drop_caches
 	rand_read "$FRESH"; add rand_native "$RAND_OPS"; add rand_p99_native "$RAND_P99"
+	rand_read "$FRESH"; add rand_hot_native "$RAND_OPS"
 	say "run $run/$RUNS sequential native: cold $(fmt 0 "$(last seq_cold_native)"), fresh copy $(fmt 0 "$(last seq_fresh_native)"), hot $(fmt 0 "$(last seq_hot_native)") MB/s; random 4 KiB $(fmt 0 "$RAND_OPS") ops/s (p99 $RAND_P99 ms)"
 	drop_caches
 	cpu0=$(cpu_secs "$FS_PID")
@@ -521,6 +524,10 @@ for ((run = 1; run <= RUNS; run++)); do
 	rand_read "$MNT/datasets/$seq_file"; add rand_cold_fs "$RAND_OPS"; add rand_p99_cold_fs "$RAND_P99"
 	drop_caches
 	rand_read "$MNT/datasets/$seq_file"; add rand_warm_fs "$RAND_OPS"; add rand_p99_warm_fs "$RAND_P99"
+	# O_DIRECT: every read a request to the daemon, whose chunk files
+	# the previous reads left in the page cache: the cost of a request
+	RAND_MODE=rand-direct rand_read "$MNT/datasets/$seq_file"
+	RAND_MODE=rand-direct rand_read "$MNT/datasets/$seq_file"; add rand_direct_fs "$RAND_OPS"
 	say "run $run/$RUNS random 4 KiB ops/s: aidatafs cold $(fmt 0 "$(last rand_cold_fs)") (p99 $(last rand_p99_cold_fs) ms), warm $(fmt 0 "$RAND_OPS") (p99 $RAND_P99 ms)"
 	drop_caches
 	small_read "$SRC/small"; add small_native "$SMALL_FPS"
@@ -608,6 +615,9 @@ values() {
 		"$(fmt 0 "${M[rand_warm_fs]}")" "$(fmt 0 "${M[rand_native]}")" \
 		"$(fmt 2 "$r_rand")" "≥ $TARGET_RAND_WARM × native" \
 		"$(mark "$r_rand >= $TARGET_RAND_WARM")"
+	row "*more:* random 4 KiB O_DIRECT ops/s (each read a request, chunk files hot; native: page cache)" \
+		"$(fmt 0 "${M[rand_direct_fs]}")" "$(fmt 0 "${M[rand_hot_native]}")" \
+		"$(fmt 2 "$(ratio "${M[rand_direct_fs]}" "${M[rand_hot_native]}")")" "" ""
 	row "daemon CPU s per GiB read, cold / warm sequential" \
 		"$(fmt 2 "${M[cpu_cold_fs]}") / $(fmt 2 "${M[cpu_warm_fs]}")" "—" "—" "" ""
 	row "cold small files/s (empty cache, page cache dropped)" \
@@ -639,7 +649,7 @@ values() {
 	echo "Every run (MB/s, files/s or s):"
 	echo
 	echo "- cold sequential: aidatafs $(values seq_cold_fs 0); native $(values seq_cold_native 0); native fresh copy $(values seq_fresh_native 0)"
-	echo "- random 4 KiB ops/s: aidatafs cold $(values rand_cold_fs 0) (p99 ms $(values rand_p99_cold_fs 2)), warm $(values rand_warm_fs 0) (p99 ms $(values rand_p99_warm_fs 2)); native $(values rand_native 0) (p99 ms $(values rand_p99_native 2))"
+	echo "- random 4 KiB ops/s: aidatafs cold $(values rand_cold_fs 0) (p99 ms $(values rand_p99_cold_fs 2)), warm $(values rand_warm_fs 0) (p99 ms $(values rand_p99_warm_fs 2)), O_DIRECT $(values rand_direct_fs 0); native hot $(values rand_hot_native 0); native $(values rand_native 0) (p99 ms $(values rand_p99_native 2))"
 	echo "- daemon CPU s per GiB: cold $(values cpu_cold_fs 2), warm $(values cpu_warm_fs 2)"
 	echo "- warm sequential: aidatafs $(values seq_warm_fs 0) ($warm_reqs FUSE reads per GiB); read_ahead_kb $RA_KB: $(values seq_warm_ra_fs 0) ($warm_ra_reqs reads)"
 	echo "- hot sequential: aidatafs $(values seq_hot_fs 0); native $(values seq_hot_native 0)"
