@@ -265,6 +265,24 @@ check_mount() {
 		fail "getfattr of an unknown attribute succeeded"
 	grep -q 'No such attribute' "$T/getfattr.err" ||
 		{ show "$T/getfattr.err" getfattr; fail "unknown attribute: not ENODATA"; }
+	# other namespaces than user.*: "not supported", so that ls -l asks
+	# once per filesystem instead of twice per file (#9)
+	for name in security.selinux system.posix_acl_access trusted.x; do
+		expect_fail_with 'Operation not supported' \
+			getfattr --absolute-names -n "$name" "$mnt/datasets/$SMALL_REL"
+	done
+	expect_fail_with 'Operation not supported' \
+		getfattr --absolute-names -n system.posix_acl_default "$mnt/datasets/$OTHER_DS"
+	if command -v strace >/dev/null; then
+		strace -qq -f -c -e trace=getxattr,lgetxattr -o "$T/ls.strace" \
+			ls -l "$mnt/datasets/$OTHER_DS" >/dev/null
+		calls=$(awk '$NF ~ /getxattr$/ && $4 ~ /^[0-9]+$/ { n += $4 } END { print n + 0 }' "$T/ls.strace")
+		[ "$calls" -le 2 ] ||
+			{ show "$T/ls.strace" strace; fail "ls -l made $calls getxattr calls, expected at most 2"; }
+	fi
+	# and the user.aidata.* attributes still answer after that
+	getfattr --absolute-names -n user.aidata.tier "$mnt/datasets/$SMALL_REL" >/dev/null ||
+		fail "user.aidata.tier after an unsupported namespace"
 
 	step "[$tag] writes fail with EROFS"
 	local f=$mnt/datasets/$SMALL_REL dir=$mnt/datasets/$OTHER_DS
