@@ -257,9 +257,10 @@ static void room_release(cache_t *c, uint64_t n)
 	pthread_mutex_unlock(&c->room_lock);
 }
 
-/* Write bytes to a temp file and rename it into the store. */
+/* Write bytes to a temp file and rename it into the store; *fd_out
+ * (NULL: closed) is the stored file, open for reading. */
 static int store_file(cache_t *c, const struct digest *d, const void *p,
-		      size_t n)
+		      size_t n, int *fd_out)
 {
 	char *tmp, *path = chunk_path(c, d), *dir;
 	uint64_t seq;
@@ -270,14 +271,20 @@ static int store_file(cache_t *c, const struct digest *d, const void *p,
 	pthread_mutex_unlock(&c->lock);
 	tmp = xasprintf("%s/%d.%" PRIu64, c->tmp_dir, (int)getpid(), seq);
 	dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* kept open to serve it: no second open of what was just written */
+	fd = open(tmp,
+		  (fd_out ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_CLOEXEC,
+		  0600);
 	if (fd < 0) {
 		rc = -errno;
 		goto out;
 	}
 	rc = fs_write_all(fd, p, n);
-	if (close(fd) != 0 && !rc)
-		rc = -errno;
+	if (!fd_out || rc) {
+		if (close(fd) != 0 && !rc)
+			rc = -errno;
+		fd = -1;
+	}
 	if (!rc && rename(tmp, path) != 0) {
 		rc = -errno;
 		/* the first chunk of its chunks/aa/: make the directory (a
@@ -289,6 +296,12 @@ static int store_file(cache_t *c, const struct digest *d, const void *p,
 		rc = cache_index_insert(c->ix, d, n, now_sec());
 	if (rc)
 		unlink(tmp);
+	if (fd >= 0) {
+		if (rc)
+			close(fd);
+		else
+			*fd_out = fd;
+	}
 out:
 	free(tmp);
 	free(path);
@@ -313,6 +326,8 @@ static int fetch_chunk(cache_t *c, const struct repo_chunk *ch,
 	repo_shard_object_path(&ch->shard, rel, sizeof(rel));
 	digest_to_hex(&ch->digest, hex);
 	buf_init(&b, (size_t)ch->stored_size);
+	/* its whole size at once: no copy as the buffer grows */
+	buf_reserve(&b, (size_t)ch->stored_size);
 	origin_req_init(&req, rel, ch->stored_size, ORIGIN_EXACT);
 	rc = origin_get_range(c->origin, &req, ch->offset, &b);
 	/* what came over the wire: a server that ignores Range sends the
@@ -339,17 +354,22 @@ static int fetch_chunk(cache_t *c, const struct repo_chunk *ch,
 		b.data = NULL;
 		goto out;
 	}
-	out = xmalloc(ch->size ? ch->size : 1);
+	/* stored as it is (incompressible): verified in place, not copied */
+	out = ch->flags == 0 && b.data ? b.data
+				       : xmalloc(ch->size ? ch->size : 1);
 	rc = repo_chunk_decode(b.data, b.len, ch, NULL, out);
 	if (rc) {
 		STAT_ADD(c->stats.err_verify, 1);
 		log_error("chunk '%s' from shard '%s': %s; refusing the bytes",
 			  hex, rel,
 			  rc == -EBADMSG ? "digest mismatch" : "corrupt frame");
-		free(out);
+		if (out != b.data)
+			free(out);
 		rc = -EIO;
 		goto out;
 	}
+	if (out == b.data)
+		b.data = NULL;
 	*data = out;
 	*len = ch->size;
 out:
@@ -375,7 +395,7 @@ static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
 	}
 	rc = make_room(c, len);
 	if (!rc) {
-		rc = store_file(c, key, data, len);
+		rc = store_file(c, key, data, len, fd);
 		room_release(c, len);
 	}
 	if (rc == -ENOSPC || rc == -EDQUOT) {
@@ -383,17 +403,11 @@ static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
 
 		/* the disk is fuller than cache_size assumed: shrink */
 		cache_index_evict(c->ix, 0, is_pinned, drop_file, c, &evicted);
-		rc = store_file(c, key, data, len);
+		rc = store_file(c, key, data, len, fd);
 	}
 	if (!rc) {
-		char *path = chunk_path(c, key);
-
-		*fd = open(path, O_RDONLY | O_CLOEXEC);
-		free(path);
-		if (*fd >= 0) {
-			free(data);
-			return 0;
-		}
+		free(data);
+		return 0;
 	}
 	STAT_ADD(c->stats.err_cache_full, 1);
 	log_warn("cache '%s' cannot take a chunk (%s): serving it from memory",
