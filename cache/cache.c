@@ -286,6 +286,7 @@ int cache_new(const struct cache_options *o, cache_t **out)
 	pthread_mutex_init(&c->catalog_lock, NULL);
 	pthread_mutex_init(&c->failed_lock, NULL);
 	pthread_mutex_init(&c->room_lock, NULL);
+	cache_fd_pool_init(c);
 	pthread_cond_init(&c->cond, NULL);
 	pthread_cond_init(&c->work, NULL);
 	pthread_cond_init(&c->flush_wake, NULL);
@@ -378,6 +379,7 @@ void cache_free(cache_t *c)
 		cache_index_close(c->ix);
 	}
 	cache_plain_free_all(c);
+	cache_fd_pool_free(c);
 	origin_free(c->origin);
 	free(c->pf_threads);
 	free(c->pins);

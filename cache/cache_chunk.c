@@ -30,6 +30,7 @@ struct cache_pin {
 /* What a cache_chunk_ref keeps to release itself. */
 struct ref_priv {
 	struct digest d;
+	struct cache_fd *pooled;   /* the file's descriptor, from the pool */
 	uint8_t *mem;		   /* bytes served from memory, owned */
 	struct cache_plain *plain; /* a secure chunk's shared plaintext */
 };
@@ -134,6 +135,7 @@ static void drop_file(void *ctx, const struct digest *d)
 
 	unlink(path);
 	free(path);
+	cache_fd_forget(c, d);
 	STAT_ADD(c->stats.evictions, 1);
 }
 
@@ -255,9 +257,10 @@ static void room_release(cache_t *c, uint64_t n)
 	pthread_mutex_unlock(&c->room_lock);
 }
 
-/* Write bytes to a temp file and rename it into the store. */
+/* Write bytes to a temp file and rename it into the store; *fd_out
+ * (NULL: closed) is the stored file, open for reading. */
 static int store_file(cache_t *c, const struct digest *d, const void *p,
-		      size_t n)
+		      size_t n, int *fd_out)
 {
 	char *tmp, *path = chunk_path(c, d), *dir;
 	uint64_t seq;
@@ -268,14 +271,20 @@ static int store_file(cache_t *c, const struct digest *d, const void *p,
 	pthread_mutex_unlock(&c->lock);
 	tmp = xasprintf("%s/%d.%" PRIu64, c->tmp_dir, (int)getpid(), seq);
 	dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* kept open to serve it: no second open of what was just written */
+	fd = open(tmp,
+		  (fd_out ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_CLOEXEC,
+		  0600);
 	if (fd < 0) {
 		rc = -errno;
 		goto out;
 	}
 	rc = fs_write_all(fd, p, n);
-	if (close(fd) != 0 && !rc)
-		rc = -errno;
+	if (!fd_out || rc) {
+		if (close(fd) != 0 && !rc)
+			rc = -errno;
+		fd = -1;
+	}
 	if (!rc && rename(tmp, path) != 0) {
 		rc = -errno;
 		/* the first chunk of its chunks/aa/: make the directory (a
@@ -287,6 +296,12 @@ static int store_file(cache_t *c, const struct digest *d, const void *p,
 		rc = cache_index_insert(c->ix, d, n, now_sec());
 	if (rc)
 		unlink(tmp);
+	if (fd >= 0) {
+		if (rc)
+			close(fd);
+		else
+			*fd_out = fd;
+	}
 out:
 	free(tmp);
 	free(path);
@@ -313,6 +328,8 @@ static int fetch_chunk(cache_t *c, const struct repo_chunk *ch,
 	digest_to_hex(&ch->digest, hex);
 	buf_init(&b, (size_t)ch->stored_size);
 fetch:
+	/* its whole size at once: no copy as the buffer grows */
+	buf_reserve(&b, (size_t)ch->stored_size);
 	origin_req_init(&req, rel, ch->stored_size, ORIGIN_EXACT);
 	rc = origin_get_range(c->origin, &req, ch->offset, &b);
 	/* what came over the wire: a server that ignores Range sends the
@@ -339,7 +356,9 @@ fetch:
 		b.data = NULL;
 		goto out;
 	}
-	out = xmalloc(ch->size ? ch->size : 1);
+	/* stored as it is (incompressible): verified in place, not copied */
+	out = ch->flags == 0 && b.data ? b.data
+				       : xmalloc(ch->size ? ch->size : 1);
 	rc = repo_chunk_decode(b.data, b.len, ch, NULL, out);
 	if (rc) {
 		STAT_ADD(c->stats.err_verify, 1);
@@ -350,7 +369,9 @@ fetch:
 				 "verify; asking another mirror",
 				 hex, rel);
 			again = true;
-			free(out);
+			/* out may be b's own bytes (verified in place) */
+			if (out != b.data)
+				free(out);
 			out = NULL;
 			buf_reset(&b);
 			goto fetch;
@@ -358,10 +379,13 @@ fetch:
 		log_error("chunk '%s' from shard '%s': %s; refusing the bytes",
 			  hex, rel,
 			  rc == -EBADMSG ? "digest mismatch" : "corrupt frame");
-		free(out);
+		if (out != b.data)
+			free(out);
 		rc = -EIO;
 		goto out;
 	}
+	if (out == b.data)
+		b.data = NULL;
 	*data = out;
 	*len = ch->size;
 out:
@@ -387,7 +411,7 @@ static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
 	}
 	rc = make_room(c, len);
 	if (!rc) {
-		rc = store_file(c, key, data, len);
+		rc = store_file(c, key, data, len, fd);
 		room_release(c, len);
 	}
 	if (rc == -ENOSPC || rc == -EDQUOT) {
@@ -395,17 +419,11 @@ static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
 
 		/* the disk is fuller than cache_size assumed: shrink */
 		cache_index_evict(c->ix, 0, is_pinned, drop_file, c, &evicted);
-		rc = store_file(c, key, data, len);
+		rc = store_file(c, key, data, len, fd);
 	}
 	if (!rc) {
-		char *path = chunk_path(c, key);
-
-		*fd = open(path, O_RDONLY | O_CLOEXEC);
-		free(path);
-		if (*fd >= 0) {
-			free(data);
-			return 0;
-		}
+		free(data);
+		return 0;
 	}
 	STAT_ADD(c->stats.err_cache_full, 1);
 	log_warn("cache '%s' cannot take a chunk (%s): serving it from memory",
@@ -419,18 +437,28 @@ static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
  * every concurrent caller. The caller has pinned key.
  */
 static int stored_get(cache_t *c, const struct repo_chunk *ch,
-		      const struct digest *key, int *fd, uint8_t **mem)
+		      const struct digest *key, int *fd, uint8_t **mem,
+		      struct cache_fd **pooled)
 {
 	char why[CACHE_WHY_MAX];
 	struct cache_inflight *f;
 	int rc;
 
 	for (;;) {
+		if (!c->transient) {
+			*pooled = cache_fd_get(c, key, fd);
+			if (*pooled) {
+				STAT_ADD(c->stats.hits, 1);
+				touch(c, key);
+				return 0;
+			}
+		}
 		/* a transient cache stores nothing: no need to look */
 		rc = c->transient ? -ENOENT : open_cached(c, key, fd);
 		if (rc == 0) {
 			STAT_ADD(c->stats.hits, 1);
 			touch(c, key);
+			*pooled = cache_fd_add(c, key, fd);
 			return 0;
 		}
 		if (rc != -ENOENT)
@@ -474,6 +502,8 @@ static int stored_get(cache_t *c, const struct repo_chunk *ch,
 		rc = fetch_and_store(c, ch, key, fd, mem);
 		if (!rc)
 			cache_failed_forget(c, CACHE_OBJECT_CHUNK, key);
+		if (!rc && *fd >= 0)
+			*pooled = cache_fd_add(c, key, fd);
 
 		pthread_mutex_lock(&c->lock);
 		for (struct cache_inflight **p = &c->inflight; *p;
@@ -496,6 +526,7 @@ static int stored_get(cache_t *c, const struct repo_chunk *ch,
 int cache_stored_acquire(cache_t *c, const struct repo_chunk *ch,
 			 struct cache_chunk_ref *out)
 {
+	struct cache_fd *pooled = NULL;
 	struct ref_priv *rp;
 	uint8_t *mem = NULL;
 	struct digest key;
@@ -505,13 +536,14 @@ int cache_stored_acquire(cache_t *c, const struct repo_chunk *ch,
 	out->fd = -1;
 	cache_chunk_key(ch, &key);
 	pin(c, &key);
-	rc = stored_get(c, ch, &key, &fd, &mem);
+	rc = stored_get(c, ch, &key, &fd, &mem, &pooled);
 	if (rc) {
 		unpin(c, &key);
 		return rc;
 	}
 	rp = xcalloc(1, sizeof(*rp));
 	rp->d = key;
+	rp->pooled = pooled;
 	rp->mem = mem;
 	out->priv = rp;
 	out->fd = fd;
@@ -542,7 +574,9 @@ void cache_chunk_release(cache_t *c, struct cache_chunk_ref *ref)
 	if (rp->plain) {
 		cache_plain_release(c, rp->plain);
 	} else {
-		if (ref->fd >= 0)
+		if (rp->pooled)
+			cache_fd_put(c, rp->pooled);
+		else if (ref->fd >= 0)
 			close(ref->fd);
 		unpin(c, &rp->d);
 		free(rp->mem);
@@ -576,6 +610,7 @@ bool cache_stored_forget(cache_t *c, const struct repo_chunk *ch)
 	had = cache_index_remove(c->ix, &key) == 0 || access(path, F_OK) == 0;
 	unlink(path);
 	free(path);
+	cache_fd_forget(c, &key);
 	return had;
 }
 

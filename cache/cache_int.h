@@ -23,6 +23,7 @@
 #define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 struct cache_pin;
+struct cache_fd;
 struct cache_inflight;
 struct cache_plain;
 struct cache_warming;
@@ -86,6 +87,13 @@ struct cache {
 	pthread_mutex_t room_lock;    /* one make_room at a time */
 	uint64_t reserved; /* bytes being stored; protected by room_lock */
 
+	/* cache_fdpool.c: open chunk files kept between reads */
+	pthread_mutex_t fd_lock;
+	struct cache_fd **fd_buckets;		      /* protected by fd_lock */
+	struct cache_fd *fd_idle_head, *fd_idle_tail; /* protected by fd_lock */
+	unsigned nfds;				      /* protected by fd_lock */
+	unsigned fd_max;
+
 	struct cache_stats stats; /* atomics */
 };
 
@@ -114,6 +122,35 @@ void cache_touched_flush(cache_t *c);
  * released through cache_chunk_release. */
 void cache_plain_ref_init(struct cache_chunk_ref *ref, struct cache_plain *p,
 			  const uint8_t *mem, uint32_t size);
+
+/* ------------------------------------------------ cache_fdpool.c -- */
+
+/* The pool of open chunk files: its size follows RLIMIT_NOFILE (whose
+ * soft limit it raises towards the hard one), at most 1024. */
+void cache_fd_pool_init(cache_t *c);
+/* Close the descriptors no reference holds (every one, when all were
+ * released) and free the pool. */
+void cache_fd_pool_free(cache_t *c);
+/*
+ * The pooled descriptor of the chunk file of key, for one more user:
+ * returns its entry and *fd (valid until cache_fd_put of that entry), or
+ * NULL when it is not pooled (or its file was unlinked meanwhile).
+ */
+struct cache_fd *cache_fd_get(cache_t *c, const struct digest *key, int *fd);
+/*
+ * Pool *fd, just opened on the chunk file of key, with one user. If the
+ * chunk is pooled already, *fd is closed and replaced by the pooled one.
+ * NULL when the pool is full of descriptors in use: the caller keeps
+ * *fd and closes it itself.
+ */
+struct cache_fd *cache_fd_add(cache_t *c, const struct digest *key, int *fd);
+/* One user less; a forgotten entry's descriptor is closed by its last. */
+void cache_fd_put(cache_t *c, struct cache_fd *e);
+/* The chunk file of key is gone (evicted, forgotten): no new user gets
+ * its descriptor, which is closed now or by the last user. */
+void cache_fd_forget(cache_t *c, const struct digest *key);
+/* How many descriptors the pool holds now (for tests and status). */
+unsigned cache_fd_pool_count(cache_t *c);
 
 /* ------------------------------------------------ cache_failed.c -- */
 

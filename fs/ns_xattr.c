@@ -102,6 +102,16 @@ int ns_getxattr(ns_t *ns, uint64_t ino, const struct ns_caller *who,
 	char *v = NULL;
 	int rc;
 
+	/*
+	 * Only user.* attributes exist here. For another namespace
+	 * (security.selinux, system.posix_acl_access, trusted.*) "not
+	 * supported": ls -l, cp and gnulib remember that per filesystem and
+	 * stop asking, where ENODATA makes ls ask two questions per file, each
+	 * a round trip (the kernel keeps no xattr answer of a FUSE
+	 * filesystem; the one it keeps, ENOSYS, would hide user.aidata.*).
+	 */
+	if (strncmp(name, "user.", 5) != 0)
+		return -EOPNOTSUPP;
 	if (INO_KIND(ino) != INO_KIND_TREE ||
 	    strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)))
 		return -ENODATA;

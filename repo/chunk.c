@@ -116,7 +116,9 @@ static int chunk_unframe(const uint8_t *framed, size_t len, uint32_t flags,
 	}
 	if (len != c->size)
 		return -EINVAL;
-	memcpy(out, framed, len);
+	/* a raw chunk may be decoded in place (repo_chunk_decode) */
+	if (out != framed)
+		memcpy(out, framed, len);
 	return 0;
 }
 

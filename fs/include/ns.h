@@ -230,8 +230,10 @@ void ns_read_done(ns_t *ns, struct ns_read *r);
 /* "user.aidata.*" attribute names of files and dataset directories,
  * each NUL-terminated, appended to names. */
 int ns_listxattr(ns_t *ns, uint64_t ino, struct buf *names);
-/* Value into *value (caller frees) of *len bytes; -ENODATA if absent.
- * "user.aidata.access" answers for the caller. */
+/* Value into *value (caller frees) of *len bytes; -ENODATA if absent,
+ * -EOPNOTSUPP for any name outside user.* (security.*, system.*,
+ * trusted.*: no such namespace here). "user.aidata.access" answers for
+ * the caller. */
 int ns_getxattr(ns_t *ns, uint64_t ino, const struct ns_caller *who,
 		const char *name, char **value, size_t *len);
 

@@ -157,7 +157,9 @@ int repo_chunk_encrypt(const uint8_t key[REPO_CHUNK_KEY_LEN],
  * verify (wrong key, damaged bytes); -ENOKEY for an encrypted chunk
  * without a key; -EIO if OpenSSL fails (logged). On error the contents
  * of out are unspecified and must not be used (cleared for an encrypted
- * chunk, so no unverified plaintext is left behind).
+ * chunk, so no unverified plaintext is left behind). A raw chunk (flags
+ * 0: stored as it is) may be decoded in place, out == stored: then it is
+ * only verified, no byte is copied.
  */
 int repo_chunk_decode(const void *stored, size_t stored_len,
 		      const struct repo_chunk *c, const uint8_t *key,

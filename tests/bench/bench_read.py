@@ -13,6 +13,14 @@ usage:
       `list`) under ROOT, in order, in this one process. Prints
       "FILES BYTES SECONDS SHA256" (SHA-256 of all the contents, in
       order, so two trees can be compared byte for byte).
+  bench_read.py rand FILE COUNT SEED
+      COUNT preads of 4 KiB at 4 KiB-aligned offsets of FILE drawn from
+      a generator seeded with SEED (the same offsets for the same
+      arguments). Prints "OPS SECONDS P99_MS SHA256" (SHA-256 of the
+      bytes read, in order, to compare two files).
+  bench_read.py rand-direct FILE COUNT SEED
+      The same with O_DIRECT: through a FUSE mount each read reaches the
+      daemon, past the mount's page cache (the cost of a request).
 
 Exit status 1 (with the reason on stderr) on any failed open or read.
 """
@@ -74,6 +82,34 @@ def small(root, listfile):
     print("%d %d %.6f %s" % (len(paths), total, dt, h.hexdigest()))
 
 
+def rand(path, count, seed, direct=False):
+    import mmap
+    import random
+    size = os.stat(path).st_size
+    gen = random.Random(seed)
+    offsets = [gen.randrange(0, size // 4096) * 4096 for _ in range(count)]
+    h = hashlib.sha256()
+    lat = []
+    buf = mmap.mmap(-1, 4096)  # page-aligned, as O_DIRECT wants
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECT if direct else 0))
+    try:
+        t0 = time.perf_counter()
+        for off in offsets:
+            t = time.perf_counter()
+            n = os.preadv(fd, [buf], off)
+            b = buf[:n]
+            lat.append(time.perf_counter() - t)
+            if len(b) != 4096:
+                raise OSError("short read at %d of %s" % (off, path))
+            h.update(b)
+        dt = time.perf_counter() - t0
+    finally:
+        os.close(fd)
+    lat.sort()
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+    print("%d %.6f %.3f %s" % (count, dt, p99 * 1e3, h.hexdigest()))
+
+
 def main(argv):
     try:
         if len(argv) == 3 and argv[1] == "seq":
@@ -82,6 +118,8 @@ def main(argv):
             list_files(argv[2], argv[3])
         elif len(argv) == 4 and argv[1] == "small":
             small(argv[2], argv[3])
+        elif len(argv) == 5 and argv[1] in ("rand", "rand-direct"):
+            rand(argv[2], int(argv[3]), int(argv[4]), argv[1] == "rand-direct")
         else:
             sys.stderr.write(__doc__)
             return 2

@@ -5,7 +5,8 @@
  * index, with explicit times), the size bound, transient caches, and
  * the secure path (ciphertext on disk, plaintext in shared memory, a
  * damaged stored copy forgotten and refetched), and fetching on request
- * (aidata prefetch).
+ * (aidata prefetch), and the pool of open chunk files (reuse, bound,
+ * eviction with descriptors held).
  */
 #define _GNU_SOURCE
 #include "cache.h"
@@ -916,6 +917,169 @@ static void test_origin_url(void)
 	free(want);
 }
 
+/* ---------------------------------------------------------- fd pool -- */
+
+/* Descriptors of this process open on files under dir: all of them, and
+ * those whose file was unlinked. */
+static void open_files_under(const char *dir, int *all, int *deleted)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	size_t n = strlen(dir);
+
+	*all = *deleted = 0;
+	REQUIRE(d);
+	while ((de = readdir(d))) {
+		char link[PATH_MAX + 32], target[PATH_MAX + 32];
+		ssize_t len;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "/proc/self/fd/%s", de->d_name);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		if (strncmp(target, dir, n) != 0 || !strstr(target, "/chunks/"))
+			continue;
+		(*all)++;
+		if (strstr(target, " (deleted)"))
+			(*deleted)++;
+	}
+	closedir(d);
+}
+
+/* A cached chunk read again costs no open: the same descriptor serves
+ * it, shared by readers at once, and stays open between reads. */
+static void test_fd_pool_reuse(void)
+{
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, 0, false);
+	struct cache_chunk_ref a, b;
+	int all, deleted, fd;
+
+	check_chunk(c, &plain_chunks[0], NULL);
+	CHECK_INT(cache_fd_pool_count(c), 1);
+	REQUIRE_RC(cache_chunk_acquire(c, &plain_chunks[0].ch, NULL, &a), 0);
+	REQUIRE_RC(cache_chunk_acquire(c, &plain_chunks[0].ch, NULL, &b), 0);
+	CHECK(a.fd >= 0);
+	CHECK_INT(a.fd, b.fd);
+	fd = a.fd;
+	cache_chunk_release(c, &a);
+	cache_chunk_release(c, &b);
+	/* idle in the pool, still open */
+	CHECK(fcntl(fd, F_GETFD) >= 0);
+	open_files_under(dir, &all, &deleted);
+	CHECK_INT(all, 1);
+	CHECK_INT(deleted, 0);
+	check_chunk(c, &plain_chunks[0], NULL);
+	CHECK_INT(cache_fd_pool_count(c), 1);
+	CHECK_U64(origin_requests(c), 1);
+	cache_free(c);
+	open_files_under(dir, &all, &deleted);
+	CHECK_INT(all, 0);
+	unit_rmtree(dir);
+}
+
+/* The pool is bounded: idle descriptors go, least recently used first;
+ * with every pooled file in use, a new one is served unpooled and closed
+ * at release. Nothing leaks. */
+static void test_fd_pool_bound(void)
+{
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, 0, false);
+	struct cache_chunk_ref held[6];
+	int all, deleted;
+
+	c->fd_max = 4;
+	for (int i = 0; i < 10; i++)
+		check_chunk(c, &plain_chunks[i], NULL);
+	CHECK_INT(cache_fd_pool_count(c), 4);
+	open_files_under(dir, &all, &deleted);
+	CHECK_INT(all, 4);
+	for (int i = 0; i < 6; i++) {
+		uint8_t *p;
+
+		REQUIRE_RC(cache_chunk_acquire(c, &plain_chunks[10 + i].ch,
+					       NULL, &held[i]),
+			   0);
+		p = ref_bytes(&held[i]);
+		CHECK_MEM(p, plain_chunks[10 + i].plain, CHUNK_SIZE);
+		free(p);
+	}
+	CHECK_INT(cache_fd_pool_count(c), 4);
+	open_files_under(dir, &all, &deleted);
+	CHECK_INT(all, 6);
+	for (int i = 0; i < 6; i++)
+		cache_chunk_release(c, &held[i]);
+	open_files_under(dir, &all, &deleted);
+	CHECK_INT(all, 4);
+	cache_free(c);
+	open_files_under(dir, &all, &deleted);
+	CHECK_INT(all, 0);
+	unit_rmtree(dir);
+}
+
+/* Eviction stays safe with open descriptors: an evicted idle chunk's
+ * descriptor is closed at once; one evicted or forgotten while a reader
+ * holds it keeps serving the right bytes to that reader, is not handed
+ * to new readers (they fetch again) and is closed at the last release. */
+static void test_fd_pool_eviction(void)
+{
+	const uint64_t max = 6 * CHUNK_SIZE;
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, max, false);
+	struct cache_chunk_ref held, again;
+	int all, deleted;
+	uint64_t reqs;
+	uint8_t *p;
+
+	/* idle pooled chunks evicted by newer ones: nothing deleted open */
+	for (int round = 0; round < 2; round++)
+		for (int i = 0; i < NCHUNKS; i++)
+			check_chunk(c, &plain_chunks[i], NULL);
+	open_files_under(dir, &all, &deleted);
+	CHECK_INT(deleted, 0);
+	CHECK(all <= 6);
+
+	/* forgotten while held (as a secure chunk that fails to decrypt) */
+	REQUIRE_RC(cache_chunk_acquire(c, &plain_chunks[1].ch, NULL, &held), 0);
+	CHECK(cache_stored_forget(c, &plain_chunks[1].ch));
+	p = ref_bytes(&held);
+	CHECK_MEM(p, plain_chunks[1].plain, CHUNK_SIZE);
+	free(p);
+	reqs = origin_requests(c);
+	REQUIRE_RC(cache_chunk_acquire(c, &plain_chunks[1].ch, NULL, &again),
+		   0);
+	CHECK_U64(origin_requests(c), reqs + 1);
+	CHECK(again.fd != held.fd);
+	open_files_under(dir, &all, &deleted);
+	CHECK_INT(deleted, 1);
+	cache_chunk_release(c, &held);
+	open_files_under(dir, &all, &deleted);
+	CHECK_INT(deleted, 0);
+	cache_chunk_release(c, &again);
+
+	/* unlinked by another process sharing the directory: the next
+	 * read fetches it again instead of serving the unlinked file */
+	{
+		cache_t *other = cache_open(dir, max, false);
+
+		check_chunk(c, &plain_chunks[2], NULL);
+		CHECK(cache_stored_forget(other, &plain_chunks[2].ch));
+		reqs = origin_requests(c);
+		check_chunk(c, &plain_chunks[2], NULL);
+		CHECK_U64(origin_requests(c), reqs + 1);
+		open_files_under(dir, &all, &deleted);
+		CHECK_INT(deleted, 0);
+		cache_free(other);
+	}
+	cache_free(c);
+	open_files_under(dir, &all, &deleted);
+	CHECK_INT(all, 0);
+	unit_rmtree(dir);
+}
+
 int main(void)
 {
 	log_init("test_cache", LOG_LEVEL_WARN, false);
@@ -934,6 +1098,9 @@ int main(void)
 	RUN(test_secure_wrong_key);
 	RUN(test_fetch_on_request);
 	RUN(test_origin_url);
+	RUN(test_fd_pool_reuse);
+	RUN(test_fd_pool_bound);
+	RUN(test_fd_pool_eviction);
 	for (int i = 0; i < NCHUNKS; i++)
 		free(plain_chunks[i].plain);
 	free(big_chunk.plain);
