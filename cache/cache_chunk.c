@@ -409,17 +409,26 @@ static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
 		*mem = data;
 		return 0;
 	}
+	/* a refusal of make_room (the bound is full of chunks being read)
+	 * is final: the chunk is served from memory, never stored past
+	 * cache_size */
 	rc = make_room(c, len);
 	if (!rc) {
 		rc = store_file(c, key, data, len, fd);
 		room_release(c, len);
-	}
-	if (rc == -ENOSPC || rc == -EDQUOT) {
-		uint64_t evicted;
+		if (rc == -ENOSPC || rc == -EDQUOT) {
+			uint64_t evicted;
 
-		/* the disk is fuller than cache_size assumed: shrink */
-		cache_index_evict(c->ix, 0, is_pinned, drop_file, c, &evicted);
-		rc = store_file(c, key, data, len, fd);
+			/* the disk is fuller than cache_size assumed:
+			 * shrink, and try once more within the bound */
+			cache_index_evict(c->ix, 0, is_pinned, drop_file, c,
+					  &evicted);
+			rc = make_room(c, len);
+			if (!rc) {
+				rc = store_file(c, key, data, len, fd);
+				room_release(c, len);
+			}
+		}
 	}
 	if (!rc) {
 		free(data);

@@ -425,6 +425,41 @@ static void test_size_bound_and_pins(void)
 	unit_rmtree(dir);
 }
 
+/*
+ * A bound full of chunks being read: the next chunk is served from
+ * memory, and not stored past the bound (#8 §1; a refusal of the room
+ * check used to fall into the disk-full retry, which stored it anyway).
+ */
+static void test_size_bound_all_pinned(void)
+{
+	const uint64_t max = 2 * CHUNK_SIZE;
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, max, false);
+	struct cache_chunk_ref pins[2];
+	struct cache_stats st;
+
+	unit_quiet(true);
+	REQUIRE_RC(cache_chunk_acquire(c, &plain_chunks[0].ch, NULL, &pins[0]),
+		   0);
+	REQUIRE_RC(cache_chunk_acquire(c, &plain_chunks[1].ch, NULL, &pins[1]),
+		   0);
+	check_chunk(c, &plain_chunks[2], NULL);
+	cache_stats_get(c, &st);
+	if (st.cache_bytes > max)
+		UNIT_FAIL("%" PRIu64 " bytes cached, bound %" PRIu64,
+			  st.cache_bytes, max);
+	CHECK(!cache_chunk_present(c, &plain_chunks[2].ch));
+	CHECK_U64(st.err_cache_full, 1);
+	cache_chunk_release(c, &pins[0]);
+	cache_chunk_release(c, &pins[1]);
+	/* with a pin gone there is room again */
+	check_chunk(c, &plain_chunks[2], NULL);
+	CHECK(cache_chunk_present(c, &plain_chunks[2].ch));
+	unit_quiet(false);
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
 struct filler {
 	cache_t *c;
 	int first;
@@ -1089,6 +1124,7 @@ int main(void)
 	RUN(test_one_fetch_for_concurrent_readers);
 	RUN(test_lru_order);
 	RUN(test_size_bound_and_pins);
+	RUN(test_size_bound_all_pinned);
 	RUN(test_size_bound_concurrent);
 	RUN(test_concurrent_store_same_directory);
 	RUN(test_transient);
