@@ -16,6 +16,34 @@
 #include "publish.h"
 #include "repo.h"
 
+/* ------------------------------- the locked repository (lock.c, target.c) --
+ */
+
+struct origin;
+struct publish_lock {
+	int fd;		       /* a directory's flock, or -1 */
+	char *repo;	       /* the directory, or the bucket's URL */
+	struct origin *origin; /* a bucket's store, or NULL */
+};
+
+/*
+ * Single objects of the locked repository, a directory or a bucket alike
+ * (rel: "manifest", "keys/<dataset>/<id>", ...). Reading: the whole
+ * object, at most max bytes, into *data (NUL-terminated, caller frees);
+ * -ENOENT when there is none (not logged). Writing: replaces the object
+ * atomically (a directory: a rename, parents made 0755, the file 0644;
+ * a bucket: one PUT). Digest: the object's SHA-256 and size, read whole
+ * (a bucket's: at most max bytes).
+ */
+int publish_object_read(publish_lock_t *lock, const char *rel, size_t max,
+			char **data, size_t *len);
+int publish_object_write(publish_lock_t *lock, const char *rel,
+			 const void *data, size_t len);
+int publish_object_digest(publish_lock_t *lock, const char *rel, size_t max,
+			  struct digest *d, uint64_t *size);
+/* The object's name for messages: a path, or the URL of the object. */
+char *publish_object_name(const publish_lock_t *lock, const char *rel);
+
 /* --------------------------------------------- manifest (resign.c) -- */
 
 /*

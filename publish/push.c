@@ -8,9 +8,11 @@
  *      manifest verified with the platform key;
  *   2. the bucket's lock: the object "lock", created with a conditional
  *      PUT (If-None-Match: *), so two publishers never write one prefix
- *      at once (FORMAT.md §8);
- *   3. the bucket's manifest, if any: same key, and not a later revision
- *      than the local one (a push never rolls a bucket back);
+ *      at once (FORMAT.md §9.6; lock.c);
+ *   3. the bucket's manifest, if any: same key, not a later revision
+ *      than the local one (a push never rolls a bucket back), and not
+ *      revoking a credential the local one accepts (aidata revoke run
+ *      on the bucket directly: the local copy must catch up first);
  *   4. every other object: content-addressed ones (catalog/, data/) are
  *      uploaded only when the bucket lacks them (HEAD; same size), large
  *      ones with a multipart upload; keys/ objects always (small, and a
@@ -21,13 +23,10 @@
  *   6. the lock removed.
  *
  * A push that stopped half-way (an error, a crash) is resumed by running
- * it again: what is already there is not uploaded again. A lock left by
- * a push that died on this host (its pid gone) is taken over; one from
- * another host is reported with its content, and force_unlock removes
- * it.
+ * it again: what is already there is not uploaded again.
  */
 #define _GNU_SOURCE
-#include "publish.h"
+#include "publish_int.h"
 #include "fsutil.h"
 #include "log.h"
 #include "origin.h"
@@ -36,26 +35,22 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "banned.h"
 
 #define PUSH_MANIFEST_MAX (1 << 20)
-#define PUSH_LOCK_MAX 4096
 #define PUSH_DEFAULT_PART (64ull << 20)
 
 struct push {
 	const struct publish_push_options *opt;
 	struct publish_push_result *res;
-	origin_t *origin;
-	char host[256];
-	char **names; /* object names, manifest excluded */
+	origin_t *origin; /* the bucket lock's */
+	char **names;	  /* object names, manifest excluded */
 	size_t count, alloc;
 };
 
@@ -126,92 +121,27 @@ static void progress(struct push *p)
 		p->opt->progress(p->opt->progress_ctx, p->res);
 }
 
-/* ------------------------------------------------------------- lock -- */
-
-/* "aidata push on HOST pid PID since TIME": ours, dead, on this host? */
-static bool lock_stale(struct push *p, const char *text)
-{
-	char host[256];
-	long pid;
-
-	if (sscanf(text, "aidata push on %255s pid %ld", host, &pid) != 2)
-		return false;
-	return !strcmp(host, p->host) && pid > 0 && kill((pid_t)pid, 0) != 0 &&
-	       errno == ESRCH;
-}
-
-static int lock_take(struct push *p)
-{
-	struct origin_req req;
-	char text[512];
-	int rc, n;
-
-	n = snprintf(text, sizeof(text),
-		     "aidata push on %s pid %ld since %ld\n", p->host,
-		     (long)getpid(), (long)time(NULL));
-	for (int attempt = 0; attempt < 2; attempt++) {
-		struct buf held;
-		char *shown = NULL;
-		size_t shown_len = 0;
-
-		origin_req_init(&req, "lock", 0, ORIGIN_PUT_IF_ABSENT);
-		rc = origin_put(p->origin, &req, text, (size_t)n);
-		if (rc != -EEXIST) {
-			if (rc)
-				log_error("cannot take the repository lock: %s",
-					  req.why);
-			return rc;
-		}
-		buf_init(&held, PUSH_LOCK_MAX);
-		origin_req_init(&req, "lock", PUSH_LOCK_MAX, 0);
-		if (origin_get(p->origin, &req, &held) == 0 &&
-		    buf_take_string(&held, &shown, &shown_len) == 0) {
-			shown[strcspn(shown, "\n")] = '\0';
-		}
-		buf_release(&held);
-		if (attempt == 0 &&
-		    (p->opt->force_unlock || (shown && lock_stale(p, shown)))) {
-			log_warn("removing the lock of '%s' (%s)%s",
-				 p->opt->url, shown ? shown : "unreadable",
-				 p->opt->force_unlock
-				     ? ""
-				     : ": that push died on this host");
-			origin_req_init(&req, "lock", 0, 0);
-			rc = origin_delete(p->origin, &req);
-			free(shown);
-			if (rc) {
-				log_error("cannot remove the lock: %s",
-					  req.why);
-				return rc;
-			}
-			continue;
-		}
-		log_error("'%s' is locked by another publisher (object "
-			  "'lock': %s); if none is running, run again with "
-			  "--force-unlock",
-			  p->opt->url, shown ? shown : "unreadable");
-		free(shown);
-		return -EWOULDBLOCK;
-	}
-	return -EWOULDBLOCK;
-}
-
-static void lock_drop(struct push *p)
-{
-	struct origin_req req;
-
-	origin_req_init(&req, "lock", 0, 0);
-	if (origin_delete(p->origin, &req))
-		log_warn("cannot remove the lock: %s (the next push takes it "
-			 "over)",
-			 req.why);
-}
-
 /* -------------------------------------------------------- manifests -- */
 
-/* The bucket's manifest: same key, revision not after local's. */
+/* Whether m revokes id. */
+static bool revokes(const struct repo_manifest *m, const char *id)
+{
+	for (size_t i = 0; i < m->revoked_count; i++)
+		if (!strcmp(m->revoked[i], id))
+			return true;
+	return false;
+}
+
+/*
+ * The bucket's manifest: same key, revision not after the local one's,
+ * the same bytes at the same revision, and nothing it revokes missing
+ * from the local one. The last two catch a bucket changed behind the
+ * local copy (aidata revoke s3://...): pushing over it would un-revoke
+ * credentials.
+ */
 static int check_remote_manifest(struct push *p,
-				 const struct repo_manifest *local)
+				 const struct repo_manifest *local,
+				 const char *ltext, size_t llen)
 {
 	struct origin_req req;
 	struct repo_manifest remote;
@@ -246,6 +176,22 @@ static int check_remote_manifest(struct push *p,
 			  ", later than the local %" PRIu64
 			  "; a push never rolls a repository back",
 			  p->opt->url, remote.revision, local->revision);
+		rc = -ESTALE;
+	} else if (remote.revision == local->revision &&
+		   (b.len != llen || memcmp(b.data, ltext, llen))) {
+		log_error("'%s' holds another manifest of revision %" PRIu64
+			  " than the local one (re-signed in the bucket); "
+			  "make the local repository's next revision first",
+			  p->opt->url, remote.revision);
+		rc = -ESTALE;
+	}
+	for (size_t i = 0; !rc && i < remote.revoked_count; i++) {
+		if (revokes(local, remote.revoked[i]))
+			continue;
+		log_error("'%s' revokes credential '%s', which the local "
+			  "repository does not: pushing would accept it "
+			  "again; run aidata revoke on '%s' with it first",
+			  p->opt->url, remote.revoked[i], p->opt->repo);
 		rc = -ESTALE;
 	}
 	repo_manifest_release(&remote);
@@ -300,28 +246,24 @@ int publish_push(const struct publish_push_options *o,
 		 struct publish_push_result *res)
 {
 	struct push p = {.opt = o, .res = res};
-	struct origin_options oo = {
+	struct publish_bucket bucket = {
 	    .url = o->url,
+	    .s3 = o->s3,
 	    .timeout_sec = o->timeout_sec,
 	    .retries = o->retries,
 	    .ca_file = o->ca_file,
-	    .s3 = o->s3,
+	    .force_unlock = o->force_unlock,
+	    .command = "push",
 	};
 	struct repo_manifest local = {0};
-	publish_lock_t *local_lock = NULL;
+	publish_lock_t *local_lock = NULL, *bucket_lock = NULL;
 	char *mpath = xasprintf("%s/manifest", o->repo), *mtext = NULL,
 	     why[REPO_MANIFEST_WHY_MAX];
 	size_t mlen = 0;
-	bool locked = false;
 	int rc;
 
 	memset(res, 0, sizeof(*res));
-	if (gethostname(p.host, sizeof(p.host) - 1) != 0)
-		snprintf(p.host, sizeof(p.host), "unknown");
-	for (char *c = p.host; *c; c++)
-		if (*c == ' ')
-			*c = '_';
-	if (strncmp(o->url, "s3://", 5)) {
+	if (!publish_repo_is_bucket(o->url)) {
 		log_error("'%s': push writes to s3://BUCKET/PREFIX only",
 			  o->url);
 		rc = -EINVAL;
@@ -354,14 +296,11 @@ int publish_push(const struct publish_push_options *o,
 		goto out;
 	qsort(p.names, p.count, sizeof(char *), cmp_names);
 	res->objects = p.count + 1;
-	rc = origin_new(&oo, &p.origin);
+	rc = publish_lock_acquire_bucket(&bucket, &bucket_lock);
 	if (rc)
 		goto out;
-	rc = lock_take(&p);
-	if (rc)
-		goto out;
-	locked = true;
-	rc = check_remote_manifest(&p, &local);
+	p.origin = bucket_lock->origin;
+	rc = check_remote_manifest(&p, &local, mtext, mlen);
 	if (rc)
 		goto out;
 	for (size_t i = 0; i < p.count && !rc; i++) {
@@ -385,9 +324,7 @@ int publish_push(const struct publish_push_options *o,
 		progress(&p);
 	}
 out:
-	if (locked)
-		lock_drop(&p);
-	origin_free(p.origin);
+	publish_lock_release(bucket_lock);
 	publish_lock_release(local_lock);
 	repo_manifest_release(&local);
 	for (size_t i = 0; i < p.count; i++)

@@ -5,7 +5,6 @@
  * all of it.
  */
 #include "publish_int.h"
-#include "fsutil.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -19,21 +18,19 @@
 int publish_manifest_read(publish_lock_t *lock, const repo_key_t *key,
 			  struct repo_manifest *m)
 {
-	const char *repo = publish_lock_repo(lock);
-	char *path = xasprintf("%s/manifest", repo), *data = NULL;
+	char *path = publish_object_name(lock, "manifest"), *data = NULL;
 	char why[REPO_MANIFEST_WHY_MAX];
 	size_t len;
 	int rc;
 
-	rc = fs_read_file(path, REPO_MANIFEST_MAX, &data, &len);
-	if (rc) {
-		if (rc != -ENOENT)
-			log_error("manifest '%s': %s", path, strerror(-rc));
+	rc = publish_object_read(lock, "manifest", REPO_MANIFEST_MAX, &data,
+				 &len);
+	if (rc)
 		goto out;
-	}
 	rc = repo_manifest_decode_reason(data, len, key, m, why, sizeof(why));
 	if (rc == -EBADMSG)
-		log_error("'%s' was signed by a different platform key", repo);
+		log_error("'%s' was signed by a different platform key",
+			  publish_lock_repo(lock));
 	else if (rc)
 		log_error("manifest '%s': %s", path, why);
 out:
@@ -95,39 +92,32 @@ int publish_manifest_sign(const struct repo_manifest *m, const repo_key_t *key,
 
 int publish_manifest_replace(publish_lock_t *lock, const char *data, size_t len)
 {
-	char *path = xasprintf("%s/manifest", publish_lock_repo(lock));
-	int rc = fs_write_atomic(path, data, len, 0644);
-
-	if (rc)
-		log_error("cannot publish '%s': %s", path, strerror(-rc));
-	free(path);
-	return rc;
+	return publish_object_write(lock, "manifest", data, len);
 }
 
 /*
  * The size of the locked repository's root catalog d, for a manifest of
  * format 1, which does not say it: the object is read whole and must be
- * the one d names, since the size is about to be signed.
+ * the one d names, since the size is about to be signed. (Readers cap a
+ * format-1 root catalog at 64 MiB; so does this.)
  */
 static int root_catalog_measure(publish_lock_t *lock, const struct digest *d,
 				uint64_t *size)
 {
-	char rel[128], *path;
+	char rel[128], *name;
 	struct digest got;
 	int rc;
 
 	repo_catalog_object_path(d, rel, sizeof(rel));
-	path = xasprintf("%s/%s", publish_lock_repo(lock), rel);
-	rc = sha256_file(path, &got, size);
-	if (rc)
-		log_error("root catalog '%s': %s", path, strerror(-rc));
-	else if (!digest_equal(&got, d)) {
+	rc = publish_object_digest(lock, rel, 64u << 20, &got, size);
+	if (!rc && !digest_equal(&got, d)) {
+		name = publish_object_name(lock, rel);
 		log_error("root catalog '%s' does not match its digest: "
 			  "refusing to sign its size",
-			  path);
+			  name);
+		free(name);
 		rc = -EBADMSG;
 	}
-	free(path);
 	return rc;
 }
 

@@ -1,9 +1,9 @@
 /*
  * keys/<dataset>/<node id>: a secure dataset's key sealed to one node,
- * written under the repository lock like every other object.
+ * written under the repository lock like every other object, into a
+ * directory or a bucket (target.c).
  */
-#include "publish.h"
-#include "fsutil.h"
+#include "publish_int.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -20,7 +20,7 @@ int publish_sealed_key_write(publish_lock_t *lock, const repo_key_t *platform,
 			     char **object_path)
 {
 	char id[AUTH_NODE_ID_LEN + 1];
-	char *rel = NULL, *path = NULL, *dir = NULL, *sealed = NULL;
+	char *rel = NULL, *sealed = NULL;
 	size_t sealed_len = 0;
 	int rc;
 
@@ -38,24 +38,13 @@ int publish_sealed_key_write(publish_lock_t *lock, const repo_key_t *platform,
 		goto out;
 	}
 	rel = repo_sealed_key_object_path(dataset, id);
-	path = xasprintf("%s/%s", publish_lock_repo(lock), rel);
-	dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
-	/* keys/ is published like catalog/ and data/: world-readable */
-	rc = fs_mkdir_p(dir, 0755);
-	if (!rc)
-		rc = fs_write_atomic(path, sealed, sealed_len, 0644);
-	if (rc) {
-		log_error("cannot write '%s': %s", path, strerror(-rc));
+	rc = publish_object_write(lock, rel, sealed, sealed_len);
+	if (rc)
 		goto out;
-	}
-	if (object_path) {
-		*object_path = path;
-		path = NULL;
-	}
+	if (object_path)
+		*object_path = publish_object_name(lock, rel);
 out:
 	free(rel);
-	free(path);
-	free(dir);
 	free(sealed);
 	return rc;
 }

@@ -9,11 +9,13 @@
 #include "log.h"
 #include "publish.h"
 #include "repo.h"
+#include "repo_lock.h"
 #include "xalloc.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <openssl/crypto.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,14 +111,15 @@ usage:
 
 static const char grant_usage[] =
     "usage: aidata grant-node REPO --key PLATFORM_KEY --dataset NAME "
-    "--node-pub FILE\n";
+    "--node-pub FILE\n"
+    "                         [--force-unlock]\n";
 
 /*
  * Seal the key and write REPO/keys/<dataset>/<id> under the repository's
  * lock; prints what it did.
  */
 static int grant(const char *repo, const char *key_path, const char *dataset,
-		 const char *node_pub_path)
+		 const char *node_pub_path, bool force_unlock)
 {
 	uint8_t dkey[AUTH_DATASET_KEY_LEN];
 	char id[AUTH_NODE_ID_LEN + 1];
@@ -126,14 +129,6 @@ static int grant(const char *repo, const char *key_path, const char *dataset,
 	char *path = NULL;
 	int rc;
 
-	rc = publish_lock_acquire(repo, &lock);
-	if (rc == -ENOENT || rc == -ENOTDIR)
-		fprintf(stderr,
-			"aidata grant-node: '%s' is not a repository "
-			"directory\n",
-			repo);
-	if (rc)
-		goto out;
 	rc = repo_key_load_private(key_path, &platform);
 	if (rc) {
 		fprintf(stderr,
@@ -171,6 +166,11 @@ static int grant(const char *repo, const char *key_path, const char *dataset,
 			rc == -EINVAL ? "malformed key file" : strerror(-rc));
 		goto out;
 	}
+	/* the keys first: a bucket's lock costs requests, and a lock
+	 * object left by a failure would stop the next publisher */
+	rc = repo_lock_take("grant-node", repo, force_unlock, &lock);
+	if (rc)
+		goto out;
 	rc = publish_sealed_key_write(lock, platform, dataset, node, dkey,
 				      &path);
 	if (!rc)
@@ -191,10 +191,12 @@ int cmd_grant_node(int argc, char **argv)
 	    {"key", required_argument, NULL, 'k'},
 	    {"dataset", required_argument, NULL, 'd'},
 	    {"node-pub", required_argument, NULL, 'n'},
+	    {"force-unlock", no_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *key = NULL, *dataset = NULL, *node_pub = NULL, *why;
+	bool force_unlock = false;
 	int c;
 
 	optind = 1;
@@ -205,6 +207,8 @@ int cmd_grant_node(int argc, char **argv)
 			dataset = optarg;
 		} else if (c == 'n') {
 			node_pub = optarg;
+		} else if (c == 'F') {
+			force_unlock = true;
 		} else if (c == 'h') {
 			printf("%s\n"
 			       "Give the secure node whose public key is FILE "
@@ -215,7 +219,13 @@ int cmd_grant_node(int argc, char **argv)
 			       "key and write REPO/keys/NAME/<node id>,\n"
 			       "holding the repository's lock as aidata pack "
 			       "does. Publish it with the\nrepository; "
-			       "re-running replaces the object.\n",
+			       "re-running replaces the object. REPO may be\n"
+			       "s3://BUCKET/PREFIX (the store and credentials "
+			       "from AWS_ENDPOINT_URL,\nAWS_REGION, "
+			       "AWS_ACCESS_KEY_ID, ...): the object is written "
+			       "there directly,\nunder the bucket's lock "
+			       "object; --force-unlock removes one left by a\n"
+			       "publisher that is gone.\n",
 			       grant_usage);
 			return 0;
 		} else {
@@ -232,7 +242,8 @@ int cmd_grant_node(int argc, char **argv)
 			why);
 		return 2;
 	}
-	return grant(argv[optind], key, dataset, node_pub) ? 1 : 0;
+	return grant(argv[optind], key, dataset, node_pub, force_unlock) ? 1
+									 : 0;
 usage:
 	fprintf(stderr, "%s", grant_usage);
 	return 2;

@@ -4,10 +4,12 @@
 #include "log.h"
 #include "publish.h"
 #include "repo.h"
+#include "repo_lock.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,16 +19,25 @@ int cmd_revoke(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"key", required_argument, NULL, 'k'},
+	    {"force-unlock", no_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	static const char usage[] =
-	    "usage: aidata revoke REPO --key platform.key JTI...\n\n"
+	    "usage: aidata revoke REPO --key platform.key [--force-unlock] "
+	    "JTI...\n\n"
 	    "Publish the next revision of REPO's manifest with the "
 	    "credential ids JTI\nadded to its revoked list. Mounts stop "
-	    "accepting them at their next\nmanifest refresh. Takes the "
-	    "repository's lock, as aidata pack does.\n";
+	    "accepting them at their next\nmanifest refresh. REPO is a "
+	    "directory, or s3://BUCKET/PREFIX (the store\nand credentials "
+	    "from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, ...).\n"
+	    "Takes the repository's lock, as aidata pack and push do; "
+	    "--force-unlock\nremoves a bucket's lock object left by a "
+	    "publisher that is gone. After\nrevoking in a bucket, revoke "
+	    "the same ids in the local repository it is\npushed from: "
+	    "aidata push refuses to un-revoke them.\n";
 	const char *keyfile = NULL, *repo;
+	bool force_unlock = false;
 	publish_lock_t *lock = NULL;
 	repo_key_t *key = NULL;
 	uint64_t revision = 0;
@@ -37,6 +48,8 @@ int cmd_revoke(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		if (c == 'k') {
 			keyfile = optarg;
+		} else if (c == 'F') {
+			force_unlock = true;
 		} else if (c == 'h') {
 			printf("%s", usage);
 			return 0;
@@ -58,12 +71,7 @@ int cmd_revoke(int argc, char **argv)
 				      : strerror(-rc));
 		goto out;
 	}
-	rc = publish_lock_acquire(repo, &lock);
-	if (rc == -ENOENT || rc == -ENOTDIR)
-		fprintf(stderr,
-			"aidata revoke: '%s' is not a repository "
-			"directory\n",
-			repo);
+	rc = repo_lock_take("revoke", repo, force_unlock, &lock);
 	if (!rc)
 		rc = publish_manifest_resign(
 		    lock, key, (const char *const *)argv + optind,

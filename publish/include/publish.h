@@ -50,9 +50,39 @@ typedef struct publish_lock publish_lock_t;
  * a repository directory" better).
  */
 int publish_lock_acquire(const char *repo, publish_lock_t **out);
-/* The repository directory the lock is on; valid until the release. */
+
+struct origin_s3_options; /* origin.h */
+
+/* A repository in an object store, as a publisher reaches it. */
+struct publish_bucket {
+	const char *url;		    /* s3://BUCKET/PREFIX */
+	const struct origin_s3_options *s3; /* NULL: the AWS variables */
+	unsigned timeout_sec;		    /* per request; 0 = 20 */
+	unsigned retries;		    /* extra attempts per request */
+	const char *ca_file;		    /* https, NULL = system */
+	bool force_unlock;   /* remove another publisher's lock object */
+	const char *command; /* named in the lock object: "revoke", ... */
+};
+
+/* Whether repo names a bucket (s3://...) rather than a directory. */
+bool publish_repo_is_bucket(const char *repo);
+/*
+ * Take the lock of the repository in a bucket: the object PREFIX/lock,
+ * created only if absent (a conditional PUT, FORMAT.md §9.6); lock.c
+ * says how a lock left by a crash is taken over. publish_manifest_resign
+ * and publish_sealed_key_write then write the bucket's objects directly.
+ * publish_pack does not: it packs into a directory, which publish_push
+ * uploads. Returns 0 and *out; -EWOULDBLOCK (another publisher's lock
+ * object, logged with its text), -EACCES, -ENOENT (no such bucket),
+ * -ETIMEDOUT, -EIO or -EINVAL (not an s3:// URL); all logged.
+ */
+int publish_lock_acquire_bucket(const struct publish_bucket *b,
+				publish_lock_t **out);
+/* The repository the lock is on (a directory, or the bucket's URL);
+ * valid until the release. */
 const char *publish_lock_repo(const publish_lock_t *lock);
-/* Release the lock and free it. NULL is a no-op. */
+/* Release the lock (a bucket's: remove the lock object) and free it.
+ * NULL is a no-op. */
 void publish_lock_release(publish_lock_t *lock);
 
 /* ---------------------------------------------------- the manifest -- */
@@ -241,7 +271,6 @@ int publish_state_dir(const char *repo, char **out);
 
 /* ------------------------------------------- push to an object store -- */
 
-struct origin_s3_options; /* origin.h */
 struct publish_push_result;
 
 struct publish_push_options {

@@ -120,7 +120,7 @@ run_ok push "$T/repo" s3://pub/plat --force-unlock
 printf 'aidata push on %s pid 999999999 since 0\n' "$(hostname)" >"$T/lock"
 rgw_s3_body AKALICE "$SECRET" PUT /pub/plat/lock "$T/lock" >/dev/null
 run_ok push "$T/repo" s3://pub/plat
-grep -q "that push died on this host" "$LAST_ERR" ||
+grep -q "that publisher died on this host" "$LAST_ERR" ||
 	fail "the stale lock was not reported"
 rgw_s3 AKALICE "$SECRET" GET /pub/plat/lock >/dev/null 2>&1 &&
 	fail "the lock object is left behind"
