@@ -126,12 +126,10 @@ void origin_http_handle_put(origin_t *o, CURL *h)
 	curl_easy_cleanup(h);
 }
 
-static CURLcode xfer_setup(struct origin_xfer *x, const char *url, char *errbuf)
+CURLcode origin_curl_defaults(const origin_t *o, CURL *h, const char *url,
+			      char *errbuf)
 {
-	origin_t *o = x->o;
-	CURL *h = x->h;
 	long timeout = (long)o->timeout_sec;
-	char range[48];
 	CURLcode res = CURLE_OK;
 
 #define SET(opt, val)                                                          \
@@ -140,18 +138,10 @@ static CURLcode xfer_setup(struct origin_xfer *x, const char *url, char *errbuf)
 			res = curl_easy_setopt(h, opt, val);                   \
 	} while (0)
 	SET(CURLOPT_URL, url);
-	/* CDNs and object stores redirect; the bytes are verified against
-	 * signed digests wherever they come from. Never down to http. */
-	SET(CURLOPT_FOLLOWLOCATION, 1L);
-	SET(CURLOPT_MAXREDIRS, (long)ORIGIN_REDIRECTS_MAX);
 #if LIBCURL_VERSION_NUM >= 0x075500
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, x->m->https ? "https" : "http,https");
 #else
 	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-	SET(CURLOPT_REDIR_PROTOCOLS,
-	    (long)(x->m->https ? CURLPROTO_HTTPS
-			       : CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
 	SET(CURLOPT_ERRORBUFFER, errbuf);
 	SET(CURLOPT_NOSIGNAL, 1L);
@@ -163,6 +153,34 @@ static CURLcode xfer_setup(struct origin_xfer *x, const char *url, char *errbuf)
 	SET(CURLOPT_USERAGENT, "aidatafs/" AIDATA_VERSION);
 	if (o->ca_file)
 		SET(CURLOPT_CAINFO, o->ca_file);
+#undef SET
+	return res;
+}
+
+static CURLcode xfer_setup(struct origin_xfer *x, const char *url, char *errbuf)
+{
+	origin_t *o = x->o;
+	CURL *h = x->h;
+	char range[48];
+	CURLcode res = CURLE_OK;
+
+#define SET(opt, val)                                                          \
+	do {                                                                   \
+		if (res == CURLE_OK)                                           \
+			res = curl_easy_setopt(h, opt, val);                   \
+	} while (0)
+	res = origin_curl_defaults(o, h, url, errbuf);
+	/* CDNs and object stores redirect; the bytes are verified against
+	 * signed digests wherever they come from. Never down to http. */
+	SET(CURLOPT_FOLLOWLOCATION, 1L);
+	SET(CURLOPT_MAXREDIRS, (long)ORIGIN_REDIRECTS_MAX);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, x->m->https ? "https" : "http,https");
+#else
+	SET(CURLOPT_REDIR_PROTOCOLS,
+	    (long)(x->m->https ? CURLPROTO_HTTPS
+			       : CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
 	SET(CURLOPT_HEADERFUNCTION, origin_xfer_header);
 	SET(CURLOPT_HEADERDATA, x);
 	SET(CURLOPT_WRITEFUNCTION, origin_xfer_write);

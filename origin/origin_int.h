@@ -165,6 +165,11 @@ int origin_http_get_range(origin_t *o, struct origin_req *req, uint64_t off,
  * memory. Give it back with origin_http_handle_put. */
 CURL *origin_http_handle_get(origin_t *o);
 void origin_http_handle_put(origin_t *o, CURL *h);
+/* What every request of o sets on h, fetch or write alike: url, http(s)
+ * only, errbuf, no signals, o's connect and stall limits, keep-alive,
+ * our user agent, o's CA file. Returns the first failing setopt's code. */
+CURLcode origin_curl_defaults(const origin_t *o, CURL *h, const char *url,
+			      char *errbuf);
 /* The mirror to ask now: the first not being avoided, else the one
  * whose avoidance ends first, never one in tried (a bit per index) if
  * another is left. */

@@ -101,7 +101,6 @@ static int put_attempt(struct put_call *c, const char *url, char *why,
 	origin_t *o = c->o;
 	char errbuf[CURL_ERROR_SIZE] = "", hex[DIGEST_HEX_LEN + 1];
 	struct curl_slist *headers = NULL, *l;
-	long timeout = (long)o->timeout_sec;
 	CURLcode res = CURLE_OK;
 	CURL *h;
 	int rc = 0;
@@ -128,20 +127,7 @@ static int put_attempt(struct put_call *c, const char *url, char *why,
 		if (res == CURLE_OK)                                           \
 			res = curl_easy_setopt(h, opt, val);                   \
 	} while (0)
-	SET(CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	SET(CURLOPT_ERRORBUFFER, errbuf);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_CONNECTTIMEOUT, timeout);
-	SET(CURLOPT_LOW_SPEED_LIMIT, (long)ORIGIN_MIN_RATE);
-	SET(CURLOPT_LOW_SPEED_TIME, timeout);
-	SET(CURLOPT_USERAGENT, "aidata/" AIDATA_VERSION);
-	if (o->ca_file)
-		SET(CURLOPT_CAINFO, o->ca_file);
+	res = origin_curl_defaults(o, h, url, errbuf);
 	SET(CURLOPT_HEADERFUNCTION, put_header);
 	SET(CURLOPT_HEADERDATA, c);
 	SET(CURLOPT_WRITEFUNCTION, put_body);

@@ -8,7 +8,7 @@
 #
 #	. "$SRCDIR/tests/integration/rgw.sh"
 #	trap rgw_stop EXIT          # or call rgw_stop from your own trap
-#	rgw_start || exit 1         # about 20 s
+#	rgw_start || exit 1         # about 20 s (tests: s3_test_init first)
 #	rgw_user alice AKALICE SECRETALICE
 #	rgw_s3 AKALICE SECRETALICE PUT /bucket        # create a bucket
 #	rgw_s3 AKALICE SECRETALICE PUT /bucket/key -T file
@@ -322,4 +322,19 @@ rgw_sts_credentials() {
 		_rgw_say "AssumeRole answered without credentials: $xml"
 		return 1
 	}
+}
+
+# s3_test_init: the start of every test of the s3 suite, after sourcing
+# mount_lib.sh and this file: mount_test_init ($T), radosgw and the
+# mounts stopped at exit, none of the caller's AWS variables or proxy
+# settings (each test sets exactly what it means), HOME=$T/home.
+s3_test_init() {
+	mount_test_init
+	trap 'rc=$?; rgw_stop; mount_cleanup; exit $rc' EXIT
+	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN \
+		AWS_PROFILE AWS_SHARED_CREDENTIALS_FILE AWS_ENDPOINT_URL_S3 \
+		AWS_ENDPOINT_URL AWS_REGION http_proxy https_proxy no_proxy \
+		HTTP_PROXY HTTPS_PROXY NO_PROXY all_proxy
+	export HOME=$T/home
+	mkdir -p "$HOME"
 }

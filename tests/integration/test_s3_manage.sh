@@ -13,14 +13,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/mount_lib.sh"
 . "$here/rgw.sh"
-mount_test_init
-trap 'rc=$?; rgw_stop; mount_cleanup; exit $rc' EXIT
+s3_test_init
 
 SECRET=carol-secret-7b1e55d0
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
-	AWS_SHARED_CREDENTIALS_FILE AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL AWS_REGION
-export HOME=$T/home
-mkdir -p "$HOME"
 
 step "repository: an open and a secure dataset, pushed to the bucket"
 mkdir -p "$T/src/ds" "$T/src/vault"

@@ -9,13 +9,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/mount_lib.sh"
 . "$here/rgw.sh"
-mount_test_init
-trap 'rc=$?; rgw_stop; mount_cleanup; exit $rc' EXIT
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
-	AWS_SHARED_CREDENTIALS_FILE AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL AWS_REGION \
-	http_proxy https_proxy no_proxy
-export HOME=$T/home
-mkdir -p "$HOME"
+s3_test_init
 SECRET=mirror-secret-31337
 
 step "repository: revision 1 and 2, and another platform's"

@@ -8,8 +8,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/mount_lib.sh"
 . "$here/rgw.sh"
-mount_test_init
-trap 'rc=$?; rgw_stop; mount_cleanup; exit $rc' EXIT
+s3_test_init
 
 SECRET=s3cr3t-Alice-0123456789abcdefXYZ
 BOB_SECRET=s3cr3t-Bob-9876543210

@@ -9,15 +9,9 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/mount_lib.sh"
 . "$here/rgw.sh"
-mount_test_init
-trap 'rc=$?; rgw_stop; mount_cleanup; exit $rc' EXIT
+s3_test_init
 
 SECRET=alice-secret-proxy-77
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
-	AWS_SHARED_CREDENTIALS_FILE AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL AWS_REGION \
-	http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY all_proxy
-export HOME=$T/home
-mkdir -p "$HOME"
 
 step "repository and rgw"
 mkdir -p "$T/src/ds"
