@@ -100,8 +100,10 @@ bad:
 
 #define ORIGIN_MIRRORS_MAX 16
 
-/* "URL1|URL2|...": http(s) mirrors of one repository. */
-static int mirrors_setup(origin_t *o, const char *list)
+/* "URL1|URL2|...": http(s) and s3:// mirrors of one repository (one
+ * URL is a list of one). */
+static int mirrors_setup(origin_t *o, const char *list,
+			 const struct origin_s3_options *s3)
 {
 	const char *p = list;
 
@@ -109,35 +111,35 @@ static int mirrors_setup(origin_t *o, const char *list)
 	while (*p) {
 		size_t n = strcspn(p, "|");
 		char *url = xstrndup(p, n), *shown = origin_redact_url(url);
-		struct origin_mirror *m;
+		struct origin_mirror m = {0};
 		int rc = 0;
 
-		if (!has_prefix_ci(url, "http://") &&
-		    !has_prefix_ci(url, "https://")) {
-			log_error("mirror '%s': a mirror list holds http:// "
-				  "and https:// URLs only",
-				  n ? shown : "(empty)");
-			rc = -EINVAL;
-		} else if (o->nmirrors == ORIGIN_MIRRORS_MAX) {
+		if (o->nmirrors == ORIGIN_MIRRORS_MAX) {
 			log_error("more than %d mirrors", ORIGIN_MIRRORS_MAX);
 			rc = -EINVAL;
-		} else {
+		} else if (has_prefix_ci(url, "s3://")) {
+			rc = origin_s3_setup(o, url, s3, &m);
+		} else if (has_prefix_ci(url, "http://") ||
+			   has_prefix_ci(url, "https://")) {
 			rc = origin_http_check(url, shown);
+			if (!rc) {
+				m.base = with_slash(url);
+				m.log_base = with_slash(shown);
+				m.https = has_prefix_ci(url, "https://");
+			}
+		} else {
+			log_error("mirror '%s': a mirror list holds http://, "
+				  "https:// and s3:// URLs only",
+				  n ? shown : "(empty)");
+			rc = -EINVAL;
 		}
-		if (rc) {
-			free(url);
-			free(shown);
-			return rc;
-		}
-		o->mirrors = xrealloc(o->mirrors,
-				      (o->nmirrors + 1) * sizeof(*o->mirrors));
-		m = &o->mirrors[o->nmirrors++];
-		memset(m, 0, sizeof(*m));
-		m->base = with_slash(url);
-		m->log_base = with_slash(shown);
-		m->https = has_prefix_ci(url, "https://");
 		free(url);
 		free(shown);
+		if (rc)
+			return rc;
+		o->mirrors = xrealloc(o->mirrors,
+				      (o->nmirrors + 1) * sizeof(*o->mirrors));
+		o->mirrors[o->nmirrors++] = m;
 		p += n;
 		if (*p == '|')
 			p++;
@@ -169,8 +171,8 @@ int origin_new(const struct origin_options *opt, origin_t **out)
 	o->retries = opt->retries;
 	o->ca_file = opt->ca_file ? xstrdup(opt->ca_file) : NULL;
 
-	if (strchr(url, '|')) {
-		rc = mirrors_setup(o, url);
+	if (strchr(url, '|') || has_prefix_ci(url, "s3://")) {
+		rc = mirrors_setup(o, url, opt->s3);
 		if (rc)
 			goto out;
 	} else if (has_prefix_ci(url, "file://")) {
@@ -195,11 +197,6 @@ int origin_new(const struct origin_options *opt, origin_t **out)
 		o->kind = ORIGIN_HTTP;
 		o->https = has_prefix_ci(url, "https://");
 		o->base = with_slash(url);
-	} else if (has_prefix_ci(url, "s3://")) {
-		o->kind = ORIGIN_HTTP;
-		rc = origin_s3_setup(o, url, opt->s3);
-		if (rc)
-			goto out;
 	} else {
 		log_error("origin url '%s' has an unsupported scheme (want "
 			  "file, http, https or s3)",

@@ -211,7 +211,7 @@ static CURLcode xfer_setup(struct origin_xfer *x, const char *url, char *errbuf)
 		else
 			res = CURLE_OUT_OF_MEMORY;
 	}
-	if (res == CURLE_OK && o->s3)
+	if (res == CURLE_OK && x->m->s3)
 		res = origin_s3_sign(o, h, NULL, &x->headers);
 	if (x->headers)
 		SET(CURLOPT_HTTPHEADER, x->headers);
@@ -369,7 +369,7 @@ static int xfer_attempt(struct origin_xfer *x, const char *url, bool *retry,
 		char code[64] = "";
 
 		stat_add(&o->http_errors, 1);
-		if (o->s3)
+		if (x->m->s3)
 			origin_s3_error_code(x->error_body, x->error_len, code,
 					     sizeof(code));
 		if (code[0])

@@ -53,11 +53,13 @@ struct origin {
 	bool https; /* redirects may not leave https */
 
 	/* mirrors (URL1|URL2|...): the same repository at several http(s)
-	 * URLs, in order of preference; mirrors[0] is base/log_base */
+	 * or s3:// URLs, in order of preference; mirrors[0] is
+	 * base/log_base */
 	struct origin_mirror {
 		char *base;	/* with userinfo, trailing '/' */
 		char *log_base; /* for messages */
 		bool https;
+		bool s3; /* a bucket of o's store: requests signed */
 		_Atomic int64_t avoid_until; /* monotonic s; 0 = usable */
 		_Atomic uint64_t requests, bytes, failures, avoided;
 	} * mirrors;
@@ -74,8 +76,11 @@ struct origin {
 	time_t proxy_since;   /* when it left the first; pool_lock */
 	_Atomic uint64_t proxy_failovers;
 
-	/* s3:// (origin_s3.c); the secrets are wiped at origin_free */
-	bool s3;
+	/* s3:// (origin_s3.c): the store of every s3:// mirror; the
+	 * secrets are wiped at origin_free */
+	bool s3;	       /* some mirror is an s3:// bucket */
+	char *s3_endpoint;     /* "https://host[:port]", no '/' at the end */
+	bool s3_virtual_host;  /* BUCKET.host/KEY rather than host/BUCKET/KEY */
 	char *s3_sigv4;	       /* "aws:amz:REGION:s3" */
 	char *s3_userpwd;      /* "KEY:SECRET" (secret), NULL: anonymous */
 	char *s3_token_header; /* "x-amz-security-token: ..." (secret) */
@@ -188,11 +193,13 @@ size_t origin_proxy_pick(origin_t *o, const char **url);
 void origin_proxy_failed(origin_t *o, size_t i, const char *why);
 void origin_proxy_release(origin_t *o);
 
-/* s3://BUCKET/PREFIX: resolve endpoint, region and credentials (opt may
- * be NULL) and set o's base URLs. 0, or -EINVAL (logged, never with a
+/* s3://BUCKET/PREFIX as mirror m: the store's endpoint, region and
+ * credentials resolved from opt (may be NULL) at o's first s3:// URL,
+ * then m's base URLs and flags. 0, or -EINVAL (logged, never with a
  * secret). */
 int origin_s3_setup(origin_t *o, const char *url,
-		    const struct origin_s3_options *opt);
+		    const struct origin_s3_options *opt,
+		    struct origin_mirror *m);
 /* Sign the request on h (SigV4, when o has credentials) whose body has
  * the SHA-256 payload_hex (NULL: empty body), adding its headers to
  * *headers (the caller sets CURLOPT_HTTPHEADER and frees them). */

@@ -270,10 +270,10 @@ static int writable(origin_t *o, struct origin_req *req)
 {
 	req->received = 0;
 	req->why[0] = '\0';
-	if (!o->s3) {
+	if (!o->mirrors[0].s3 || o->nmirrors != 1) {
 		origin_req_why(req,
-			       "'%s': only s3:// repositories can be written "
-			       "through the origin",
+			       "'%s': only one s3:// repository (not a mirror "
+			       "list) can be written through the origin",
 			       o->log_base);
 		return -EINVAL;
 	}

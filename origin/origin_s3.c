@@ -337,19 +337,90 @@ out:
 	return rc;
 }
 
-int origin_s3_setup(origin_t *o, const char *url,
-		    const struct origin_s3_options *opt)
+/*
+ * The store every s3:// URL of o is in: region, endpoint and
+ * credentials, resolved once per origin (a mirror list's s3:// URLs
+ * are buckets of one store, signed with one set of credentials).
+ */
+static int s3_store_setup(origin_t *o, const struct origin_s3_options *opt)
 {
-	static const struct origin_s3_options none = {0};
 	static const char *const endpoint_env[] = {"AWS_ENDPOINT_URL_S3",
 						   "AWS_ENDPOINT_URL", NULL};
 	static const char *const region_env[] = {"AWS_REGION",
 						 "AWS_DEFAULT_REGION", NULL};
-	const char *rest = url + strlen("s3://"), *prefix, *endpoint, *region;
-	char *default_endpoint = NULL, *source = NULL, *ep = NULL,
-	     *prefix_slash = NULL;
+	const char *endpoint, *region;
+	char *default_endpoint = NULL, *source = NULL;
 	struct s3_keys k;
-	size_t blen, plen, elen;
+	size_t elen;
+	int rc;
+
+	region = opt->region ? opt->region : env_first(region_env);
+	if (!region)
+		region = S3_DEFAULT_REGION;
+	for (const char *p = region; *p; p++) {
+		if (!unreserved((unsigned char)*p) || *p == '~') {
+			log_error("s3 region '%s' is not a region name",
+				  region);
+			return -EINVAL;
+		}
+	}
+	if (!*region) {
+		log_error("s3 region is empty");
+		return -EINVAL;
+	}
+	endpoint = opt->endpoint ? opt->endpoint : env_first(endpoint_env);
+	if (!endpoint) {
+		default_endpoint =
+		    xasprintf("https://s3.%s.amazonaws.com", region);
+		endpoint = default_endpoint;
+	}
+	rc = endpoint_check(endpoint);
+	if (rc)
+		goto out;
+	elen = strlen(endpoint);
+	if (elen && endpoint[elen - 1] == '/')
+		elen--;
+	o->s3_endpoint = xstrndup(endpoint, elen);
+	o->s3_virtual_host = opt->virtual_host;
+	o->s3 = true;
+	o->s3_sigv4 = xasprintf("aws:amz:%s:s3", region);
+
+	rc = credentials_resolve(opt, &k, &source);
+	if (rc)
+		goto out;
+	if (k.id) {
+		if (strchr(k.id, ':')) {
+			log_error("s3 credentials from %s: the access key id "
+				  "has a ':'",
+				  source);
+			keys_wipe(&k);
+			rc = -EINVAL;
+			goto out;
+		}
+		o->s3_userpwd = xasprintf("%s:%s", k.id, k.secret);
+		if (k.token)
+			o->s3_token_header =
+			    xasprintf("x-amz-security-token: %s", k.token);
+	}
+	log_info("s3 store at '%s' (%s style, region %s), credentials: %s",
+		 o->s3_endpoint, opt->virtual_host ? "virtual-host" : "path",
+		 region, source);
+	keys_wipe(&k);
+out:
+	free(source);
+	free(default_endpoint);
+	return rc;
+}
+
+int origin_s3_setup(origin_t *o, const char *url,
+		    const struct origin_s3_options *opt,
+		    struct origin_mirror *m)
+{
+	static const struct origin_s3_options none = {0};
+	const char *rest = url + strlen("s3://"), *prefix;
+	const char *ep, *host;
+	char *prefix_slash;
+	size_t blen, plen;
 	int rc;
 
 	if (!opt)
@@ -385,80 +456,26 @@ int origin_s3_setup(origin_t *o, const char *url,
 			  url);
 		return -EINVAL;
 	}
+	if (!o->s3) {
+		rc = s3_store_setup(o, opt);
+		if (rc)
+			return rc;
+	}
 	prefix_slash =
 	    plen ? xasprintf("%.*s/", (int)plen, prefix) : xstrdup("");
-
-	region = opt->region ? opt->region : env_first(region_env);
-	if (!region)
-		region = S3_DEFAULT_REGION;
-	for (const char *p = region; *p; p++) {
-		if (!unreserved((unsigned char)*p) || *p == '~') {
-			log_error("s3 region '%s' is not a region name",
-				  region);
-			rc = -EINVAL;
-			goto out;
-		}
-	}
-	if (!*region) {
-		log_error("s3 region is empty");
-		rc = -EINVAL;
-		goto out;
-	}
-	endpoint = opt->endpoint ? opt->endpoint : env_first(endpoint_env);
-	if (!endpoint) {
-		default_endpoint =
-		    xasprintf("https://s3.%s.amazonaws.com", region);
-		endpoint = default_endpoint;
-	}
-	rc = endpoint_check(endpoint);
-	if (rc)
-		goto out;
-	elen = strlen(endpoint);
-	if (elen && endpoint[elen - 1] == '/')
-		elen--;
-	ep = xstrndup(endpoint, elen);
-	if (opt->virtual_host) {
-		const char *host = strstr(ep, "://") + 3;
-
-		o->base = xasprintf("%.*s%.*s.%s/%s", (int)(host - ep), ep,
+	ep = o->s3_endpoint;
+	host = strstr(ep, "://") + 3;
+	if (o->s3_virtual_host)
+		m->base = xasprintf("%.*s%.*s.%s/%s", (int)(host - ep), ep,
 				    (int)blen, rest, host, prefix_slash);
-	} else {
-		o->base =
+	else
+		m->base =
 		    xasprintf("%s/%.*s/%s", ep, (int)blen, rest, prefix_slash);
-	}
-	o->log_base = xasprintf("s3://%.*s/%s", (int)blen, rest, prefix_slash);
-	o->https = !strncasecmp(ep, "https://", 8);
-	o->s3 = true;
-	o->s3_sigv4 = xasprintf("aws:amz:%s:s3", region);
-
-	rc = credentials_resolve(opt, &k, &source);
-	if (rc)
-		goto out;
-	if (k.id) {
-		if (strchr(k.id, ':')) {
-			log_error("s3 credentials from %s: the access key id "
-				  "has a ':'",
-				  source);
-			keys_wipe(&k);
-			rc = -EINVAL;
-			goto out;
-		}
-		o->s3_userpwd = xasprintf("%s:%s", k.id, k.secret);
-		if (k.token)
-			o->s3_token_header =
-			    xasprintf("x-amz-security-token: %s", k.token);
-	}
-	log_info("origin '%s': bucket at '%s' (%s style, region %s), "
-		 "credentials: %s",
-		 o->log_base, ep, opt->virtual_host ? "virtual-host" : "path",
-		 region, source);
-	keys_wipe(&k);
-out:
-	free(source);
-	free(ep);
+	m->log_base = xasprintf("s3://%.*s/%s", (int)blen, rest, prefix_slash);
+	m->https = !strncasecmp(ep, "https://", 8);
+	m->s3 = true;
 	free(prefix_slash);
-	free(default_endpoint);
-	return rc;
+	return 0;
 }
 
 CURLcode origin_s3_sign(origin_t *o, CURL *h, const char *payload_hex,
@@ -530,5 +547,7 @@ void origin_s3_release(origin_t *o)
 	free(o->s3_userpwd);
 	free(o->s3_token_header);
 	free(o->s3_sigv4);
+	free(o->s3_endpoint);
 	o->s3_userpwd = o->s3_token_header = o->s3_sigv4 = NULL;
+	o->s3_endpoint = NULL;
 }

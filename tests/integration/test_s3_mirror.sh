@@ -4,7 +4,8 @@
 # path-style URL). One mirror stopped in the middle of a large read: no
 # EIO, the bytes right. A mirror serving corrupt bytes, a mirror serving
 # an older manifest (no rollback), a mirror serving another platform's
-# manifest: each passed over for the other. Per-mirror stats.
+# manifest: each passed over for the other. Per-mirror stats. An s3://
+# bucket in the list: signed requests, mixed with http mirrors.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/mount_lib.sh"
@@ -126,8 +127,44 @@ mount_start "$NGINX_URL" "$T/m5" "$T/fs5.log" "pubkey=$PUB,cache=$T/c5" \
 v=$(stat_value "$T/m5" aidatafs_mirror_requests_total "{mirror=\"$RGW_MIRROR/\"}")
 [ -n "$v" ] || fail "mirror= is not in the list"
 mount_stop "$T/m5"
-mount_expect_fail "a mirror list holds http:// and https:// URLs only" \
+mount_expect_fail "a mirror list holds http://, https:// and s3:// URLs only" \
 	"$NGINX_URL|file:///x" "$T/m6" "$T/fs6.log" "pubkey=$PUB,cache=$T/c6"
-mount_expect_fail "a mirror list holds http:// and https:// URLs only" \
+mount_expect_fail "a mirror list holds http://, https:// and s3:// URLs only" \
 	"$NGINX_URL||$RGW_MIRROR" "$T/m6" "$T/fs7.log" "pubkey=$PUB,cache=$T/c6"
+mount_expect_fail "'Bad_Bucket' is not a bucket name" \
+	"$NGINX_URL|s3://Bad_Bucket/x" "$T/m6" "$T/fs8.log" "pubkey=$PUB,cache=$T/c6"
+nginx_stop
+
+step "an s3:// mirror: a private bucket, its requests signed"
+rgw_s3 AKALICE "$SECRET" PUT /priv >/dev/null
+run_ok env AWS_ACCESS_KEY_ID=AKALICE AWS_SECRET_ACCESS_KEY="$SECRET" \
+	AWS_ENDPOINT_URL="$RGW_URL" "$AIDATA" push "$T/repo" s3://priv/plat \
+	--pubkey "$PUB"
+cat >"$T/credentials" <<EOF2
+[default]
+aws_access_key_id = AKALICE
+aws_secret_access_key = $SECRET
+EOF2
+chmod 600 "$T/credentials"
+DEAD=http://127.0.0.1:$(_nginx_free_port)
+S3OPTS="endpoint=$RGW_URL,s3_credentials=$T/credentials"
+mount_start "$DEAD|s3://priv/plat" "$T/m7" "$T/fs9.log" \
+	"pubkey=$PUB,cache=$T/c7,timeout=5,retries=0,$S3OPTS"
+cmp "$T/src/ds/big.bin" "$T/m7/datasets/ds/big.bin" ||
+	fail "wrong bytes from the s3:// mirror"
+v=$(stat_value "$T/m7" aidatafs_mirror_requests_total '{mirror="s3://priv/plat/"}')
+[ "${v:-0}" -gt 0 ] || fail "no requests counted for the s3:// mirror"
+! grep -qF "$SECRET" /proc/mounts "$T/fs9.log" "$T/m7/.aidata/stats" ||
+	fail "the secret is shown"
+mount_stop "$T/m7"
+# the s3:// mirror first, a plain http mirror (the public bucket) second:
+# a bucket without the objects (404: a mirror behind) passes to the next
+mount_start "s3://priv/nothing|$RGW_MIRROR" "$T/m8" "$T/fs10.log" \
+	"pubkey=$PUB,cache=$T/c8,$S3OPTS"
+cmp "$T/src/ds/r2.txt" "$T/m8/datasets/ds/r2.txt" ||
+	fail "wrong bytes from the http mirror after an s3:// one"
+mount_stop "$T/m8"
+# without credentials the private bucket refuses: the requests were signed
+mount_expect_fail "HTTP 403 \(AccessDenied\)" "s3://priv/plat|$DEAD" "$T/m9" \
+	"$T/fs11.log" "pubkey=$PUB,cache=$T/c9,endpoint=$RGW_URL,timeout=5,retries=0"
 echo ok
