@@ -379,6 +379,7 @@ void cache_free(cache_t *c)
 		cache_index_close(c->ix);
 	}
 	cache_plain_free_all(c);
+	cache_held_free_all(c);
 	cache_fd_pool_free(c);
 	origin_free(c->origin);
 	free(c->pf_threads);

@@ -31,9 +31,25 @@ struct cache_pin {
 struct ref_priv {
 	struct digest d;
 	struct cache_fd *pooled;   /* the file's descriptor, from the pool */
-	uint8_t *mem;		   /* bytes served from memory, owned */
+	struct cache_held *held;   /* bytes served from memory, shared */
 	struct cache_plain *plain; /* a secure chunk's shared plaintext */
 };
+
+/*
+ * Stored bytes the cache could not take (cache_size full of chunks being
+ * read, a full disk, a transient cache): kept in memory while anyone
+ * holds a reference, so that the other readers of the chunk, and the
+ * next reads of a file holding it, do not fetch it again.
+ */
+struct cache_held {
+	struct digest d;
+	struct cache_held *next;
+	unsigned refs; /* protected by c->lock */
+	uint8_t *data;
+};
+
+/* Readahead stays off this long after the cache refused a chunk. */
+#define CACHE_PREFETCH_PAUSE_SEC 5
 
 struct cache_inflight {
 	struct digest d;
@@ -41,11 +57,91 @@ struct cache_inflight {
 	unsigned refs;
 	bool done;
 	int rc;
+	struct cache_held *held; /* served from memory: a reference for
+				  * each waiter */
 };
 
 static uint64_t now_sec(void)
 {
 	return (uint64_t)time(NULL);
+}
+
+static int64_t mono_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* ----------------------------------------------- bytes held in memory -- */
+
+static struct cache_held **held_bucket(cache_t *c, const struct digest *d)
+{
+	return &c->held[d->b[0] % CACHE_PLAIN_BUCKETS];
+}
+
+/* A new reference to d's bytes in memory, or NULL. Caller holds lock. */
+static struct cache_held *held_ref(cache_t *c, const struct digest *d)
+{
+	for (struct cache_held *h = *held_bucket(c, d); h; h = h->next) {
+		if (digest_equal(&h->d, d)) {
+			h->refs++;
+			return h;
+		}
+	}
+	return NULL;
+}
+
+/* Keep data (malloc'd, now owned) as d's bytes; one reference. Caller
+ * holds lock. */
+static struct cache_held *held_add(cache_t *c, const struct digest *d,
+				   uint8_t *data)
+{
+	struct cache_held *h = xcalloc(1, sizeof(*h)), **head;
+
+	head = held_bucket(c, d);
+	h->d = *d;
+	h->refs = 1;
+	h->data = data;
+	h->next = *head;
+	*head = h;
+	return h;
+}
+
+static void held_release(cache_t *c, struct cache_held *h)
+{
+	bool last;
+
+	pthread_mutex_lock(&c->lock);
+	last = --h->refs == 0;
+	if (last) {
+		for (struct cache_held **p = held_bucket(c, &h->d); *p;
+		     p = &(*p)->next) {
+			if (*p == h) {
+				*p = h->next;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	if (last) {
+		free(h->data);
+		free(h);
+	}
+}
+
+void cache_held_free_all(cache_t *c)
+{
+	for (size_t b = 0; b < CACHE_PLAIN_BUCKETS; b++) {
+		while (c->held[b]) {
+			struct cache_held *h = c->held[b];
+
+			c->held[b] = h->next;
+			free(h->data);
+			free(h);
+		}
+	}
 }
 
 static char *chunk_path(cache_t *c, const struct digest *d)
@@ -435,6 +531,9 @@ static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
 		return 0;
 	}
 	STAT_ADD(c->stats.err_cache_full, 1);
+	pthread_mutex_lock(&c->lock);
+	c->pf_paused_until = mono_sec() + CACHE_PREFETCH_PAUSE_SEC;
+	pthread_mutex_unlock(&c->lock);
 	log_warn("cache '%s' cannot take a chunk (%s): serving it from memory",
 		 c->dir, strerror(rc ? -rc : errno));
 	*mem = data;
@@ -446,11 +545,12 @@ static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
  * every concurrent caller. The caller has pinned key.
  */
 static int stored_get(cache_t *c, const struct repo_chunk *ch,
-		      const struct digest *key, int *fd, uint8_t **mem,
-		      struct cache_fd **pooled)
+		      const struct digest *key, int *fd,
+		      struct cache_held **held, struct cache_fd **pooled)
 {
 	char why[CACHE_WHY_MAX];
 	struct cache_inflight *f;
+	uint8_t *mem = NULL;
 	int rc;
 
 	for (;;) {
@@ -473,6 +573,13 @@ static int stored_get(cache_t *c, const struct repo_chunk *ch,
 		if (rc != -ENOENT)
 			return rc;
 		pthread_mutex_lock(&c->lock);
+		/* served from memory to another reader, and still held */
+		*held = held_ref(c, key);
+		if (*held) {
+			pthread_mutex_unlock(&c->lock);
+			STAT_ADD(c->stats.hits, 1);
+			return 0;
+		}
 		for (f = c->inflight; f; f = f->next)
 			if (digest_equal(&f->d, key))
 				break;
@@ -482,11 +589,16 @@ static int stored_get(cache_t *c, const struct repo_chunk *ch,
 			while (!f->done)
 				pthread_cond_wait(&c->cond, &c->lock);
 			rc = f->rc;
+			*held = f->held;
 			if (--f->refs == 0)
 				free(f);
 			pthread_mutex_unlock(&c->lock);
 			if (rc)
 				return rc;
+			if (*held) {
+				STAT_ADD(c->stats.hits, 1);
+				return 0;
+			}
 			continue;
 		}
 		/* the origin failed on it a moment ago: EIO at once, no new
@@ -508,13 +620,19 @@ static int stored_get(cache_t *c, const struct repo_chunk *ch,
 		pthread_mutex_unlock(&c->lock);
 
 		STAT_ADD(c->stats.misses, 1);
-		rc = fetch_and_store(c, ch, key, fd, mem);
+		rc = fetch_and_store(c, ch, key, fd, &mem);
 		if (!rc)
 			cache_failed_forget(c, CACHE_OBJECT_CHUNK, key);
 		if (!rc && *fd >= 0)
 			*pooled = cache_fd_add(c, key, fd);
 
 		pthread_mutex_lock(&c->lock);
+		/* the waiters get the bytes too: one reference each */
+		if (!rc && mem) {
+			*held = held_add(c, key, mem);
+			(*held)->refs += f->refs - 1;
+			f->held = *held;
+		}
 		for (struct cache_inflight **p = &c->inflight; *p;
 		     p = &(*p)->next) {
 			if (*p == f) {
@@ -536,8 +654,8 @@ int cache_stored_acquire(cache_t *c, const struct repo_chunk *ch,
 			 struct cache_chunk_ref *out)
 {
 	struct cache_fd *pooled = NULL;
+	struct cache_held *held = NULL;
 	struct ref_priv *rp;
-	uint8_t *mem = NULL;
 	struct digest key;
 	int fd = -1, rc;
 
@@ -545,7 +663,7 @@ int cache_stored_acquire(cache_t *c, const struct repo_chunk *ch,
 	out->fd = -1;
 	cache_chunk_key(ch, &key);
 	pin(c, &key);
-	rc = stored_get(c, ch, &key, &fd, &mem, &pooled);
+	rc = stored_get(c, ch, &key, &fd, &held, &pooled);
 	if (rc) {
 		unpin(c, &key);
 		return rc;
@@ -553,10 +671,10 @@ int cache_stored_acquire(cache_t *c, const struct repo_chunk *ch,
 	rp = xcalloc(1, sizeof(*rp));
 	rp->d = key;
 	rp->pooled = pooled;
-	rp->mem = mem;
+	rp->held = held;
 	out->priv = rp;
 	out->fd = fd;
-	out->mem = mem;
+	out->mem = held ? held->data : NULL;
 	out->size =
 	    (ch->flags & REPO_CHUNK_ENCRYPTED) ? ch->stored_size : ch->size;
 	return 0;
@@ -588,7 +706,8 @@ void cache_chunk_release(cache_t *c, struct cache_chunk_ref *ref)
 		else if (ref->fd >= 0)
 			close(ref->fd);
 		unpin(c, &rp->d);
-		free(rp->mem);
+		if (rp->held)
+			held_release(c, rp->held);
 	}
 	free(rp);
 	memset(ref, 0, sizeof(*ref));
@@ -634,12 +753,17 @@ bool cache_chunk_present(cache_t *c, const struct repo_chunk *ch)
 
 /* ------------------------------------------------------------ prefetch -- */
 
-/* Whether readahead should leave ch alone: cached, or just failed. */
+/* Whether readahead should leave ch alone: cached, just failed, or the
+ * cache refuses to store what it would fetch. */
 static bool prefetch_skip(cache_t *c, const struct repo_chunk *ch)
 {
 	struct digest key;
+	bool paused;
 
-	if (cache_chunk_present(c, ch))
+	pthread_mutex_lock(&c->lock);
+	paused = mono_sec() < c->pf_paused_until;
+	pthread_mutex_unlock(&c->lock);
+	if (paused || cache_chunk_present(c, ch))
 		return true;
 	cache_chunk_key(ch, &key);
 	return cache_failed_recent(c, CACHE_OBJECT_CHUNK, &key, NULL, NULL);

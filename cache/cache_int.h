@@ -25,6 +25,7 @@
 struct cache_pin;
 struct cache_fd;
 struct cache_inflight;
+struct cache_held;
 struct cache_plain;
 struct cache_warming;
 
@@ -69,6 +70,13 @@ struct cache {
 	bool stop;			 /* protected by lock */
 	/* decrypted secure chunks, by cache key; protected by lock */
 	struct cache_plain *plain[CACHE_PLAIN_BUCKETS];
+	/* stored bytes the cache could not take, served from memory and
+	 * shared while referenced (cache_chunk.c); protected by lock */
+	struct cache_held *held[CACHE_PLAIN_BUCKETS];
+	/* readahead pauses until then (monotonic seconds) after the cache
+	 * refused to store a chunk: what it fetched would be thrown away;
+	 * protected by lock */
+	int64_t pf_paused_until;
 
 	pthread_cond_t work;	   /* prefetch queue or stop */
 	pthread_cond_t flush_wake; /* stop, for the flusher (its own: a
@@ -185,6 +193,8 @@ void cache_plain_release(cache_t *c, struct cache_plain *p);
 /* At cache_free: wipe and unmap what holders that never released (files
  * still open when the daemon stops) left behind. */
 void cache_plain_free_all(cache_t *c);
+/* At cache_free: free the bytes held in memory that holders left. */
+void cache_held_free_all(cache_t *c);
 
 /* ------------------------------------------------- cache_index.c -- */
 

@@ -217,8 +217,9 @@ static void readahead(ns_t *ns, struct ns_file *f, repo_catalog_t *cat,
 }
 
 /*
- * Keep a reference to secure chunk id for f (the one just read), so its
- * plaintext stays in memory between reads.
+ * Keep a reference to chunk id for f (the one just read), so that its
+ * bytes in memory (a secure chunk's plaintext, or a chunk the cache
+ * could not take) stay there between reads.
  */
 static void hold_chunk(ns_t *ns, struct ns_file *f, uint32_t id,
 		       const struct repo_chunk *ch, const uint8_t *key)
@@ -249,8 +250,15 @@ static int read_chunk(ns_t *ns, struct ns_file *f, uint32_t id,
 	uint8_t key[AUTH_DATASET_KEY_LEN];
 	int rc;
 
-	if (!(ch->flags & REPO_CHUNK_ENCRYPTED))
-		return cache_chunk_acquire(ns->cache, ch, NULL, ref);
+	if (!(ch->flags & REPO_CHUNK_ENCRYPTED)) {
+		rc = cache_chunk_acquire(ns->cache, ch, NULL, ref);
+		/* the cache could not take it (full, disk full): hold it
+		 * in memory for the next reads of this file, which would
+		 * fetch it again otherwise */
+		if (!rc && ref->fd < 0)
+			hold_chunk(ns, f, id, ch, NULL);
+		return rc;
+	}
 	rc = ns_slot_dataset_key(ns, f->slot, key);
 	if (rc) {
 		log_error("dataset '%s': cannot decrypt: this node holds no "

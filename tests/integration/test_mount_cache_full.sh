@@ -41,6 +41,26 @@ full=$(stat_value "$T/mnt" aidatafs_errors_total '{kind="cache_full"}')
 note "evictions $ev, served from memory $full"
 mount_stop "$T/mnt"
 
+step "a cache that takes nothing: each chunk fetched once, held while read"
+# cache_size below one chunk: every chunk is served from memory. The
+# file's handle holds the chunk it reads, so its next reads (64 KiB at a
+# time here; FUSE requests of up to 1 MiB) do not fetch it again, and
+# readahead stops fetching what the cache would throw away.
+mount_start "file://$T/repo" "$T/m0" "$T/m0.log" \
+	"pubkey=$T/keys/platform.pub,cache=$T/c0,cache_size=64K"
+f0=$(stat_value "$T/m0" aidatafs_bytes_fetched_total)
+for i in 1 2 3; do
+	dd if="$T/m0/datasets/big/f$i.bin" bs=64k status=none |
+		cmp - "$T/src/big/f$i.bin" || fail "f$i.bin wrong from memory"
+done
+got=$(($(stat_value "$T/m0" aidatafs_bytes_fetched_total) - f0))
+size=$((3 * (3 << 20)))
+note "fetched $got bytes for $size bytes read"
+[ "$got" -le $((size * 2)) ] ||
+	fail "fetched $got bytes for $size bytes read: chunks fetched again per read"
+grep -q "cannot take a chunk" "$T/m0.log" || fail "the chunks were stored?"
+mount_stop "$T/m0"
+
 # -o readdirplus (attributes with listings) shows the same tree
 mkdir -p "$T/sub/a/b"
 cp "$T/src/big/f1.bin" "$T/sub/a/b/x.bin"

@@ -298,12 +298,12 @@ static void *race_main(void *arg)
 	return NULL;
 }
 
-/* N readers of one chunk at once: one fetch between them. */
-static void race(const struct fixture *fx)
+/* N readers of one chunk at once: the fetches between them (checked
+ * against want). */
+static void race_on(cache_t *c, const struct fixture *fx, uint64_t want)
 {
 	enum { N = 8 };
-	char *dir = unit_tmpdir();
-	cache_t *c = cache_open(dir, 0, false);
+	uint64_t before = origin_requests(c);
 	pthread_barrier_t start;
 	pthread_t t[N];
 	struct racer r[N];
@@ -318,8 +318,16 @@ static void race(const struct fixture *fx)
 		CHECK_RC(r[i].rc, 0);
 		CHECK(r[i].same);
 	}
-	CHECK_U64(origin_requests(c), 1);
+	CHECK_U64(origin_requests(c) - before, want);
 	pthread_barrier_destroy(&start);
+}
+
+static void race(const struct fixture *fx)
+{
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, 0, false);
+
+	race_on(c, fx, 1);
 	cache_free(c);
 	unit_rmtree(dir);
 }
@@ -455,6 +463,52 @@ static void test_size_bound_all_pinned(void)
 	/* with a pin gone there is room again */
 	check_chunk(c, &plain_chunks[2], NULL);
 	CHECK(cache_chunk_present(c, &plain_chunks[2].ch));
+	unit_quiet(false);
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
+/*
+ * A chunk the cache cannot take (cache_size full of chunks being read) is
+ * served from memory, and shared: concurrent readers, and readers while
+ * someone holds it, get the same bytes without another fetch; once the
+ * last holder lets go it is gone (fetched again, not kept past the
+ * bound).
+ */
+static void test_memory_shared(void)
+{
+	const uint64_t max = 2 * CHUNK_SIZE;
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, max, false);
+	struct cache_chunk_ref pins[2], a, b;
+	uint64_t r0;
+
+	unit_quiet(true);
+	REQUIRE_RC(cache_chunk_acquire(c, &plain_chunks[0].ch, NULL, &pins[0]),
+		   0);
+	REQUIRE_RC(cache_chunk_acquire(c, &plain_chunks[1].ch, NULL, &pins[1]),
+		   0);
+	r0 = origin_requests(c);
+	REQUIRE_RC(cache_chunk_acquire(c, &plain_chunks[4].ch, NULL, &a), 0);
+	CHECK_INT(a.fd, -1);
+	REQUIRE(a.mem);
+	CHECK_U64(origin_requests(c), r0 + 1);
+	REQUIRE_RC(cache_chunk_acquire(c, &plain_chunks[4].ch, NULL, &b), 0);
+	CHECK_U64(origin_requests(c), r0 + 1);
+	CHECK(b.mem == a.mem);
+	CHECK_MEM(b.mem, plain_chunks[4].plain, plain_chunks[4].ch.size);
+	/* eight readers at once while it is held: no fetch at all */
+	race_on(c, &plain_chunks[4], 0);
+	cache_chunk_release(c, &a);
+	check_chunk(c, &plain_chunks[4], NULL);
+	CHECK_U64(origin_requests(c), r0 + 1);
+	CHECK(!cache_chunk_present(c, &plain_chunks[4].ch));
+	cache_chunk_release(c, &b);
+	check_chunk(c, &plain_chunks[4], NULL);
+	CHECK_U64(origin_requests(c), r0 + 2);
+
+	cache_chunk_release(c, &pins[0]);
+	cache_chunk_release(c, &pins[1]);
 	unit_quiet(false);
 	cache_free(c);
 	unit_rmtree(dir);
@@ -1125,6 +1179,7 @@ int main(void)
 	RUN(test_lru_order);
 	RUN(test_size_bound_and_pins);
 	RUN(test_size_bound_all_pinned);
+	RUN(test_memory_shared);
 	RUN(test_size_bound_concurrent);
 	RUN(test_concurrent_store_same_directory);
 	RUN(test_transient);
