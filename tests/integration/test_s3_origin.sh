@@ -153,6 +153,18 @@ tr '\0' ' ' <"/proc/$(mount_pid "$T/mnt")/cmdline" >"$T/cmdline"
 no_secret "$T/cmdline"
 mount_stop "$T/mnt"
 
+step "virtual-host style: BUCKET.localhost (radosgw's dns name), signed"
+mount_start s3://priv/plat/v1 "$T/mnt" "$T/fs-vh.log" \
+	"pubkey=$PUB,cache=$T/cache-vh,endpoint=http://localhost:$RGW_PORT" \
+	"s3_credentials=$T/credentials,s3_profile=alice,s3_virtual_host"
+cmp "$T/src/ds/sub/blob.bin" "$T/mnt/datasets/ds/sub/blob.bin" ||
+	fail "bytes read virtual-host style differ"
+grep -q "virtual-host style" "$T/fs-vh.log" || fail "the log does not say the style"
+# the bucket is in the host name, not in the path
+grep -q '"GET /plat/v1/manifest HTTP' "$RGW_LOG" ||
+	fail "radosgw saw no virtual-host style request"
+mount_stop "$T/mnt"
+
 step "mount refused: wrong profile, no credentials"
 mount_expect_fail "no profile \[carol\]" s3://priv/plat/v1 "$T/mnt" \
 	"$T/fs2.log" "pubkey=$PUB,cache=$T/cache2,endpoint=$RGW_URL" \
