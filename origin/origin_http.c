@@ -132,28 +132,22 @@ CURLcode origin_curl_defaults(const origin_t *o, CURL *h, const char *url,
 	long timeout = (long)o->timeout_sec;
 	CURLcode res = CURLE_OK;
 
-#define SET(opt, val)                                                          \
-	do {                                                                   \
-		if (res == CURLE_OK)                                           \
-			res = curl_easy_setopt(h, opt, val);                   \
-	} while (0)
-	SET(CURLOPT_URL, url);
+	ORIGIN_SET(CURLOPT_URL, url);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	ORIGIN_SET(CURLOPT_PROTOCOLS_STR, "http,https");
 #else
-	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	ORIGIN_SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-	SET(CURLOPT_ERRORBUFFER, errbuf);
-	SET(CURLOPT_NOSIGNAL, 1L);
-	SET(CURLOPT_CONNECTTIMEOUT, timeout);
-	SET(CURLOPT_LOW_SPEED_LIMIT, (long)ORIGIN_MIN_RATE);
-	SET(CURLOPT_LOW_SPEED_TIME, timeout);
-	SET(CURLOPT_TCP_KEEPALIVE, 1L);
-	SET(CURLOPT_FAILONERROR, 0L);
-	SET(CURLOPT_USERAGENT, "aidatafs/" AIDATA_VERSION);
+	ORIGIN_SET(CURLOPT_ERRORBUFFER, errbuf);
+	ORIGIN_SET(CURLOPT_NOSIGNAL, 1L);
+	ORIGIN_SET(CURLOPT_CONNECTTIMEOUT, timeout);
+	ORIGIN_SET(CURLOPT_LOW_SPEED_LIMIT, (long)ORIGIN_MIN_RATE);
+	ORIGIN_SET(CURLOPT_LOW_SPEED_TIME, timeout);
+	ORIGIN_SET(CURLOPT_TCP_KEEPALIVE, 1L);
+	ORIGIN_SET(CURLOPT_FAILONERROR, 0L);
+	ORIGIN_SET(CURLOPT_USERAGENT, "aidatafs/" AIDATA_VERSION);
 	if (o->ca_file)
-		SET(CURLOPT_CAINFO, o->ca_file);
-#undef SET
+		ORIGIN_SET(CURLOPT_CAINFO, o->ca_file);
 	return res;
 }
 
@@ -164,38 +158,34 @@ static CURLcode xfer_setup(struct origin_xfer *x, const char *url, char *errbuf)
 	char range[48];
 	CURLcode res = CURLE_OK;
 
-#define SET(opt, val)                                                          \
-	do {                                                                   \
-		if (res == CURLE_OK)                                           \
-			res = curl_easy_setopt(h, opt, val);                   \
-	} while (0)
 	res = origin_curl_defaults(o, h, url, errbuf);
 	/* CDNs and object stores redirect; the bytes are verified against
 	 * signed digests wherever they come from. Never down to http. */
-	SET(CURLOPT_FOLLOWLOCATION, 1L);
-	SET(CURLOPT_MAXREDIRS, (long)ORIGIN_REDIRECTS_MAX);
+	ORIGIN_SET(CURLOPT_FOLLOWLOCATION, 1L);
+	ORIGIN_SET(CURLOPT_MAXREDIRS, (long)ORIGIN_REDIRECTS_MAX);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	SET(CURLOPT_REDIR_PROTOCOLS_STR, x->m->https ? "https" : "http,https");
+	ORIGIN_SET(CURLOPT_REDIR_PROTOCOLS_STR,
+		   x->m->https ? "https" : "http,https");
 #else
-	SET(CURLOPT_REDIR_PROTOCOLS,
-	    (long)(x->m->https ? CURLPROTO_HTTPS
-			       : CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	ORIGIN_SET(CURLOPT_REDIR_PROTOCOLS,
+		   (long)(x->m->https ? CURLPROTO_HTTPS
+				      : CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
-	SET(CURLOPT_HEADERFUNCTION, origin_xfer_header);
-	SET(CURLOPT_HEADERDATA, x);
-	SET(CURLOPT_WRITEFUNCTION, origin_xfer_write);
-	SET(CURLOPT_WRITEDATA, x);
+	ORIGIN_SET(CURLOPT_HEADERFUNCTION, origin_xfer_header);
+	ORIGIN_SET(CURLOPT_HEADERDATA, x);
+	ORIGIN_SET(CURLOPT_WRITEFUNCTION, origin_xfer_write);
+	ORIGIN_SET(CURLOPT_WRITEDATA, x);
 	if (x->mode == XFER_RANGE) {
 		snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, x->off,
 			 x->off + x->len - 1);
-		SET(CURLOPT_RANGE, range);
+		ORIGIN_SET(CURLOPT_RANGE, range);
 	}
 	if (o->nproxies) {
 		const char *proxy;
 
 		x->proxy = origin_proxy_pick(o, &proxy);
 		/* "" = no proxy at all, not even from http_proxy */
-		SET(CURLOPT_PROXY, proxy ? proxy : "");
+		ORIGIN_SET(CURLOPT_PROXY, proxy ? proxy : "");
 	}
 	if (res == CURLE_OK && !(x->req->flags & ORIGIN_EXACT) &&
 	    x->mode != XFER_RANGE) {
@@ -214,8 +204,7 @@ static CURLcode xfer_setup(struct origin_xfer *x, const char *url, char *errbuf)
 	if (res == CURLE_OK && x->m->s3)
 		res = origin_s3_sign(o, h, NULL, &x->headers);
 	if (x->headers)
-		SET(CURLOPT_HTTPHEADER, x->headers);
-#undef SET
+		ORIGIN_SET(CURLOPT_HTTPHEADER, x->headers);
 	return res;
 }
 

@@ -170,6 +170,14 @@ int origin_http_get_range(origin_t *o, struct origin_req *req, uint64_t off,
  * memory. Give it back with origin_http_handle_put. */
 CURL *origin_http_handle_get(origin_t *o);
 void origin_http_handle_put(origin_t *o, CURL *h);
+/* curl_easy_setopt(h, opt, val) unless an earlier one failed: res and h
+ * are the caller's CURLcode and handle. */
+#define ORIGIN_SET(opt, val)                                                   \
+	do {                                                                   \
+		if (res == CURLE_OK)                                           \
+			res = curl_easy_setopt(h, opt, val);                   \
+	} while (0)
+
 /* What every request of o sets on h, fetch or write alike: url, http(s)
  * only, errbuf, no signals, o's connect and stall limits, keep-alive,
  * our user agent, o's CA file. Returns the first failing setopt's code. */

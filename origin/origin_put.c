@@ -122,24 +122,19 @@ static int put_attempt(struct put_call *c, const char *url, char *why,
 		sha256_buffer(c->body, c->len, &d);
 		digest_to_hex(&d, hex);
 	}
-#define SET(opt, val)                                                          \
-	do {                                                                   \
-		if (res == CURLE_OK)                                           \
-			res = curl_easy_setopt(h, opt, val);                   \
-	} while (0)
 	res = origin_curl_defaults(o, h, url, errbuf);
-	SET(CURLOPT_HEADERFUNCTION, put_header);
-	SET(CURLOPT_HEADERDATA, c);
-	SET(CURLOPT_WRITEFUNCTION, put_body);
-	SET(CURLOPT_WRITEDATA, c);
+	ORIGIN_SET(CURLOPT_HEADERFUNCTION, put_header);
+	ORIGIN_SET(CURLOPT_HEADERDATA, c);
+	ORIGIN_SET(CURLOPT_WRITEFUNCTION, put_body);
+	ORIGIN_SET(CURLOPT_WRITEDATA, c);
 	if (!strcmp(c->method, "HEAD")) {
-		SET(CURLOPT_NOBODY, 1L);
+		ORIGIN_SET(CURLOPT_NOBODY, 1L);
 	} else {
-		SET(CURLOPT_CUSTOMREQUEST, c->method);
+		ORIGIN_SET(CURLOPT_CUSTOMREQUEST, c->method);
 		if (c->body || !strcmp(c->method, "POST")) {
-			SET(CURLOPT_POSTFIELDS, c->body ? c->body : "");
-			SET(CURLOPT_POSTFIELDSIZE_LARGE,
-			    (curl_off_t)(c->body ? c->len : 0));
+			ORIGIN_SET(CURLOPT_POSTFIELDS, c->body ? c->body : "");
+			ORIGIN_SET(CURLOPT_POSTFIELDSIZE_LARGE,
+				   (curl_off_t)(c->body ? c->len : 0));
 		}
 	}
 	if (res == CURLE_OK)
@@ -156,8 +151,7 @@ static int put_attempt(struct put_call *c, const char *url, char *why,
 		headers = l ? l : headers;
 	}
 	if (headers)
-		SET(CURLOPT_HTTPHEADER, headers);
-#undef SET
+		ORIGIN_SET(CURLOPT_HTTPHEADER, headers);
 	if (res != CURLE_OK) {
 		snprintf(why, why_len, "setting curl options: %s",
 			 curl_easy_strerror(res));

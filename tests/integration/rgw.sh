@@ -38,6 +38,11 @@
 #	access lines), for "how much did the origin serve" checks.
 #   rgw_bytes_sent
 #	The body bytes radosgw sent so far, summed over its access lines.
+#   s3_credentials_file FILE ACCESS_KEY SECRET_KEY [SESSION_TOKEN]
+#	Write an AWS shared credentials file (profile default), mode 0600.
+#   s3_test_init
+#	The start of every s3 suite test (after mount_lib.sh): $T, cleanup
+#	at exit, no AWS or proxy variables, HOME=$T/home.
 #   rgw_sts_credentials UID ACCESS_KEY SECRET_KEY
 #	Temporary credentials from radosgw's STS (AssumeRole; rgw_start with
 #	RGW_STS=1): sets STS_AK,
@@ -337,4 +342,16 @@ s3_test_init() {
 		HTTP_PROXY HTTPS_PROXY NO_PROXY all_proxy
 	export HOME=$T/home
 	mkdir -p "$HOME"
+}
+
+# s3_credentials_file FILE ACCESS_KEY SECRET_KEY [SESSION_TOKEN]: an AWS
+# shared credentials file (profile default), mode 0600.
+s3_credentials_file() {
+	(
+		umask 077
+		printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+			"$2" "$3" >"$1"
+		[ -z "${4:-}" ] || printf 'aws_session_token = %s\n' "$4" >>"$1"
+	)
+	chmod 600 "$1"
 }

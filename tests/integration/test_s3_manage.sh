@@ -37,12 +37,7 @@ rgw_start || fail "radosgw does not start"
 rgw_user carol AKCAROL "$SECRET"
 rgw_user dave AKDAVE dave-secret
 rgw_s3 AKCAROL "$SECRET" PUT /pub >/dev/null
-cat >"$T/credentials" <<EOF
-[default]
-aws_access_key_id = AKCAROL
-aws_secret_access_key = $SECRET
-EOF
-chmod 600 "$T/credentials"
+s3_credentials_file "$T/credentials" AKCAROL "$SECRET"
 as_carol() {
 	env AWS_ACCESS_KEY_ID=AKCAROL AWS_SECRET_ACCESS_KEY="$SECRET" \
 		AWS_ENDPOINT_URL="$RGW_URL" "$@"

@@ -140,12 +140,7 @@ rgw_s3 AKALICE "$SECRET" PUT /priv >/dev/null
 run_ok env AWS_ACCESS_KEY_ID=AKALICE AWS_SECRET_ACCESS_KEY="$SECRET" \
 	AWS_ENDPOINT_URL="$RGW_URL" "$AIDATA" push "$T/repo" s3://priv/plat \
 	--pubkey "$PUB"
-cat >"$T/credentials" <<EOF2
-[default]
-aws_access_key_id = AKALICE
-aws_secret_access_key = $SECRET
-EOF2
-chmod 600 "$T/credentials"
+s3_credentials_file "$T/credentials" AKALICE "$SECRET"
 DEAD=http://127.0.0.1:$(_nginx_free_port)
 S3OPTS="endpoint=$RGW_URL,s3_credentials=$T/credentials"
 mount_start "$DEAD|s3://priv/plat" "$T/m7" "$T/fs9.log" \

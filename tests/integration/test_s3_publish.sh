@@ -30,12 +30,7 @@ rgw_start || fail "radosgw does not start"
 rgw_user alice AKALICE "$SECRET"
 rgw_user bob AKBOB bob-secret
 rgw_s3 AKALICE "$SECRET" PUT /pub >/dev/null
-cat >"$T/credentials" <<EOF
-[default]
-aws_access_key_id = AKALICE
-aws_secret_access_key = $SECRET
-EOF
-chmod 600 "$T/credentials"
+s3_credentials_file "$T/credentials" AKALICE "$SECRET"
 as_alice() {
 	env AWS_ACCESS_KEY_ID=AKALICE AWS_SECRET_ACCESS_KEY="$SECRET" \
 		AWS_ENDPOINT_URL="$RGW_URL" "$@"

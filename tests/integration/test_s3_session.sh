@@ -59,13 +59,7 @@ expect_fail_with "'s3://priv/plat/manifest'.*HTTP 40[03]" \
 hidden "$LAST_ERR"
 
 step "aws_session_token in a credentials file: a mount reads through it"
-cat >"$T/credentials" <<EOF
-[default]
-aws_access_key_id = $STS_AK
-aws_secret_access_key = $STS_SK
-aws_session_token = $STS_TOKEN
-EOF
-chmod 600 "$T/credentials"
+s3_credentials_file "$T/credentials" "$STS_AK" "$STS_SK" "$STS_TOKEN"
 mount_start s3://priv/plat "$T/mnt" "$T/fs.log" \
 	"pubkey=$PUB,cache=$T/cache,endpoint=$RGW_URL,s3_credentials=$T/credentials"
 cmp "$T/src/ds/sub/blob.bin" "$T/mnt/datasets/ds/sub/blob.bin" ||
@@ -76,8 +70,7 @@ hidden /proc/mounts "$T/fs.log" "$T/mnt/.aidata/stats" "$T/mnt/.aidata/status"
 tr '\0' ' ' <"/proc/$(mount_pid "$T/mnt")/cmdline" >"$T/cmdline"
 hidden "$T/cmdline"
 mount_stop "$T/mnt"
-grep -v '^aws_session_token' "$T/credentials" >"$T/credentials-notoken"
-chmod 600 "$T/credentials-notoken"
+s3_credentials_file "$T/credentials-notoken" "$STS_AK" "$STS_SK"
 mount_expect_fail "HTTP 403 \([A-Za-z]*\) from 's3://priv/plat/manifest'" \
 	s3://priv/plat "$T/mnt" "$T/fs2.log" \
 	"pubkey=$PUB,cache=$T/cache2,endpoint=$RGW_URL,s3_credentials=$T/credentials-notoken"
