@@ -340,7 +340,7 @@ int cache_new(const struct cache_options *o, cache_t **out)
 		free(shown);
 		goto fail;
 	}
-	c->npf = o->prefetch_threads ? o->prefetch_threads : 2;
+	c->npf = o->prefetch_threads ? o->prefetch_threads : 4;
 	c->pf_threads = xcalloc(c->npf, sizeof(*c->pf_threads));
 	for (unsigned i = 0; i < c->npf; i++) {
 		rc = -pthread_create(&c->pf_threads[i], NULL,

@@ -769,10 +769,12 @@ static bool prefetch_skip(cache_t *c, const struct repo_chunk *ch)
 	return cache_failed_recent(c, CACHE_OBJECT_CHUNK, &key, NULL, NULL);
 }
 
-void cache_chunk_prefetch(cache_t *c, const struct repo_chunk *ch)
+bool cache_chunk_prefetch(cache_t *c, const struct repo_chunk *ch)
 {
+	bool queued = true;
+
 	if (prefetch_skip(c, ch))
-		return;
+		return true;
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->pf_count; i++) {
 		if (digest_equal(
@@ -780,7 +782,7 @@ void cache_chunk_prefetch(cache_t *c, const struct repo_chunk *ch)
 			     .digest,
 			&ch->digest)) {
 			pthread_mutex_unlock(&c->lock);
-			return;
+			return true;
 		}
 	}
 	if (c->pf_count < CACHE_PREFETCH_QUEUE && !c->stop) {
@@ -788,8 +790,11 @@ void cache_chunk_prefetch(cache_t *c, const struct repo_chunk *ch)
 		    *ch;
 		c->pf_count++;
 		pthread_cond_signal(&c->work);
+	} else {
+		queued = false;
 	}
 	pthread_mutex_unlock(&c->lock);
+	return queued;
 }
 
 void *cache_prefetch_main(void *arg)

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "banned.h"
@@ -217,6 +218,109 @@ static void readahead(ns_t *ns, struct ns_file *f, repo_catalog_t *cat,
 }
 
 /*
+ * Readahead across files. A reader that goes through a directory's files
+ * in listing order (cp -r, tar, a training epoch over a sorted list)
+ * makes one read per small file, so the per-file readahead above never
+ * starts, and each file's chunk would be a cold fetch in turn. So when
+ * files of one directory finish one after another in listing order
+ * (several readers of neighbouring files count too), the chunks of the
+ * next files of the directory are queued, READAHEAD_BYTES ahead. A
+ * shuffled reader jumps around and queues nothing.
+ */
+/* inodes apart that still count as in order (siblings are numbered in
+ * name order) */
+#define RA_NEAR 16
+/* files finished in order before readahead starts */
+#define RA_RUN 2
+/* files looked at per call */
+#define RA_FILES 64
+
+struct ra_list {
+	uint64_t ino[RA_FILES];
+	size_t n;
+};
+
+static int ra_collect(void *ctx, const char *name, size_t name_len,
+		      uint64_t ino, uint32_t mode_type)
+{
+	struct ra_list *l = ctx;
+
+	(void)name;
+	(void)name_len;
+	if (mode_type == S_IFREG)
+		l->ino[l->n++] = ino;
+	return l->n == RA_FILES;
+}
+
+/* Queue the chunks of the files after s->ra_queued in s->ra_dir until
+ * s->ra_ahead bytes reach READAHEAD_BYTES. Called with s->ra_lock. */
+static void ra_queue_files(ns_t *ns, struct ns_slot *s, repo_catalog_t *cat)
+{
+	struct ra_list l = {.n = 0};
+	uint32_t last_chunk = UINT32_MAX;
+
+	if (repo_catalog_readdir(cat, s->ra_dir, s->ra_queued, ra_collect, &l) <
+	    0)
+		return;
+	for (size_t i = 0; i < l.n && s->ra_ahead < READAHEAD_BYTES; i++) {
+		struct repo_inode in;
+
+		if (repo_catalog_inode(cat, l.ino[i], &in) != 0)
+			return;
+		for (uint32_t k = 0;
+		     k < in.extent_count && s->ra_ahead < READAHEAD_BYTES;
+		     k++) {
+			struct repo_chunk ch;
+
+			if (in.extents[k].chunk != last_chunk &&
+			    repo_catalog_chunk(cat, in.extents[k].chunk, &ch) ==
+				0 &&
+			    !cache_chunk_prefetch(ns->cache, &ch)) {
+				/* the queue is full: this file again next
+				 * time */
+				repo_inode_release(&in);
+				return;
+			}
+			last_chunk = in.extents[k].chunk;
+			s->ra_ahead += in.extents[k].length;
+		}
+		s->ra_queued = l.ino[i];
+		repo_inode_release(&in);
+	}
+}
+
+static void readahead_files(ns_t *ns, struct ns_file *f, repo_catalog_t *cat)
+{
+	struct ns_slot *s = f->slot;
+	uint64_t ino = f->inode.ino;
+	bool near;
+
+	pthread_mutex_lock(&s->ra_lock);
+	near = f->inode.parent == s->ra_dir && ino + RA_NEAR >= s->ra_ino &&
+	       ino <= s->ra_ino + RA_NEAR;
+	if (!near) {
+		/* a new directory, or a jump: start counting again */
+		s->ra_dir = f->inode.parent;
+		s->ra_run = 0;
+		s->ra_queued = ino;
+		s->ra_ahead = 0;
+	} else {
+		s->ra_run++;
+		if (ino <= s->ra_queued)
+			s->ra_ahead = s->ra_ahead > f->inode.size
+					  ? s->ra_ahead - f->inode.size
+					  : 0;
+	}
+	if (ino > s->ra_ino || !near)
+		s->ra_ino = ino;
+	if (s->ra_queued < ino)
+		s->ra_queued = ino;
+	if (s->ra_run >= RA_RUN && s->ra_ahead < READAHEAD_BYTES / 2)
+		ra_queue_files(ns, s, cat);
+	pthread_mutex_unlock(&s->ra_lock);
+}
+
+/*
  * Keep a reference to chunk id for f (the one just read), so that its
  * bytes in memory (a secure chunk's plaintext, or a chunk the cache
  * could not take) stay there between reads.
@@ -335,6 +439,8 @@ int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
 		COUNT_ADD(ns->counters.bytes_served, out->total);
 		ns_receipt_served(ns, f, out->total);
 		readahead(ns, f, cat, off, end);
+		if (end >= f->inode.size)
+			readahead_files(ns, f, cat);
 	}
 out:
 	if (rc) {

@@ -89,6 +89,14 @@ struct ns_slot {
 	int key_state; /* 0 unknown, 1 held, <0 -errno; protected by lock */
 	time_t key_checked;		   /* protected by lock */
 	uint8_t key[AUTH_DATASET_KEY_LEN]; /* protected by lock */
+	/* readahead across the files of a directory (ns_file.c); all
+	 * protected by ra_lock */
+	pthread_mutex_t ra_lock;
+	uint64_t ra_dir;    /* directory of the file last finished */
+	uint64_t ra_ino;    /* the file last finished */
+	uint32_t ra_run;    /* files finished in a row in listing order */
+	uint64_t ra_queued; /* files of ra_dir up to this inode are queued */
+	uint64_t ra_ahead;  /* bytes queued past what readers finished */
 };
 
 /* One revision: its manifest, root catalog and datasets by name. */

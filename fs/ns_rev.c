@@ -198,6 +198,7 @@ static int load_dataset(void *arg, const struct repo_dataset *d)
 							  d->contributor)
 					   : LABEL_NONE;
 			pthread_mutex_init(&s->lock, NULL);
+			pthread_mutex_init(&s->ra_lock, NULL);
 			ns->slots[index] = s;
 		}
 		pthread_mutex_unlock(&ns->lock);

@@ -152,6 +152,7 @@ void ns_slots_free(ns_t *ns)
 		explicit_bzero(s->key, sizeof(s->key));
 		repo_dataset_release(&s->d);
 		pthread_mutex_destroy(&s->lock);
+		pthread_mutex_destroy(&s->ra_lock);
 		free(s);
 	}
 	free(ns->slots);

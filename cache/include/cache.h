@@ -53,7 +53,7 @@ struct cache_options {
 	 * the AWS environment variables and defaults */
 	const struct origin_s3_options *s3;
 	const char *proxy; /* proxy list (origin.h); NULL = http_proxy */
-	unsigned prefetch_threads; /* background readahead workers; 0 = 2 */
+	unsigned prefetch_threads; /* background readahead workers; 0 = 4 */
 	/* one-shot readers (aidata get, verify): chunks are fetched,
 	 * verified and returned in memory, never stored */
 	bool transient;
@@ -168,9 +168,10 @@ int cache_object_fetch(cache_t *c, const char *rel, size_t max, char **data,
 		       size_t *len);
 
 /* Best-effort background fetch of ch (readahead) into the store; a
- * secure chunk is fetched, not decrypted. Never blocks on the network;
- * silently dropped if the queue is full or it is cached. */
-void cache_chunk_prefetch(cache_t *c, const struct repo_chunk *ch);
+ * secure chunk is fetched, not decrypted. Never blocks on the network.
+ * false: the queue is full and ch was dropped (true if queued, already
+ * queued, cached, or left alone on purpose). */
+bool cache_chunk_prefetch(cache_t *c, const struct repo_chunk *ch);
 
 /*
  * Fetch chunk ch into the store now unless it is there (aidata
