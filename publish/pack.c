@@ -197,7 +197,8 @@ static int run_stage(struct pack_run *r)
 		r->next_id = (uint32_t)r->spec.count;
 	}
 	return pack_pipeline_new(r->objects, r->ix, r->o->jobs, r->o->level,
-				 r->o->shard_size, &r->stats, &r->pp);
+				 r->o->shard_size, r->o->chunk_size, &r->stats,
+				 &r->pp);
 }
 
 /* The pack state of the revision extended, and the writer of the next. */

@@ -43,6 +43,7 @@ struct pack_pipeline {
 	struct pack_index *ix;
 	int level;
 	uint64_t shard_size;
+	size_t chunk_cap; /* size of every chunk buffer (job->raw) */
 	struct pack_stats *stats;
 	char *dataset;
 	bool encrypt;
@@ -114,9 +115,12 @@ static void *worker_main(void *arg)
 
 int pack_pipeline_new(const char *objects_dir, struct pack_index *ix,
 		      unsigned workers, int level, uint64_t shard_size,
-		      struct pack_stats *stats, struct pack_pipeline **out)
+		      size_t chunk_cap, struct pack_stats *stats,
+		      struct pack_pipeline **out)
 {
 	struct pack_pipeline *pp = xcalloc(1, sizeof(*pp));
+
+	pp->chunk_cap = chunk_cap;
 
 	pp->objects_dir = xstrdup(objects_dir);
 	pp->ix = ix;
@@ -288,18 +292,19 @@ static void index_key(struct pack_pipeline *pp, const struct digest *d,
 		*key = *d;
 }
 
-int pack_pipeline_add(struct pack_pipeline *pp, const void *raw, size_t len,
+int pack_pipeline_add(struct pack_pipeline *pp, uint8_t **raw, size_t len,
 		      uint32_t *id)
 {
+	uint8_t *mine;
 	struct pack_location loc;
 	struct digest d, ikey;
 	struct job *job;
 	bool created;
 	int rc;
 
-	if (len > REPO_CHUNK_MAX)
+	if (len > REPO_CHUNK_MAX || len > pp->chunk_cap)
 		return -EINVAL;
-	sha256_buffer(raw, len, &d);
+	sha256_buffer(*raw, len, &d);
 	rc = pack_index_local_id(pp->ix, &d, id, &created);
 	if (rc)
 		return rc;
@@ -335,8 +340,12 @@ int pack_pipeline_add(struct pack_pipeline *pp, const void *raw, size_t len,
 			return rc;
 	}
 	job = &pp->ring[pp->head % pp->ring_size];
-	job->raw = xrealloc(job->raw, len ? len : 1);
-	memcpy(job->raw, raw, len);
+	/* the caller's buffer becomes the job's, and the caller gets the
+	 * job's last one back: the bytes are not copied (on a two-core
+	 * machine the copy was an eighth of this thread's time) */
+	mine = job->raw ? job->raw : xmalloc(pp->chunk_cap);
+	job->raw = *raw;
+	*raw = mine;
 	job->len = len;
 	job->digest = d;
 	job->ikey = ikey;

@@ -128,7 +128,7 @@ static int group_pack(struct pack_small *s, size_t n)
 			c->stats->bytes_in += files[i].inode.size;
 		}
 		if (!rc)
-			rc = pack_pipeline_add(c->pp, s->buf, (size_t)total,
+			rc = pack_pipeline_add(c->pp, &s->buf, (size_t)total,
 					       &id);
 	}
 	offset = 0;

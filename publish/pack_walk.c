@@ -253,7 +253,7 @@ static int large_read(struct walk *wk, int dirfd, const char *path,
 		if (rc)
 			break;
 		sha256_update(sha, wk->readbuf, n);
-		rc = pack_pipeline_add(c->pp, wk->readbuf, n, &id);
+		rc = pack_pipeline_add(c->pp, &wk->readbuf, n, &id);
 		if (rc)
 			break;
 		if (next == alloc) {

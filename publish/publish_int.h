@@ -174,11 +174,13 @@ struct pack_pipeline;
 /*
  * objects_dir: staging root ("<objects_dir>/data/aa/<hex>" are created).
  * workers: compression threads. level: zstd level. shard_size: target.
- * stats is updated as chunks are added and stored.
+ * chunk_cap: the size of every chunk buffer handed to pack_pipeline_add
+ * (the largest chunk). stats is updated as chunks are added and stored.
  */
 int pack_pipeline_new(const char *objects_dir, struct pack_index *ix,
 		      unsigned workers, int level, uint64_t shard_size,
-		      struct pack_stats *stats, struct pack_pipeline **out);
+		      size_t chunk_cap, struct pack_stats *stats,
+		      struct pack_pipeline **out);
 /*
  * Chunks added from now on belong to dataset; a non-NULL key (secure
  * tier) makes them encrypted with it.
@@ -186,11 +188,13 @@ int pack_pipeline_new(const char *objects_dir, struct pack_index *ix,
 void pack_pipeline_dataset_begin(struct pack_pipeline *pp, const char *dataset,
 				 const uint8_t *key);
 /*
- * Add a chunk of this dataset: dedups against the index, schedules new
- * bytes for compression and storage, and returns its local id.
- * raw is copied.
+ * Add a chunk of this dataset, the first len bytes of *raw (a buffer of
+ * chunk_cap bytes from xmalloc): dedups against the index, schedules new
+ * bytes for compression and storage, and returns its local id. New bytes
+ * are not copied: the pipeline keeps *raw and puts another buffer of
+ * chunk_cap bytes in its place for the caller's next chunk.
  */
-int pack_pipeline_add(struct pack_pipeline *pp, const void *raw, size_t len,
+int pack_pipeline_add(struct pack_pipeline *pp, uint8_t **raw, size_t len,
 		      uint32_t *id);
 /*
  * Add a chunk already stored (c: its record in the catalog of the
