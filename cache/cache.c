@@ -410,6 +410,7 @@ void cache_stats_get(cache_t *c, struct cache_stats *out)
 	out->hits = STAT_GET(c->stats.hits);
 	out->misses = STAT_GET(c->stats.misses);
 	out->prefetches = STAT_GET(c->stats.prefetches);
+	out->warmed_ahead = STAT_GET(c->stats.warmed_ahead);
 	out->bytes_fetched = STAT_GET(c->stats.bytes_fetched);
 	out->evictions = STAT_GET(c->stats.evictions);
 	out->err_verify = STAT_GET(c->stats.err_verify);

@@ -753,8 +753,9 @@ bool cache_chunk_present(cache_t *c, const struct repo_chunk *ch)
 
 /* ------------------------------------------------------------ prefetch -- */
 
-/* Whether readahead should leave ch alone: cached, just failed, or the
- * cache refuses to store what it would fetch. */
+/* Whether readahead should leave ch alone: it just failed, or the cache
+ * refuses to store what it would fetch. (A cached chunk is not left
+ * alone: warm_ahead reads its file ahead of the reader.) */
 static bool prefetch_skip(cache_t *c, const struct repo_chunk *ch)
 {
 	struct digest key;
@@ -763,10 +764,40 @@ static bool prefetch_skip(cache_t *c, const struct repo_chunk *ch)
 	pthread_mutex_lock(&c->lock);
 	paused = mono_sec() < c->pf_paused_until;
 	pthread_mutex_unlock(&c->lock);
-	if (paused || cache_chunk_present(c, ch))
+	if (paused)
 		return true;
 	cache_chunk_key(ch, &key);
 	return cache_failed_recent(c, CACHE_OBJECT_CHUNK, &key, NULL, NULL);
+}
+
+/*
+ * Readahead of a cached chunk: have the kernel read its file into the
+ * page cache now, asynchronously, so that a sequential reader of a warm
+ * file finds each chunk there instead of waiting for the disk request by
+ * request. false if ch is not cached.
+ */
+static bool warm_ahead(cache_t *c, const struct repo_chunk *ch)
+{
+	struct cache_fd *pooled;
+	struct digest key;
+	int fd = -1;
+
+	if (c->transient || !cache_chunk_present(c, ch))
+		return false;
+	cache_chunk_key(ch, &key);
+	pooled = cache_fd_get(c, &key, &fd);
+	if (!pooled) {
+		if (open_cached(c, &key, &fd) != 0)
+			return false;
+		pooled = cache_fd_add(c, &key, &fd);
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+	if (pooled)
+		cache_fd_put(c, pooled);
+	else
+		close(fd);
+	STAT_ADD(c->stats.warmed_ahead, 1);
+	return true;
 }
 
 bool cache_chunk_prefetch(cache_t *c, const struct repo_chunk *ch)
@@ -815,7 +846,7 @@ void *cache_prefetch_main(void *arg)
 		c->pf_count--;
 		pthread_mutex_unlock(&c->lock);
 		/* stored bytes only: a secure chunk is decrypted when read */
-		if (!prefetch_skip(c, &ch) &&
+		if (!prefetch_skip(c, &ch) && !warm_ahead(c, &ch) &&
 		    cache_stored_acquire(c, &ch, &ref) == 0) {
 			STAT_ADD(c->stats.prefetches, 1);
 			cache_chunk_release(c, &ref);

@@ -86,6 +86,10 @@ char *stats_render(const struct cache_stats *cs, const struct fs_counters *fc)
 	    {"aidatafs_prefetches_total", "counter",
 	     "Chunks fetched ahead of readers (readahead, aidata prefetch).",
 	     NULL, cs->prefetches},
+	    {"aidatafs_warm_readahead_total", "counter",
+	     "Cached chunks read from the cache's disk into the page cache "
+	     "ahead of readers.",
+	     NULL, cs->warmed_ahead},
 	    {"aidatafs_bytes_fetched_total", "counter",
 	     "Bytes received from the origin for catalogs and chunks, all of "
 	     "them (from a server that ignores Range, the bytes before a "

@@ -197,6 +197,8 @@ struct cache_stats {
 	uint64_t hits, misses;
 	uint64_t prefetches;	/* chunks fetched ahead of readers, or
 				 * on request (cache_chunk_fetch) */
+	uint64_t warmed_ahead;	/* cached chunks read into the page cache
+				 * ahead of readers */
 	uint64_t bytes_fetched; /* received for chunks and catalogs */
 	uint64_t chunks_cached; /* in the index now */
 	uint64_t cache_bytes;	/* chunk bytes in the index now */

@@ -8,7 +8,10 @@
 #     (status shows it wholly cached without anyone reading it), and none
 #     of d/ beyond what was read, nor of third/;
 #  3. reading all of other/ afterwards fetches nothing more, and every
-#     byte is right.
+#     byte is right;
+#  4. a cached file read in order (O_DIRECT, so every read reaches the
+#     daemon): its next chunks are read from the cache's disk into the
+#     page cache ahead of the reader (warm readahead).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=mount_lib.sh
@@ -24,6 +27,8 @@ for dir in d other third; do
 		random_file "$T/src/ds/$dir/f$i" 10240
 	done
 done
+mkdir -p "$T/src/ds/big"
+random_file "$T/src/ds/big/file" $((1 << 20)) # 16 chunks
 mk_dataset_json "$T/datasets.json" ds:science:text:open
 run_ok "$AIDATA" keygen --out "$T/keys"
 pack_into "$T/src" "$T/datasets.json" "$T/keys/platform.key" "$T/repo" \
@@ -86,5 +91,21 @@ for f in "$T/src/ds/other/"*; do
 done
 [ "$(stat_value "$M" aidatafs_cache_misses_total)" = "$misses" ] ||
 	fail "reading other/ after its readahead still fetched chunks"
+
+step "4. a cached file read in order: read ahead from the cache's disk"
+cmp "$T/src/ds/big/file" "$M/datasets/ds/big/file" || fail "big/file wrong"
+wait_for 60 fully_cached big || fail "big/file not cached after a read"
+warm0=$(stat_value "$M" aidatafs_warm_readahead_total)
+misses=$(stat_value "$M" aidatafs_cache_misses_total)
+dd if="$M/datasets/ds/big/file" of="$T/head" iflag=direct bs=64k count=4 \
+	status=none || fail "O_DIRECT read of big/file failed"
+cmp -n $((256 << 10)) "$T/head" "$T/src/ds/big/file" || fail "big/file head wrong"
+warmed() {
+	[ "$(stat_value "$M" aidatafs_warm_readahead_total)" -gt "$warm0" ]
+}
+wait_for 60 warmed || fail "no chunk of the cached file was read ahead"
+[ "$(stat_value "$M" aidatafs_cache_misses_total)" = "$misses" ] ||
+	fail "the warm read fetched from the origin"
+note "warm readahead: $(($(stat_value "$M" aidatafs_warm_readahead_total) - warm0)) chunks"
 mount_stop "$M"
 note "ok"
