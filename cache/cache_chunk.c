@@ -66,14 +66,6 @@ static uint64_t now_sec(void)
 	return (uint64_t)time(NULL);
 }
 
-static int64_t mono_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec;
-}
-
 /* ----------------------------------------------- bytes held in memory -- */
 
 static struct cache_held **held_bucket(cache_t *c, const struct digest *d)
@@ -531,9 +523,9 @@ static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
 		return 0;
 	}
 	STAT_ADD(c->stats.err_cache_full, 1);
-	pthread_mutex_lock(&c->lock);
-	c->pf_paused_until = mono_sec() + CACHE_PREFETCH_PAUSE_SEC;
-	pthread_mutex_unlock(&c->lock);
+	__atomic_store_n(&c->pf_paused_until,
+			 cache_mono_ms() + CACHE_PREFETCH_PAUSE_SEC * 1000,
+			 __ATOMIC_RELAXED);
 	log_warn("cache '%s' cannot take a chunk (%s): serving it from memory",
 		 c->dir, strerror(rc ? -rc : errno));
 	*mem = data;
@@ -759,12 +751,9 @@ bool cache_chunk_present(cache_t *c, const struct repo_chunk *ch)
 static bool prefetch_skip(cache_t *c, const struct repo_chunk *ch)
 {
 	struct digest key;
-	bool paused;
 
-	pthread_mutex_lock(&c->lock);
-	paused = mono_sec() < c->pf_paused_until;
-	pthread_mutex_unlock(&c->lock);
-	if (paused)
+	if (cache_mono_ms() <
+	    __atomic_load_n(&c->pf_paused_until, __ATOMIC_RELAXED))
 		return true;
 	cache_chunk_key(ch, &key);
 	return cache_failed_recent(c, CACHE_OBJECT_CHUNK, &key, NULL, NULL);

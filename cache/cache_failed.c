@@ -23,14 +23,6 @@
 
 #include "banned.h"
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* The entry for (kind, key), or NULL. Caller holds c->failed_lock. */
 static struct cache_failure *find(cache_t *c, enum cache_object_kind kind,
 				  const struct digest *key)
@@ -47,7 +39,7 @@ static struct cache_failure *find(cache_t *c, enum cache_object_kind kind,
 void cache_failed_note(cache_t *c, enum cache_object_kind kind,
 		       const struct digest *key, int rc, const char *why)
 {
-	uint64_t now = now_ms();
+	uint64_t now = cache_mono_ms();
 	struct cache_failure *f;
 
 	pthread_mutex_lock(&c->failed_lock);
@@ -74,7 +66,7 @@ void cache_failed_note(cache_t *c, enum cache_object_kind kind,
 bool cache_failed_recent(cache_t *c, enum cache_object_kind kind,
 			 const struct digest *key, int *rc, char *why)
 {
-	uint64_t now = now_ms(), age = 0;
+	uint64_t now = cache_mono_ms(), age = 0;
 	struct cache_failure *f;
 	bool recent = false;
 

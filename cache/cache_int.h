@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "cache.h"
 #include "digest.h"
@@ -21,6 +22,15 @@
 
 #define STAT_ADD(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
 #define STAT_GET(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
+/* Milliseconds of the monotonic clock (timeouts and pauses). */
+static inline uint64_t cache_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 struct cache_pin;
 struct cache_fd;
@@ -75,8 +85,8 @@ struct cache {
 	struct cache_held *held[CACHE_PLAIN_BUCKETS];
 	/* readahead pauses until then (monotonic seconds) after the cache
 	 * refused to store a chunk: what it fetched would be thrown away;
-	 * protected by lock */
-	int64_t pf_paused_until;
+	 * cache_mono_ms() time, read and written atomically */
+	uint64_t pf_paused_until;
 
 	pthread_cond_t work;	   /* prefetch queue or stop */
 	pthread_cond_t flush_wake; /* stop, for the flusher (its own: a
