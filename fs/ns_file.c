@@ -224,8 +224,10 @@ static void readahead(ns_t *ns, struct ns_file *f, repo_catalog_t *cat,
  * starts, and each file's chunk would be a cold fetch in turn. So when
  * files of one directory finish one after another in listing order
  * (several readers of neighbouring files count too), the chunks of the
- * next files of the directory are queued, READAHEAD_BYTES ahead. A
- * shuffled reader jumps around and queues nothing.
+ * next files of the directory are queued, READAHEAD_BYTES ahead. Each
+ * dataset follows NS_RA_STREAMS such directories at once (data loader
+ * workers, each on its own directory). A shuffled reader jumps around
+ * and queues nothing.
  */
 /* inodes apart that still count as in order (siblings are numbered in
  * name order) */
@@ -252,24 +254,23 @@ static int ra_collect(void *ctx, const char *name, size_t name_len,
 	return l->n == RA_FILES;
 }
 
-/* Queue the chunks of the files after s->ra_queued in s->ra_dir until
- * s->ra_ahead bytes reach READAHEAD_BYTES. Called with s->ra_lock. */
-static void ra_queue_files(ns_t *ns, struct ns_slot *s, repo_catalog_t *cat)
+/* Queue the chunks of the files after st->queued in st->dir until
+ * st->ahead bytes reach READAHEAD_BYTES. Called with s->ra_lock. */
+static void ra_queue_files(ns_t *ns, struct ns_ra_stream *st,
+			   repo_catalog_t *cat)
 {
 	struct ra_list l = {.n = 0};
 	uint32_t last_chunk = UINT32_MAX;
 
-	if (repo_catalog_readdir(cat, s->ra_dir, s->ra_queued, ra_collect, &l) <
-	    0)
+	if (repo_catalog_readdir(cat, st->dir, st->queued, ra_collect, &l) < 0)
 		return;
-	for (size_t i = 0; i < l.n && s->ra_ahead < READAHEAD_BYTES; i++) {
+	for (size_t i = 0; i < l.n && st->ahead < READAHEAD_BYTES; i++) {
 		struct repo_inode in;
 
 		if (repo_catalog_inode(cat, l.ino[i], &in) != 0)
 			return;
 		for (uint32_t k = 0;
-		     k < in.extent_count && s->ra_ahead < READAHEAD_BYTES;
-		     k++) {
+		     k < in.extent_count && st->ahead < READAHEAD_BYTES; k++) {
 			struct repo_chunk ch;
 
 			if (in.extents[k].chunk != last_chunk &&
@@ -282,41 +283,64 @@ static void ra_queue_files(ns_t *ns, struct ns_slot *s, repo_catalog_t *cat)
 				return;
 			}
 			last_chunk = in.extents[k].chunk;
-			s->ra_ahead += in.extents[k].length;
+			st->ahead += in.extents[k].length;
 		}
-		s->ra_queued = l.ino[i];
+		st->queued = l.ino[i];
 		repo_inode_release(&in);
 	}
+}
+
+/* The stream f continues (same directory, near the file it last
+ * finished), or the least recently used one, started afresh for f. */
+static struct ns_ra_stream *ra_stream(struct ns_slot *s,
+				      const struct ns_file *f, bool *near)
+{
+	struct ns_ra_stream *lru = &s->ra[0];
+	uint64_t ino = f->inode.ino;
+
+	for (size_t i = 0; i < NS_RA_STREAMS; i++) {
+		struct ns_ra_stream *st = &s->ra[i];
+
+		if (st->used && st->dir == f->inode.parent &&
+		    ino + RA_NEAR >= st->ino && ino <= st->ino + RA_NEAR) {
+			*near = true;
+			return st;
+		}
+		if (st->used < lru->used)
+			lru = st;
+	}
+	*near = false;
+	return lru;
 }
 
 static void readahead_files(ns_t *ns, struct ns_file *f, repo_catalog_t *cat)
 {
 	struct ns_slot *s = f->slot;
 	uint64_t ino = f->inode.ino;
+	struct ns_ra_stream *st;
 	bool near;
 
 	pthread_mutex_lock(&s->ra_lock);
-	near = f->inode.parent == s->ra_dir && ino + RA_NEAR >= s->ra_ino &&
-	       ino <= s->ra_ino + RA_NEAR;
+	st = ra_stream(s, f, &near);
 	if (!near) {
 		/* a new directory, or a jump: start counting again */
-		s->ra_dir = f->inode.parent;
-		s->ra_run = 0;
-		s->ra_queued = ino;
-		s->ra_ahead = 0;
+		memset(st, 0, sizeof(*st));
+		st->dir = f->inode.parent;
+		st->queued = ino;
 	} else {
-		s->ra_run++;
-		if (ino <= s->ra_queued)
-			s->ra_ahead = s->ra_ahead > f->inode.size
-					  ? s->ra_ahead - f->inode.size
-					  : 0;
+		st->run++;
+		if (ino <= st->queued)
+			st->ahead = st->ahead > f->inode.size
+					? st->ahead - f->inode.size
+					: 0;
 	}
-	if (ino > s->ra_ino || !near)
-		s->ra_ino = ino;
-	if (s->ra_queued < ino)
-		s->ra_queued = ino;
-	if (s->ra_run >= RA_RUN && s->ra_ahead < READAHEAD_BYTES / 2)
-		ra_queue_files(ns, s, cat);
+	st->used = ++s->ra_clock;
+	if (ino > st->ino || !near)
+		st->ino = ino;
+	if (st->queued < ino)
+		st->queued = ino;
+	if (st->run >= RA_RUN && st->ahead < READAHEAD_BYTES / 2)
+		ra_queue_files(ns, st, cat);
 	pthread_mutex_unlock(&s->ra_lock);
 }
 

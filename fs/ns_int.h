@@ -80,6 +80,18 @@ static inline bool ns_label_kind_of(uint64_t top, unsigned *which)
 
 /* One catalog of one dataset; never freed while the mount lives, so an
  * inode number stays meaningful for as long as the kernel holds it. */
+/* One reader (or several, of neighbouring files) going through a
+ * directory's files in listing order (ns_file.c). */
+#define NS_RA_STREAMS 4
+struct ns_ra_stream {
+	uint64_t dir;	 /* the directory */
+	uint64_t ino;	 /* the file last finished in it */
+	uint32_t run;	 /* files finished in a row in listing order */
+	uint64_t queued; /* files up to this inode are queued */
+	uint64_t ahead;	 /* bytes queued past what readers finished */
+	uint64_t used;	 /* ra_clock when last used */
+};
+
 struct ns_slot {
 	struct repo_dataset d;
 	uint32_t label[LABEL_KINDS]; /* LABEL_NONE: not carried */
@@ -89,14 +101,11 @@ struct ns_slot {
 	int key_state; /* 0 unknown, 1 held, <0 -errno; protected by lock */
 	time_t key_checked;		   /* protected by lock */
 	uint8_t key[AUTH_DATASET_KEY_LEN]; /* protected by lock */
-	/* readahead across the files of a directory (ns_file.c); all
-	 * protected by ra_lock */
+	/* readahead across the files of directories (ns_file.c), one
+	 * stream per directory being read in order; protected by ra_lock */
 	pthread_mutex_t ra_lock;
-	uint64_t ra_dir;    /* directory of the file last finished */
-	uint64_t ra_ino;    /* the file last finished */
-	uint32_t ra_run;    /* files finished in a row in listing order */
-	uint64_t ra_queued; /* files of ra_dir up to this inode are queued */
-	uint64_t ra_ahead;  /* bytes queued past what readers finished */
+	struct ns_ra_stream ra[NS_RA_STREAMS];
+	uint64_t ra_clock; /* ticks at every finished file (LRU) */
 };
 
 /* One revision: its manifest, root catalog and datasets by name. */

@@ -11,7 +11,9 @@
 #     byte is right;
 #  4. a cached file read in order (O_DIRECT, so every read reaches the
 #     daemon): its next chunks are read from the cache's disk into the
-#     page cache ahead of the reader (warm readahead).
+#     page cache ahead of the reader (warm readahead);
+#  5. two readers, each going through its own directory in order, their
+#     reads interleaved: both directories are read ahead.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=mount_lib.sh
@@ -21,7 +23,7 @@ mount_test_init
 # 64 KiB chunks: files of 10 KiB are small files (at most a quarter of a
 # chunk), a few to a chunk at most (the packer's grouping, FORMAT.md
 # §9.2, decides); 120 such files per directory
-for dir in d other third; do
+for dir in d other third x y; do
 	mkdir -p "$T/src/ds/$dir"
 	for i in $(seq -w 0 119); do
 		random_file "$T/src/ds/$dir/f$i" 10240
@@ -107,5 +109,19 @@ wait_for 60 warmed || fail "no chunk of the cached file was read ahead"
 [ "$(stat_value "$M" aidatafs_cache_misses_total)" = "$misses" ] ||
 	fail "the warm read fetched from the origin"
 note "warm readahead: $(($(stat_value "$M" aidatafs_warm_readahead_total) - warm0)) chunks"
+
+step "5. two directories read in order, interleaved: both read ahead"
+for i in 000 001 002 003; do
+	for dir in x y; do
+		cmp "$T/src/ds/$dir/f$i" "$M/datasets/ds/$dir/f$i" ||
+			fail "$dir/f$i wrong"
+	done
+done
+for dir in x y; do
+	wait_for 60 fully_cached "$dir" || {
+		show "$LAST_OUT" status
+		fail "$dir/ was not read ahead while another directory was read"
+	}
+done
 mount_stop "$M"
 note "ok"
