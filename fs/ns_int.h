@@ -269,5 +269,14 @@ void ns_receipts_free(ns_t *ns);
  * canonical view): a new string the caller frees. */
 char *ns_tree_path(repo_catalog_t *cat, const struct ns_slot *s,
 		   uint64_t local);
+/* The index of the extent of f holding byte off (off < size). */
+uint32_t ns_file_extent_at(const struct ns_file *f, uint64_t off);
+
+/* ------------------------------------------------------ ns_readahead.c -- */
+
+/* After a read of [off, end) of f: queue what its reader (or the reader
+ * of the next files of its directory) will want next. */
+void ns_readahead(ns_t *ns, struct ns_file *f, repo_catalog_t *cat,
+		  uint64_t off, uint64_t end);
 
 #endif

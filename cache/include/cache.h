@@ -168,7 +168,8 @@ int cache_object_fetch(cache_t *c, const char *rel, size_t max, char **data,
 		       size_t *len);
 
 /* Best-effort background fetch of ch (readahead) into the store; a
- * secure chunk is fetched, not decrypted. Never blocks on the network.
+ * secure chunk is fetched, not decrypted; a chunk already stored has its
+ * file read into the page cache instead. Never blocks on the network.
  * false: the queue is full and ch was dropped (true if queued, already
  * queued, cached, or left alone on purpose). */
 bool cache_chunk_prefetch(cache_t *c, const struct repo_chunk *ch);
