@@ -771,11 +771,12 @@ static bool warm_ahead(cache_t *c, const struct repo_chunk *ch)
 	struct digest key;
 	int fd = -1;
 
-	if (c->transient || !cache_chunk_present(c, ch))
+	if (c->transient)
 		return false;
 	cache_chunk_key(ch, &key);
 	pooled = cache_fd_get(c, &key, &fd);
 	if (!pooled) {
+		/* the index lookup: not cached (or gone) is -ENOENT */
 		if (open_cached(c, &key, &fd) != 0)
 			return false;
 		pooled = cache_fd_add(c, &key, &fd);

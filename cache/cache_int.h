@@ -83,9 +83,9 @@ struct cache {
 	/* stored bytes the cache could not take, served from memory and
 	 * shared while referenced (cache_chunk.c); protected by lock */
 	struct cache_held *held[CACHE_PLAIN_BUCKETS];
-	/* readahead pauses until then (monotonic seconds) after the cache
+	/* readahead pauses until then (cache_mono_ms()) after the cache
 	 * refused to store a chunk: what it fetched would be thrown away;
-	 * cache_mono_ms() time, read and written atomically */
+	 * read and written atomically */
 	uint64_t pf_paused_until;
 
 	pthread_cond_t work;	   /* prefetch queue or stop */

@@ -6,7 +6,8 @@
  *   ns_rev.c      revisions: manifest, root catalog, datasets, labels
  *   ns_slot.c     a dataset's slot: its catalog and (secure) its key
  *   ns_dir.c      directories and the three views: lookup, readdir
- *   ns_file.c     files: open, tier checks, read planning, readahead
+ *   ns_file.c     files: open, tier checks, read planning
+ *   ns_readahead.c  readahead within a file and across a directory
  *   ns_xattr.c    user.aidata.* attributes
  *   ns_control.c  the .aidata/ control files
  *   ns_status.c   .aidata/status
@@ -78,10 +79,8 @@ static inline bool ns_label_kind_of(uint64_t top, unsigned *which)
 
 /* ---------------------------------------------------------------- state -- */
 
-/* One catalog of one dataset; never freed while the mount lives, so an
- * inode number stays meaningful for as long as the kernel holds it. */
 /* One reader (or several, of neighbouring files) going through a
- * directory's files in listing order (ns_file.c). */
+ * directory's files in listing order (ns_readahead.c). */
 #define NS_RA_STREAMS 4
 struct ns_ra_stream {
 	uint64_t dir;	 /* the directory */
@@ -92,6 +91,9 @@ struct ns_ra_stream {
 	uint64_t used;	 /* ra_clock when last used */
 };
 
+/* One catalog of one dataset; never freed while the mount lives, so an
+ * inode number stays meaningful for as long as the kernel holds it. */
+
 struct ns_slot {
 	struct repo_dataset d;
 	uint32_t label[LABEL_KINDS]; /* LABEL_NONE: not carried */
@@ -101,7 +103,7 @@ struct ns_slot {
 	int key_state; /* 0 unknown, 1 held, <0 -errno; protected by lock */
 	time_t key_checked;		   /* protected by lock */
 	uint8_t key[AUTH_DATASET_KEY_LEN]; /* protected by lock */
-	/* readahead across the files of directories (ns_file.c), one
+	/* readahead across the files of directories (ns_readahead.c), one
 	 * stream per directory being read in order; protected by ra_lock */
 	pthread_mutex_t ra_lock;
 	struct ns_ra_stream ra[NS_RA_STREAMS];
