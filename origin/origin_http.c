@@ -100,14 +100,19 @@ int origin_http_check(const char *url, const char *log_url)
 	return 0;
 }
 
-CURL *origin_http_handle_get(origin_t *o)
+CURL *origin_http_handle_get(origin_t *o, curl_socket_t *sock)
 {
+	curl_socket_t s = CURL_SOCKET_BAD;
 	CURL *h = NULL;
 
 	pthread_mutex_lock(&o->pool_lock);
-	if (o->pool_len)
+	if (o->pool_len) {
 		h = o->pool[--o->pool_len];
+		s = o->pool_sock[o->pool_len];
+	}
 	pthread_mutex_unlock(&o->pool_lock);
+	if (sock)
+		*sock = s;
 	if (h)
 		curl_easy_reset(h);
 	else
@@ -115,10 +120,11 @@ CURL *origin_http_handle_get(origin_t *o)
 	return h;
 }
 
-void origin_http_handle_put(origin_t *o, CURL *h)
+void origin_http_handle_put(origin_t *o, CURL *h, curl_socket_t sock)
 {
 	pthread_mutex_lock(&o->pool_lock);
 	if (o->pool_len < ORIGIN_POOL_MAX) {
+		o->pool_sock[o->pool_len] = sock;
 		o->pool[o->pool_len++] = h;
 		h = NULL;
 	}
@@ -175,6 +181,8 @@ static CURLcode xfer_setup(struct origin_xfer *x, const char *url, char *errbuf)
 	ORIGIN_SET(CURLOPT_HEADERDATA, x);
 	ORIGIN_SET(CURLOPT_WRITEFUNCTION, origin_xfer_write);
 	ORIGIN_SET(CURLOPT_WRITEDATA, x);
+	ORIGIN_SET(CURLOPT_SOCKOPTFUNCTION, origin_xfer_sockopt);
+	ORIGIN_SET(CURLOPT_SOCKOPTDATA, x);
 	if (x->mode == XFER_RANGE) {
 		snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, x->off,
 			 x->off + x->len - 1);
@@ -322,7 +330,7 @@ static int xfer_attempt(struct origin_xfer *x, const char *url, bool *retry,
 	x->error_len = 0;
 
 	stat_add(&o->requests, 1);
-	x->h = origin_http_handle_get(o);
+	x->h = origin_http_handle_get(o, &x->sock);
 	if (!x->h) {
 		snprintf(x->why, sizeof(x->why), "curl_easy_init failed");
 		stat_add(&o->other_errors, 1);
@@ -427,7 +435,7 @@ static int xfer_attempt(struct origin_xfer *x, const char *url, bool *retry,
 		rc = -EIO;
 	}
 out:
-	origin_http_handle_put(o, x->h);
+	origin_http_handle_put(o, x->h, x->sock);
 	x->h = NULL;
 	curl_slist_free_all(x->headers);
 	x->headers = NULL;

@@ -87,6 +87,8 @@ struct origin {
 
 	pthread_mutex_t pool_lock;
 	CURL *pool[ORIGIN_POOL_MAX]; /* idle handles, protected by pool_lock */
+	/* the socket each one last opened (origin_xfer.c, ack_now) */
+	curl_socket_t pool_sock[ORIGIN_POOL_MAX];
 	size_t pool_len;
 
 	_Atomic uint64_t requests;
@@ -135,13 +137,14 @@ struct origin_xfer {
 
 	/* Reset for every attempt. */
 	CURL *h;
-	long status;	/* of the response carrying the body; 0 before */
-	int64_t length; /* its Content-Length, -1 when it has none */
-	uint64_t seen;	/* body bytes received */
-	uint64_t kept;	/* bytes stored */
-	bool done;	/* range complete; the abort is ours */
-	bool wrote;	/* XFER_FD: something was written to fd */
-	int err;	/* fatal error found by a callback */
+	curl_socket_t sock; /* the socket h last opened, or CURL_SOCKET_BAD */
+	long status;	    /* of the response carrying the body; 0 before */
+	int64_t length;	    /* its Content-Length, -1 when it has none */
+	uint64_t seen;	    /* body bytes received */
+	uint64_t kept;	    /* bytes stored */
+	bool done;	    /* range complete; the abort is ours */
+	bool wrote;	    /* XFER_FD: something was written to fd */
+	int err;	    /* fatal error found by a callback */
 	char why[CURL_ERROR_SIZE + 96]; /* reason for err */
 	char range_hdr[96]; /* Content-Range of the last response, capped */
 	struct curl_slist *headers; /* request headers, freed per attempt */
@@ -167,9 +170,13 @@ int origin_http_get_to_fd(origin_t *o, struct origin_req *req, int fd);
 int origin_http_get_range(origin_t *o, struct origin_req *req, uint64_t off,
 			  struct buf *out);
 /* An easy handle from o's pool (reset), or a new one; NULL without
- * memory. Give it back with origin_http_handle_put. */
-CURL *origin_http_handle_get(origin_t *o);
-void origin_http_handle_put(origin_t *o, CURL *h);
+ * memory. *sock (if sock is not NULL) gets the socket the handle last
+ * opened, CURL_SOCKET_BAD if none is known. Give it back with
+ * origin_http_handle_put, with the socket it last opened. */
+CURL *origin_http_handle_get(origin_t *o, curl_socket_t *sock);
+void origin_http_handle_put(origin_t *o, CURL *h, curl_socket_t sock);
+/* CURLOPT_SOCKOPTFUNCTION with a struct origin_xfer: notes the socket. */
+int origin_xfer_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose);
 /* curl_easy_setopt(h, opt, val) unless an earlier one failed: res and h
  * are the caller's CURLcode and handle. */
 #define ORIGIN_SET(opt, val)                                                   \

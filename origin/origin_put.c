@@ -111,7 +111,7 @@ static int put_attempt(struct put_call *c, const char *url, char *why,
 	c->etag[0] = '\0';
 	buf_reset(&c->resp);
 	stat_add(&o->requests, 1);
-	h = origin_http_handle_get(o);
+	h = origin_http_handle_get(o, NULL);
 	if (!h) {
 		snprintf(why, why_len, "curl_easy_init failed");
 		return -EIO;
@@ -178,7 +178,8 @@ static int put_attempt(struct put_call *c, const char *url, char *why,
 	}
 out:
 	curl_slist_free_all(headers);
-	origin_http_handle_put(o, h);
+	/* its sockets are unknown: no CURLOPT_SOCKOPTFUNCTION here */
+	origin_http_handle_put(o, h, CURL_SOCKET_BAD);
 	return rc;
 }
 

@@ -11,12 +11,15 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "banned.h"
 
@@ -229,6 +232,42 @@ static size_t xfer_whole_body(struct origin_xfer *x, const char *p, size_t n)
 	return n;
 }
 
+/*
+ * Acknowledge what arrived at once. A keep-alive connection that goes
+ * request, answer, request looks interactive to Linux, which then delays
+ * its ACKs (40 ms) to send them with the next data; a server that holds
+ * the short tail of an answer until the previous segment is acknowledged
+ * (Nagle, or nginx's sendfile with tcp_nopush) then waits those 40 ms.
+ * On loopback nginx this cost 44 ms on nearly every range of a few
+ * hundred KiB after the third on a connection; with it, under 1 ms.
+ * TCP_QUICKACK does not stick, so it is set again on every piece.
+ */
+static void ack_now(struct origin_xfer *x)
+{
+#ifdef TCP_QUICKACK
+	int one = 1;
+
+	/* x->sock is the socket this handle last opened (libcurl has no
+	 * getter for the one in use before the transfer ends): on a reused
+	 * connection, that one; at worst another socket of ours gets an
+	 * early ACK, or a number since reused for a file gets ENOTSOCK */
+	if (x->sock != CURL_SOCKET_BAD)
+		(void)setsockopt(x->sock, IPPROTO_TCP, TCP_QUICKACK, &one,
+				 sizeof(one));
+#else
+	(void)x;
+#endif
+}
+
+int origin_xfer_sockopt(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+	struct origin_xfer *x = arg;
+
+	if (purpose == CURLSOCKTYPE_IPCXN)
+		x->sock = fd;
+	return CURL_SOCKOPT_OK;
+}
+
 size_t origin_xfer_write(char *p, size_t size, size_t nmemb, void *arg)
 {
 	struct origin_xfer *x = arg;
@@ -236,6 +275,7 @@ size_t origin_xfer_write(char *p, size_t size, size_t nmemb, void *arg)
 
 	if (n == 0)
 		return 0;
+	ack_now(x);
 	stat_add(&x->o->bytes, n);
 	stat_add(&x->m->bytes, n);
 	x->req->received += n;

@@ -5,7 +5,7 @@ set -eu
 PKGS="meson ninja-build pkg-config gcc libfuse3-dev fuse3 liblmdb-dev
 lmdb-utils libzstd-dev zstd libcurl4-openssl-dev libssl-dev libjansson-dev
 nginx-light openssl attr python3 file xxd util-linux procps psmisc valgrind bc
-time stress-ng ceph-mon ceph-osd radosgw"
+time stress-ng strace ceph-mon ceph-osd radosgw"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -129,6 +129,33 @@ expect_ok "whole object to fd" "$big_sum" "$size" "$url" data/ab/big --fd
 expect_ok "whole object at exactly the cap" "$big_sum" "$size" \
 	"$url" data/ab/big --max "$size"
 
+# ------------------------------------------------ ACKs not delayed
+# A keep-alive connection doing request, answer, request looks
+# interactive to Linux, which then delays ACKs by 40 ms; a server that
+# holds an answer's short tail until its previous segment is acknowledged
+# (nginx with sendfile and tcp_nopush) waits that long on every range.
+# The client sets TCP_QUICKACK on its connection as the body arrives:
+# strace shows it on the socket that connected, for every fetch of a
+# keep-alive connection, including fetches that reuse the connection.
+strace -f -qq -e trace=connect,setsockopt -o "$tmp/strace" \
+	"$ORIGIN_FETCH" "$url" data/ab/big 12345 67000 --repeat 6 \
+	>"$tmp/qa.out" 2>"$tmp/qa.err" || fail "quickack: fetch failed: $(cat "$tmp/qa.err")"
+[[ $(cat "$tmp/qa.out") == "$(range_sum 12345 67000) 67000" ]] ||
+	fail "quickack: wrong bytes: $(cat "$tmp/qa.out")"
+conn_fds=$(sed -n 's/^[0-9]* *connect(\([0-9]*\), {sa_family=AF_INET, sin_port=htons('"$NGINX_PORT"').*/\1/p' "$tmp/strace" | sort -u)
+connects=$(grep -c "connect(.*htons($NGINX_PORT)" "$tmp/strace" || true)
+acked=0
+for fd in $conn_fds; do
+	n=$(grep -c "setsockopt($fd, SOL_TCP, TCP_QUICKACK, \[1\]" "$tmp/strace" || true)
+	acked=$((acked + n))
+done
+if [[ -n $conn_fds && $connects -lt 6 && $acked -ge 6 ]]; then
+	ok "quickack: $acked TCP_QUICKACK on the connection ($connects connect(s), 6 fetches)"
+else
+	fail "quickack: $acked TCP_QUICKACK on socket(s) '$conn_fds' over $connects connect(s), 6 fetches"
+	grep -E "connect|QUICKACK" "$tmp/strace" | head -20 >&2
+fi
+
 mark=$(nginx_log_mark)
 expect_err "object over the cap" EFBIG "$url" data/ab/big --max 1000 \
 	--retries 3
