@@ -9,9 +9,11 @@
 #include "publish_int.h"
 #include "fsutil.h"
 #include "log.h"
+#include "units.h"
 #include "xalloc.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -283,6 +285,38 @@ static int dataset_key(struct pack_run *r, const struct repo_dataset *d,
 	return 0;
 }
 
+/*
+ * The size of the pieces d's large files are cut into: --piece-size, else
+ * what its previous revision used (its catalog's "piece-size" key; without
+ * one, made before the key or with pieces of the chunk size: the chunk
+ * size), else the default. Never above the chunk size. Keeping the
+ * previous size keeps unchanged large files' chunks.
+ */
+static uint32_t dataset_piece_size(const struct pack_run *r,
+				   const struct repo_dataset *d,
+				   repo_catalog_t *prev)
+{
+	uint32_t cs = r->o->chunk_size;
+	uint64_t p = PUBLISH_PIECE_SIZE_DEFAULT;
+	char *v = NULL;
+
+	if (r->o->piece_size) {
+		p = r->o->piece_size;
+	} else if (prev) {
+		p = cs;
+		if (repo_catalog_meta(prev, "piece-size", &v) == 0 &&
+		    units_parse_uint(v, 1, UINT32_MAX, &p) != 0) {
+			log_warn("dataset '%s': previous catalog's piece-size "
+				 "'%s' is not a number; cutting large files "
+				 "at the chunk size",
+				 d->name, v);
+			p = cs;
+		}
+		free(v);
+	}
+	return p < cs ? (uint32_t)p : cs;
+}
+
 /* Pack dataset d into its catalog, with what the previous revision and
  * the state know of it. */
 static int run_pack_dataset(struct pack_run *r, size_t i)
@@ -321,12 +355,21 @@ static int run_pack_dataset(struct pack_run *r, size_t i)
 	}
 	c.state_out = r->state_out;
 	pack_state_writer_dataset_begin(r->state_out, &sk);
+	c.piece_size = dataset_piece_size(r, d, c.prev);
 	path = xasprintf("%s/cat-%zu", r->scratch, i);
 	rc = repo_catalog_writer_new(path, "dataset", &c.w);
 	free(path);
 	path = xasprintf("%s/%s", r->o->src, d->name);
 	if (!rc)
 		rc = repo_catalog_writer_meta(c.w, "dataset", d->name);
+	/* only when it differs: catalogs cut at the chunk size keep their
+	 * bytes (and digests) */
+	if (!rc && c.piece_size != c.chunk_size) {
+		char num[16];
+
+		snprintf(num, sizeof(num), "%" PRIu32, c.piece_size);
+		rc = repo_catalog_writer_meta(c.w, "piece-size", num);
+	}
 	if (!rc)
 		rc = pack_dataset_walk(path, &c);
 	if (!rc)

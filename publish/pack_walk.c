@@ -182,14 +182,14 @@ static bool file_unchanged(struct walk *wk, const struct stat *st,
 
 /*
  * The chunk records of an unchanged large file's extents, if they are
- * what reading it would give: whole chunks of chunk_size, in order.
+ * what reading it would give: whole pieces of piece_size, in order.
  */
 static bool large_extents_reusable(struct walk *wk,
 				   const struct repo_inode *prev,
 				   struct repo_chunk *recs)
 {
 	uint64_t left = prev->size;
-	uint32_t cs = wk->c->chunk_size;
+	uint32_t cs = wk->c->piece_size;
 
 	if (prev->extent_count != (prev->size + cs - 1) / cs)
 		return false;
@@ -233,7 +233,7 @@ out:
 	return rc;
 }
 
-/* A large file read: cut into chunks of chunk_size from offset 0. */
+/* A large file read: cut into pieces of piece_size from offset 0. */
 static int large_read(struct walk *wk, int dirfd, const char *path,
 		      const struct pack_entry *e, struct repo_inode *inode)
 {
@@ -245,8 +245,8 @@ static int large_read(struct walk *wk, int dirfd, const char *path,
 
 	rc = pack_file_open(dirfd, e->name, path, &e->st, &fd);
 	while (!rc && done < size) {
-		size_t n = size - done < c->chunk_size ? (size_t)(size - done)
-						       : c->chunk_size;
+		size_t n = size - done < c->piece_size ? (size_t)(size - done)
+						       : c->piece_size;
 		uint32_t id;
 
 		rc = pack_file_read(fd, wk->readbuf, n, path);
@@ -494,6 +494,7 @@ int pack_dataset_walk(const char *src_dir, struct pack_dataset_ctx *c)
 			close(fd);
 		return rc;
 	}
+	/* the pipeline's buffers hold chunk_size; pieces are no larger */
 	wk.readbuf = xmalloc(c->chunk_size);
 	wk.small = pack_small_new(c, fd, src_dir);
 	rc = pack_dir(&wk, fd, src_dir, "", REPO_ROOT_INO, REPO_ROOT_INO, "",

@@ -378,7 +378,8 @@ struct pack_small;
 /* Everything one dataset's walk needs; owned by the caller. */
 struct pack_dataset_ctx {
 	uint32_t chunk_size;
-	uint32_t small_max; /* files up to this go into shared chunks */
+	uint32_t small_max;  /* files up to this go into shared chunks */
+	uint32_t piece_size; /* larger files are cut into pieces of this */
 	struct pack_pipeline *pp;
 	repo_catalog_writer_t *w;
 	struct repo_dataset *d; /* files, bytes, root_* filled */

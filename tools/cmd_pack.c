@@ -28,6 +28,10 @@ static void pack_usage(FILE *out)
 	    "  --key FILE          the platform's Ed25519 private key\n"
 	    "  --out REPO          repository directory (created if absent)\n"
 	    "  --chunk-size SIZE   chunk size (default 4M; 64K..64M)\n"
+	    "  --piece-size SIZE   cut larger files into pieces of SIZE "
+	    "(64K..chunk size;\n"
+	    "                      default: what the dataset used before, "
+	    "1M if new)\n"
 	    "  --shard-size SIZE   target shard size (default 64M)\n"
 	    "  --level N           zstd level (default 3)\n"
 	    "  --jobs N            compression threads (default: cores)\n"
@@ -39,7 +43,11 @@ static void pack_usage(FILE *out)
 	    "\n"
 	    "Files up to a quarter of the chunk size share chunks, grouped "
 	    "by their paths\nso that editing, adding or removing one changes "
-	    "one or two chunks.\n"
+	    "one or two chunks. Larger\nfiles are cut into pieces of the "
+	    "piece size, one chunk each: smaller pieces\nmean less to fetch "
+	    "for a random read and more overlap for a sequential one.\n"
+	    "A dataset keeps its piece size unless --piece-size says "
+	    "otherwise, so\nunchanged files keep their chunks.\n"
 	    "\n"
 	    "A re-pack does not read a file whose size, mtime, ctime, inode "
 	    "and device\nare what they were when the revision being "
@@ -119,6 +127,7 @@ int cmd_pack(int argc, char **argv)
 	    {"key", required_argument, NULL, 'k'},
 	    {"out", required_argument, NULL, 'o'},
 	    {"chunk-size", required_argument, NULL, 'c'},
+	    {"piece-size", required_argument, NULL, 'p'},
 	    {"shard-size", required_argument, NULL, 's'},
 	    {"level", required_argument, NULL, 'l'},
 	    {"jobs", required_argument, NULL, 'j'},
@@ -162,6 +171,16 @@ int cmd_pack(int argc, char **argv)
 				goto usage;
 			}
 			o.chunk_size = (uint32_t)v;
+			break;
+		case 'p':
+			/* checked against --chunk-size once both are known */
+			if (units_parse_size(optarg, &v) || v < (64u << 10) ||
+			    v > (64u << 20)) {
+				fprintf(stderr, "aidata pack: --piece-size "
+						"must be 64K..64M\n");
+				goto usage;
+			}
+			o.piece_size = (uint32_t)v;
 			break;
 		case 's':
 			if (units_parse_size(optarg, &v) || v < (1u << 20)) {
@@ -218,6 +237,11 @@ int cmd_pack(int argc, char **argv)
 	}
 	if (optind != argc - 1 || !o.datasets_file || !o.key_file || !o.repo)
 		goto usage;
+	if (o.piece_size > o.chunk_size) {
+		fprintf(stderr, "aidata pack: --piece-size must not exceed "
+				"the chunk size\n");
+		goto usage;
+	}
 	o.src = argv[optind];
 	o.revoke = revoke;
 	if (!o.jobs) {

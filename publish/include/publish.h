@@ -186,12 +186,21 @@ struct publish_progress {
 typedef void (*publish_progress_fn)(void *ctx,
 				    const struct publish_progress *p);
 
+/* The piece size of a new dataset's large files, capped at chunk_size. */
+#define PUBLISH_PIECE_SIZE_DEFAULT (1u << 20)
+
 struct publish_pack_options {
 	const char *src;	   /* SRC: SRC/<dataset>/... */
 	const char *datasets_file; /* JSON description of every dataset */
 	const char *key_file;	   /* the platform's Ed25519 private key */
 	const char *repo;	   /* repository directory, created if absent */
 	uint32_t chunk_size;	   /* 64 KiB .. 64 MiB */
+	/*
+	 * Large files are cut into pieces of this many bytes (64 KiB ..
+	 * chunk_size); 0: a dataset keeps what its previous revision used,
+	 * a new one gets PUBLISH_PIECE_SIZE_DEFAULT (docs/FORMAT.md §9.2)
+	 */
+	uint32_t piece_size;
 	uint64_t shard_size;	   /* target shard size, >= 1 MiB */
 	int level;		   /* zstd level, 1 .. 19 */
 	unsigned jobs;		   /* compression threads, >= 1 */
