@@ -120,6 +120,19 @@ static void print_summary(const char *repo, const struct publish_pack_result *s)
 	printf("  time         %.1fs (%s/s)\n", s->seconds, rate);
 }
 
+/* A chunk or piece size, 64K..64M, into *out; -1 (said) if it is not. */
+static int chunk_size_arg(const char *opt, const char *arg, uint32_t *out)
+{
+	uint64_t v;
+
+	if (units_parse_size(arg, &v) || v < (64u << 10) || v > (64u << 20)) {
+		fprintf(stderr, "aidata pack: %s must be 64K..64M\n", opt);
+		return -1;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
 int cmd_pack(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -164,23 +177,15 @@ int cmd_pack(int argc, char **argv)
 			o.repo = optarg;
 			break;
 		case 'c':
-			if (units_parse_size(optarg, &v) || v < (64u << 10) ||
-			    v > (64u << 20)) {
-				fprintf(stderr, "aidata pack: --chunk-size "
-						"must be 64K..64M\n");
+			if (chunk_size_arg("--chunk-size", optarg,
+					   &o.chunk_size))
 				goto usage;
-			}
-			o.chunk_size = (uint32_t)v;
 			break;
 		case 'p':
 			/* checked against --chunk-size once both are known */
-			if (units_parse_size(optarg, &v) || v < (64u << 10) ||
-			    v > (64u << 20)) {
-				fprintf(stderr, "aidata pack: --piece-size "
-						"must be 64K..64M\n");
+			if (chunk_size_arg("--piece-size", optarg,
+					   &o.piece_size))
 				goto usage;
-			}
-			o.piece_size = (uint32_t)v;
 			break;
 		case 's':
 			if (units_parse_size(optarg, &v) || v < (1u << 20)) {

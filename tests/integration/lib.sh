@@ -7,7 +7,8 @@
 # The environment (set by tests/integration/meson.build): AIDATA is the
 # aidata binary, SRCDIR the source tree, BUILDDIR the build tree.
 #
-# Every test makes its own temp dir and removes it on exit:
+# Every test makes its own temp dir and removes it on exit (test_tmpdir
+# below does it, with TMPDIR inside):
 #
 #   T=$(mktemp -d)
 #   trap 'rm -rf "$T"' EXIT
@@ -26,6 +27,23 @@ export LC_ALL=C
 trap 'exit 129' HUP
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# test_tmpdir: the test's temp dir $T, removed on exit, with TMPDIR (for
+# everything the test runs) inside it. Call it at the top level of the
+# test: the EXIT trap it sets is the test's.
+test_tmpdir() {
+	T=$(mktemp -d)
+	trap 'rm -rf "$T"' EXIT
+	export TMPDIR="$T/tmp"
+	mkdir "$TMPDIR"
+}
+
+# test_keys: a platform key pair in $T/keys, as $KEY and $PUB.
+test_keys() {
+	run_ok "$AIDATA" keygen --out "$T/keys"
+	KEY=$T/keys/platform.key
+	PUB=$T/keys/platform.pub
+}
 
 # fail MSG...: print and stop the test.
 fail() {

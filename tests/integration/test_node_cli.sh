@@ -11,10 +11,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$SRCDIR/tests/integration/lib.sh"
 
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export TMPDIR="$T/tmp"
-mkdir "$TMPDIR"
+test_tmpdir
 umask 022
 
 # Every byte any command printed, checked for key material at the end.

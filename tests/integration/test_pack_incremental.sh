@@ -13,14 +13,8 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$SRCDIR/tests/integration/lib.sh"
 
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export TMPDIR="$T/tmp"
-mkdir "$TMPDIR"
-
-run_ok "$AIDATA" keygen --out "$T/keys"
-KEY=$T/keys/platform.key
-PUB=$T/keys/platform.pub
+test_tmpdir
+test_keys
 S=$T/src
 R=$T/repo
 STATE=$T/state

@@ -8,14 +8,8 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$SRCDIR/tests/integration/lib.sh"
 
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export TMPDIR="$T/tmp"
-mkdir "$TMPDIR"
-
-run_ok "$AIDATA" keygen --out "$T/keys"
-KEY=$T/keys/platform.key
-PUB=$T/keys/platform.pub
+test_tmpdir
+test_keys
 
 # expected_ls DIR: what `aidata ls` prints for the entries of DIR.
 expected_ls() {

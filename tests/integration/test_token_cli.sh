@@ -9,10 +9,7 @@ set -euo pipefail
 # shellcheck source=lib.sh
 . "$SRCDIR/tests/integration/lib.sh"
 
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-export TMPDIR="$T/tmp"
-mkdir "$TMPDIR"
+test_tmpdir
 command -v python3 >/dev/null || fail "python3 is needed to forge tokens"
 
 run_ok "$AIDATA" keygen --out "$T/keys"
