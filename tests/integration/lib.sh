@@ -38,6 +38,19 @@ test_tmpdir() {
 	mkdir "$TMPDIR"
 }
 
+# pack_revision REV [options...]: `aidata pack $S --datasets $DATASETS
+# (default $T/datasets.json) --key $KEY --out $R [options]` must succeed
+# and report revision REV; its summary is kept as $T/summary.REV.
+pack_revision() {
+	local rev=$1
+	shift
+	run_ok "$AIDATA" pack "$S" --datasets "${DATASETS:-$T/datasets.json}" \
+		--key "$KEY" --out "$R" "$@"
+	cp "$LAST_OUT" "$T/summary.$rev"
+	grep -qx "packed revision $rev into '$R'" "$T/summary.$rev" ||
+		{ show "$T/summary.$rev" summary; fail "pack did not report revision $rev"; }
+}
+
 # test_keys: a platform key pair in $T/keys, as $KEY and $PUB.
 test_keys() {
 	run_ok "$AIDATA" keygen --out "$T/keys"

@@ -47,11 +47,7 @@ sleep 1.1
 pack_rev() {
 	local rev=$1
 	shift
-	run_ok "$AIDATA" pack "$S" --datasets "$T/datasets.json" --key "$KEY" \
-		--out "$R" --state "$STATE" "$@"
-	cp "$LAST_OUT" "$T/summary.$rev"
-	grep -qx "packed revision $rev into '$R'" "$T/summary.$rev" ||
-		{ show "$T/summary.$rev" summary; fail "pack did not report revision $rev"; }
+	pack_revision "$rev" --state "$STATE" "$@"
 }
 
 # field REV WHAT: a number from the summary of revision REV.

@@ -32,11 +32,7 @@ mk_dataset_json "$T/both.json" old:science:text:open new:law:text:open
 pack_rev() {
 	local rev=$1 json=$2
 	shift 2
-	run_ok "$AIDATA" pack "$S" --datasets "$json" --key "$KEY" \
-		--out "$R" --state "$STATE" "$@"
-	cp "$LAST_OUT" "$T/summary.$rev"
-	grep -qx "packed revision $rev into '$R'" "$T/summary.$rev" ||
-		{ show "$T/summary.$rev" summary; fail "pack did not report revision $rev"; }
+	DATASETS=$json pack_revision "$rev" --state "$STATE" "$@"
 }
 
 # chunks REV referenced|new: the chunk counts of revision REV's summary.
