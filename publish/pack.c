@@ -305,11 +305,12 @@ static uint32_t dataset_piece_size(const struct pack_run *r,
 	} else if (prev) {
 		p = cs;
 		if (repo_catalog_meta(prev, "piece-size", &v) == 0 &&
-		    units_parse_uint(v, 1, UINT32_MAX, &p) != 0) {
-			log_warn("dataset '%s': previous catalog's piece-size "
-				 "'%s' is not a number; cutting large files "
-				 "at the chunk size",
-				 d->name, v);
+		    units_parse_uint(v, 64u << 10, 64u << 20, &p) != 0) {
+			log_warn(
+			    "dataset '%s': previous catalog's piece-size "
+			    "'%s' is not a size of 64K..64M; cutting large "
+			    "files at the chunk size",
+			    d->name, v);
 			p = cs;
 		}
 		free(v);
