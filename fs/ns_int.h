@@ -93,7 +93,6 @@ struct ns_ra_stream {
 
 /* One catalog of one dataset; never freed while the mount lives, so an
  * inode number stays meaningful for as long as the kernel holds it. */
-
 struct ns_slot {
 	struct repo_dataset d;
 	uint32_t label[LABEL_KINDS]; /* LABEL_NONE: not carried */

@@ -189,13 +189,13 @@ static bool large_extents_reusable(struct walk *wk,
 				   struct repo_chunk *recs)
 {
 	uint64_t left = prev->size;
-	uint32_t cs = wk->c->piece_size;
+	uint32_t ps = wk->c->piece_size;
 
-	if (prev->extent_count != (prev->size + cs - 1) / cs)
+	if (prev->extent_count != (prev->size + ps - 1) / ps)
 		return false;
 	for (uint32_t k = 0; k < prev->extent_count; k++) {
 		const struct repo_extent *e = &prev->extents[k];
-		uint32_t want = left < cs ? (uint32_t)left : cs;
+		uint32_t want = left < ps ? (uint32_t)left : ps;
 
 		if (e->offset != 0 || e->length != want ||
 		    repo_catalog_chunk(wk->c->prev, e->chunk, &recs[k]) != 0 ||
