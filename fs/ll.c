@@ -12,10 +12,49 @@
 #include <string.h>
 #include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "banned.h"
 
 #define READ_MAX (1u << 20)
+/* the smallest read request ll_read_max settles for */
+#define READ_MIN (128u << 10)
+/* segments of a reply sized for: a read across two chunks */
+#define REPLY_SEGMENTS 2
+/* struct fuse_out_header, which libfuse's public headers do not have */
+#define REPLY_HEADER 16
+
+/*
+ * The largest read request, up to 1 MiB, whose reply libfuse can splice
+ * from a cache file. libfuse 3.14 splices a reply through a pipe of at
+ * least pagesize * (segments + 2) + header + data bytes, and copies it
+ * instead (pread into a new buffer, then writev) when it cannot grow its
+ * pipe that far. Without CAP_SYS_RESOURCE a pipe stops at
+ * fs.pipe-max-size (1 MiB by default), so every 1 MiB reply would be
+ * copied, which cost cold reads a third of their speed
+ * (docs/PERFORMANCE.md). So the kernel is asked for requests whose
+ * replies fit the pipe this process can have: 1 MiB where a pipe grows
+ * to hold one (root with CAP_SYS_RESOURCE, or a raised pipe-max-size),
+ * else the largest power of two that fits, down to READ_MIN (below which
+ * 1 MiB copied beats smaller requests).
+ */
+size_t ll_read_max(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), size;
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		return READ_MAX;
+	for (size = READ_MAX; size >= READ_MIN; size /= 2) {
+		size_t need = page * (REPLY_SEGMENTS + 2) + REPLY_HEADER + size;
+
+		if (fcntl(p[0], F_SETPIPE_SZ, (int)need) >= (int)need)
+			break;
+	}
+	close(p[0]);
+	close(p[1]);
+	return size >= READ_MIN ? size : READ_MAX;
+}
 
 static ns_t *ll_ns(fuse_req_t req)
 {
@@ -61,9 +100,9 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn)
 	if (conn->capable & FUSE_CAP_ASYNC_READ)
 		conn->want |= FUSE_CAP_ASYNC_READ;
 	/* max_write also sizes max_pages, which bounds read requests */
-	conn->max_write = READ_MAX;
-	conn->max_read = READ_MAX;
-	conn->max_readahead = READ_MAX;
+	conn->max_write = (unsigned)ctx->read_max;
+	conn->max_read = (unsigned)ctx->read_max;
+	conn->max_readahead = (unsigned)ctx->read_max;
 	conn->max_background = 64;
 }
 

@@ -19,9 +19,14 @@ struct ll_ctx {
 	bool refresher_started;
 	bool stop;	  /* protected by lock */
 	bool readdirplus; /* -o readdirplus: attributes with listings */
+	size_t read_max;  /* bytes per read request: ll_read_max() */
 };
 
 extern const struct fuse_lowlevel_ops ll_ops;
+
+/* The largest read request (up to 1 MiB) whose reply libfuse can splice
+ * through a pipe this process may have; the mount's max_read. */
+size_t ll_read_max(void);
 
 /* Start/stop the thread that follows new revisions. */
 int ll_background_start(struct ll_ctx *c);

@@ -635,8 +635,14 @@ static int check_platform(struct mount *m)
  */
 static int session_new(struct mount *m)
 {
-	fuse_opt_add_arg(&m->args, "-oro,fsname=aidatafs,subtype=aidatafs,"
-				   "nosuid,nodev,max_read=1048576");
+	char opts[128];
+
+	m->ctx.read_max = ll_read_max();
+	snprintf(opts, sizeof(opts),
+		 "-oro,fsname=aidatafs,subtype=aidatafs,nosuid,nodev,"
+		 "max_read=%zu",
+		 m->ctx.read_max);
+	fuse_opt_add_arg(&m->args, opts);
 	m->se = fuse_session_new(&m->args, &ll_ops, sizeof(ll_ops), &m->ctx);
 	if (!m->se)
 		return -EIO;
@@ -753,6 +759,12 @@ static int run(struct mount *m)
 	log_info("mounted '%s' revision %" PRIu64 " at '%s' (cache '%s')",
 		 m->origin_shown, ns_revision(m->ctx.ns), m->cmd.mountpoint,
 		 m->co.dir);
+	if (m->ctx.read_max < (1u << 20))
+		log_info("read requests of %zu KiB: a pipe of this process "
+			 "cannot hold a 1 MiB reply (fs.pipe-max-size, no "
+			 "CAP_SYS_RESOURCE), and libfuse splices a reply "
+			 "from the cache only through one",
+			 m->ctx.read_max >> 10);
 	/* systemd's Type=notify: mounted and about to serve */
 	systemd_notify("READY=1");
 	ret = serve(m);
