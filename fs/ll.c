@@ -102,7 +102,8 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn)
 	/* max_write also sizes max_pages, which bounds read requests */
 	conn->max_write = (unsigned)ctx->read_max;
 	conn->max_read = (unsigned)ctx->read_max;
-	conn->max_readahead = (unsigned)ctx->read_max;
+	/* not read_max: the kernel would cap the mount's readahead to it */
+	conn->max_readahead = LL_READAHEAD;
 	conn->max_background = 64;
 }
 

@@ -9,6 +9,10 @@
 
 #include "ns.h"
 
+/* The mount's readahead window (main.c raises the kernel's 128 KiB to it;
+ * the INIT reply's max_readahead must not cap it): a few read requests. */
+#define LL_READAHEAD (1u << 20)
+
 /* The session's userdata. */
 struct ll_ctx {
 	ns_t *ns;

@@ -371,7 +371,7 @@ static void make_absolute(char **path)
  * Found via /proc/self/mountinfo: a stat() of the mount point would ask
  * this very daemon, which is not serving requests yet.
  */
-#define READ_AHEAD_KB 1024
+#define READ_AHEAD_KB (LL_READAHEAD >> 10)
 
 static void raise_readahead(const char *mountpoint)
 {
@@ -398,9 +398,9 @@ static void raise_readahead(const char *mountpoint)
 			FILE *ra = fopen(path, "we");
 
 			if (ra) {
-				fprintf(ra, "%d\n", READ_AHEAD_KB);
+				fprintf(ra, "%u\n", READ_AHEAD_KB);
 				if (fclose(ra) == 0)
-					log_debug("readahead of '%s' set to %d "
+					log_debug("readahead of '%s' set to %u "
 						  "KiB",
 						  real, READ_AHEAD_KB);
 			}

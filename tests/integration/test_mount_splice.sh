@@ -11,8 +11,9 @@
 #     requests, said in the log, every one spliced;
 #  2. the same with fs.pipe-max-size raised to 4 MiB: 1 MiB requests,
 #     spliced, and no such log line.
-# Each time: the bytes are the source's, no read of 64 KiB or more from a
-# cache file, and at least one splice into /dev/fuse per MiB read.
+# Each time: the mount's readahead window is 1 MiB (smaller requests do
+# not shrink it), the bytes are the source's, no read of 64 KiB or more
+# from a cache file, and at least one splice into /dev/fuse per MiB read.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=mount_lib.sh
@@ -57,13 +58,16 @@ chmod +x "$T/aidatafs-traced"
 # read_run TAG: mount, read the file with O_DIRECT, unmount; checks the
 # bytes and the trace
 read_run() {
-	local tag=$1 M=$T/mnt-$1 preads splices
+	local tag=$1 M=$T/mnt-$1 preads splices ra
 	export TRACE=$T/strace.$tag
 	rm -f "$TRACE".*
 	AIDATAFS=$T/aidatafs-traced
 	mount_start "file://$T/repo" "$M" "$T/fs.$tag.log" \
 		"pubkey=$T/keys/platform.pub,cache=$T/cache-$tag"
 	AIDATAFS=$REAL_AIDATAFS
+	# the readahead window stays 1 MiB whatever the request size
+	ra=$(cat "/sys/class/bdi/$(mountpoint -d "$M")/read_ahead_kb")
+	[ "$ra" -eq 1024 ] || fail "[$tag] the mount's read_ahead_kb is $ra, expected 1024"
 	dd if="$M/datasets/ds/big" of="$T/out.$tag" bs=4M iflag=direct status=none ||
 		fail "[$tag] dd of the file failed"
 	mount_stop "$M"
