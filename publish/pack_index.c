@@ -113,13 +113,27 @@ int pack_index_get(struct pack_index *ix, const struct digest *key,
 	rc = mdb_get(ix->txn, ix->global, &k, &v);
 	if (rc)
 		return index_error("lookup", rc);
+	/* the chunk record, shard_seq (8), this_run (1), and the stored
+	 * digest (32) if the chunk has one */
 	if (v.mv_size < 9)
 		return -EIO;
-	rc = repo_chunk_record_decode(v.mv_data, v.mv_size - 9, &loc->chunk);
-	if (rc)
-		return -EIO;
-	loc->shard_seq = load_le64((const uint8_t *)v.mv_data + v.mv_size - 9);
-	loc->this_run = ((const uint8_t *)v.mv_data)[v.mv_size - 1] != 0;
+	{
+		const uint8_t *p = v.mv_data;
+		size_t n = v.mv_size - 9, tail = 0;
+
+		if (n > REPO_CHUNK_RECORD_LEN)
+			tail = DIGEST_LEN;
+		rc = repo_chunk_record_decode(p, n - tail, &loc->chunk);
+		if (rc || (tail && n != REPO_CHUNK_RECORD_LEN + tail))
+			return -EIO;
+		if (tail) {
+			memcpy(loc->chunk.stored_digest.b, p + n - tail,
+			       DIGEST_LEN);
+			loc->chunk.has_stored_digest = true;
+		}
+		loc->shard_seq = load_le64(p + n);
+		loc->this_run = p[n + 8] != 0;
+	}
 	return 0;
 }
 
@@ -132,6 +146,8 @@ int pack_index_put(struct pack_index *ix, const struct digest *key,
 
 	buf_init(&b, 4096);
 	rc = repo_chunk_record_encode(&loc->chunk, &b);
+	if (!rc && loc->chunk.has_stored_digest)
+		rc = buf_append(&b, loc->chunk.stored_digest.b, DIGEST_LEN);
 	rc = rc ? rc : buf_put_le64(&b, loc->shard_seq);
 	rc = rc ? rc : buf_put_u8(&b, loc->this_run);
 	if (!rc)

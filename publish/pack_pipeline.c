@@ -34,6 +34,7 @@ struct job {
 	struct buf framed;
 	struct buf out;
 	uint32_t flags;
+	struct digest stored; /* of out, for a zstd frame (FORMAT.md §5.9) */
 	int rc;
 	enum job_state state; /* protected by pp->lock */
 };
@@ -92,6 +93,11 @@ static void *worker_main(void *arg)
 			job->rc =
 			    repo_chunk_encode(job->raw, job->len, pp->level,
 					      &job->out, &job->flags);
+			/* hashed here, on the workers: readers check it
+			 * instead of hashing what it decodes to */
+			if (!job->rc && job->flags == REPO_CHUNK_ZSTD)
+				sha256_buffer(job->out.data, job->out.len,
+					      &job->stored);
 		} else {
 			/* frame (compress or not), then encrypt the frame */
 			buf_reset(&job->framed);
@@ -252,6 +258,10 @@ static int retire_one(struct pack_pipeline *pp)
 	loc.chunk.stored_size = (uint32_t)job->out.len;
 	loc.chunk.size = (uint32_t)job->len;
 	loc.chunk.flags = job->flags;
+	if (job->flags == REPO_CHUNK_ZSTD) {
+		loc.chunk.has_stored_digest = true;
+		loc.chunk.stored_digest = job->stored;
+	}
 	loc.shard_seq = pp->shard_seq;
 	loc.this_run = true;
 	pp->shard_len += job->out.len;

@@ -28,6 +28,8 @@ struct repo_catalog {
 	MDB_dbi meta, datasets, inodes, dirents, chunks, contributors;
 	bool has_datasets, has_inodes, has_dirents, has_chunks;
 	bool has_contributors; /* absent before FORMAT.md §5.8 */
+	MDB_dbi stored_digests;
+	bool has_stored_digests; /* absent before FORMAT.md §5.9 */
 };
 
 static bool open_dbi(MDB_txn *txn, const char *name, MDB_dbi *dbi)
@@ -94,6 +96,8 @@ int repo_catalog_open(const char *path, repo_catalog_t **out)
 	cat->has_chunks = open_dbi(txn, CATALOG_DB_CHUNKS, &cat->chunks);
 	cat->has_contributors =
 	    open_dbi(txn, CATALOG_DB_CONTRIBUTORS, &cat->contributors);
+	cat->has_stored_digests =
+	    open_dbi(txn, CATALOG_DB_STORED_DIGESTS, &cat->stored_digests);
 	/* handles opened in a transaction survive only if it commits */
 	rc = mdb_txn_commit(txn);
 	txn = NULL;
@@ -428,6 +432,21 @@ int repo_catalog_chunk(repo_catalog_t *cat, uint32_t id, struct repo_chunk *out)
 	if (rc)
 		return rc;
 	rc = repo_chunk_record_decode(v.mv_data, v.mv_size, out);
+	if (!rc && cat->has_stored_digests) {
+		MDB_val k = {sizeof(key), key};
+
+		rc = mdb_get(txn, cat->stored_digests, &k, &v);
+		if (rc == MDB_NOTFOUND) {
+			rc = 0; /* verified by its decoded bytes */
+		} else if (rc) {
+			rc = lmdb_errno(rc, "catalog read");
+		} else if (v.mv_size != DIGEST_LEN) {
+			rc = -EINVAL;
+		} else {
+			memcpy(out->stored_digest.b, v.mv_data, DIGEST_LEN);
+			out->has_stored_digest = true;
+		}
+	}
 	mdb_txn_abort(txn);
 	return rc;
 }

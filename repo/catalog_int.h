@@ -10,6 +10,8 @@
 #define CATALOG_DB_DIRENTS "dirents"
 #define CATALOG_DB_CHUNKS "chunks"
 #define CATALOG_DB_CONTRIBUTORS "contributors" /* root: dataset -> org */
+/* dataset: chunk id -> SHA-256 of its stored bytes (FORMAT.md §5.9) */
+#define CATALOG_DB_STORED_DIGESTS "stored-digests"
 #define CATALOG_MAX_DBS 8
 
 /*

@@ -31,6 +31,8 @@ struct repo_catalog_writer {
 	MDB_dbi meta, datasets, inodes, dirents, chunks;
 	MDB_dbi contributors; /* created with the first contributor */
 	bool has_contributors;
+	MDB_dbi stored_digests; /* created with the first stored digest */
+	bool has_stored_digests;
 	size_t pending;
 	bool finished;
 	struct buf scratch;
@@ -137,23 +139,29 @@ int repo_catalog_writer_meta(repo_catalog_writer_t *w, const char *key,
  * contributor has none, byte for byte what writers before FORMAT.md
  * §5.8 wrote, so repacking an old repository keeps its digests.
  */
-static int contributors_table(repo_catalog_writer_t *w)
+static int optional_table(repo_catalog_writer_t *w, const char *name,
+			  MDB_dbi *dbi, bool *has)
 {
 	int rc;
 
-	if (w->has_contributors)
+	if (*has)
 		return 0;
 	if (w->finished)
 		return -EINVAL;
 	rc = writer_txn(w);
 	if (rc)
 		return rc;
-	rc = mdb_dbi_open(w->txn, CATALOG_DB_CONTRIBUTORS, MDB_CREATE,
-			  &w->contributors);
+	rc = mdb_dbi_open(w->txn, name, MDB_CREATE, dbi);
 	if (rc)
 		return lmdb_errno(rc, "catalog table");
-	w->has_contributors = true;
+	*has = true;
 	return 0;
+}
+
+static int contributors_table(repo_catalog_writer_t *w)
+{
+	return optional_table(w, CATALOG_DB_CONTRIBUTORS, &w->contributors,
+			      &w->has_contributors);
 }
 
 int repo_catalog_writer_dataset(repo_catalog_writer_t *w,
@@ -217,9 +225,19 @@ int repo_catalog_writer_chunk(repo_catalog_writer_t *w, uint32_t id,
 	store_be32(key, id);
 	buf_reset(&w->scratch);
 	rc = repo_chunk_record_encode(c, &w->scratch);
-	return rc ? rc
-		  : put(w, w->chunks, key, sizeof(key), w->scratch.data,
-			w->scratch.len);
+	if (!rc)
+		rc = put(w, w->chunks, key, sizeof(key), w->scratch.data,
+			 w->scratch.len);
+	/* a zstd frame only: a raw chunk's stored bytes are its bytes, and
+	 * an encrypted one has its tag */
+	if (!rc && c->has_stored_digest && c->flags == REPO_CHUNK_ZSTD) {
+		rc = optional_table(w, CATALOG_DB_STORED_DIGESTS,
+				    &w->stored_digests, &w->has_stored_digests);
+		if (!rc)
+			rc = put(w, w->stored_digests, key, sizeof(key),
+				 c->stored_digest.b, DIGEST_LEN);
+	}
+	return rc;
 }
 
 /* Compress the file at in_fd into the new file object_path, hashing the

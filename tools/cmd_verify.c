@@ -76,6 +76,24 @@ static int verify_dataset(void *arg, const struct repo_dataset *d)
 			bad++;
 			continue;
 		}
+		/* checked by its stored digest: its content digest too */
+		if (c.has_stored_digest) {
+			struct digest got;
+
+			sha256_buffer(v->buf, c.size, &got);
+			if (!digest_equal(&got, &c.digest)) {
+				char chex[DIGEST_HEX_LEN + 1];
+
+				digest_to_hex(&c.digest, chex);
+				fprintf(stderr,
+					"verify: dataset '%s': chunk '%s' "
+					"decodes to other bytes than its "
+					"digest says\n",
+					d->name, chex);
+				bad++;
+				continue;
+			}
+		}
 		v->chunks++;
 		v->bytes += c.size;
 	}

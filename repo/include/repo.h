@@ -123,6 +123,11 @@ struct repo_chunk {
 	uint32_t stored_size; /* bytes in the shard */
 	uint32_t size;	      /* uncompressed bytes */
 	uint32_t flags;	      /* enum repo_chunk_flags */
+	/* SHA-256 of the stored bytes (a zstd frame), when the catalog has
+	 * it (FORMAT.md §5.9): the decoder checks it instead of hashing
+	 * the decoded bytes */
+	bool has_stored_digest;
+	struct digest stored_digest;
 };
 
 /*
@@ -151,6 +156,9 @@ int repo_chunk_encrypt(const uint8_t key[REPO_CHUNK_KEY_LEN],
  * Decode the stored bytes of chunk c (stored_len == c->stored_size) into
  * out, which has room for c->size bytes, and check the SHA-256 against
  * c->digest: the one decoder of stored chunks, plain, zstd or encrypted.
+ * A zstd chunk (flags 1) with c->has_stored_digest is checked by the
+ * SHA-256 of its stored bytes instead, before it is decompressed
+ * (FORMAT.md §5.9): a quarter of the bytes to hash for text.
  * key is the dataset key for an encrypted chunk and is ignored for the
  * others. Returns 0; -EINVAL if the framing or a size is wrong; -EBADMSG
  * on a digest mismatch or, for an encrypted chunk, a tag that does not
@@ -243,6 +251,8 @@ int repo_inode_decode(uint64_t ino, const void *val, size_t len,
 		      struct repo_inode *i);
 void repo_inode_release(struct repo_inode *i);
 
+/* The chunks table's value (FORMAT.md §5.7), without the stored digest */
+#define REPO_CHUNK_RECORD_LEN 84
 int repo_chunk_record_encode(const struct repo_chunk *c, struct buf *out);
 int repo_chunk_record_decode(const void *val, size_t len, struct repo_chunk *c);
 
@@ -333,7 +343,8 @@ typedef int (*repo_dirent_cb)(void *ctx, const char *name, size_t name_len,
 int repo_catalog_readdir(repo_catalog_t *cat, uint64_t parent,
 			 uint64_t after_ino, repo_dirent_cb cb, void *ctx);
 /* Dataset catalog: the chunk record of chunk id (a plain struct, nothing
- * to free). -ENOENT if absent, -EINVAL for a bad record. */
+ * to free), with its stored digest if the catalog has one (§5.9).
+ * -ENOENT if absent, -EINVAL for a bad record. */
 int repo_catalog_chunk(repo_catalog_t *cat, uint32_t id,
 		       struct repo_chunk *out);
 /* Dataset catalog: number of chunk records (ids are 0..count-1). */
@@ -367,6 +378,8 @@ int repo_catalog_writer_inode(repo_catalog_writer_t *w,
 int repo_catalog_writer_dirent(repo_catalog_writer_t *w, uint64_t parent,
 			       const char *name, size_t name_len, uint64_t ino,
 			       uint32_t mode_type);
+/* The chunk record, and c's stored digest if it has one (the
+ * stored-digests table is created with the first). */
 int repo_catalog_writer_chunk(repo_catalog_writer_t *w, uint32_t id,
 			      const struct repo_chunk *c);
 /*

@@ -141,6 +141,13 @@ static void chunk_of(uint32_t id, struct repo_chunk *c)
 	c->size = 2048 + id;
 	c->stored_size = 1000 + id;
 	c->flags = id == 1 ? 0 : REPO_CHUNK_ZSTD;
+	/* a stored digest for the zstd chunk 2, and for the raw chunk 1,
+	 * where the writer leaves it out (FORMAT.md §5.9) */
+	if (id >= 1) {
+		snprintf(s, sizeof(s), "stored %u", id);
+		c->stored_digest = digest_of(s);
+		c->has_stored_digest = true;
+	}
 }
 
 /* The inode of tree node n; extents point into extents_buf. */
@@ -570,6 +577,11 @@ static void test_dataset_catalog(void)
 		CHECK_U64(got.size, want.size);
 		CHECK_U64(got.stored_size, want.stored_size);
 		CHECK_U64(got.flags, want.flags);
+		CHECK(got.has_stored_digest == (want.has_stored_digest &&
+						want.flags == REPO_CHUNK_ZSTD));
+		if (got.has_stored_digest)
+			CHECK(digest_equal(&got.stored_digest,
+					   &want.stored_digest));
 	}
 	{
 		struct repo_chunk got;

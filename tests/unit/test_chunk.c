@@ -292,6 +292,57 @@ static void test_digest_mismatch(void)
 }
 
 /*
+ * A zstd chunk with a stored digest (FORMAT.md §5.9) is checked by the
+ * SHA-256 of its frame: any changed byte of the frame, or of that digest,
+ * is refused before anything is decompressed. A raw chunk's stored digest
+ * is not used (no table entry is written for one): its content digest
+ * still decides.
+ */
+static void test_stored_digest(void)
+{
+	const size_t n = 300000;
+	uint8_t *text = text_data(n), *rnd = random_data(n, 9), *out;
+	struct repo_chunk c;
+	struct buf b;
+
+	encode(text, n, &b, &c);
+	REQUIRE(c.flags == REPO_CHUNK_ZSTD);
+	sha256_buffer(b.data, b.len, &c.stored_digest);
+	c.has_stored_digest = true;
+	CHECK_RC(decode_into(b.data, b.len, &c, &out), 0);
+	CHECK_MEM(out, text, n);
+	free(out);
+	/* every byte of the frame counts, even those zstd would ignore */
+	for (size_t k = 0; k < b.len; k += b.len / 97 + 1) {
+		b.data[k] ^= 0x01;
+		CHECK_RC(decode(b.data, b.len, &c), -EBADMSG);
+		b.data[k] ^= 0x01;
+	}
+	for (int k = 0; k < DIGEST_LEN; k += 5) {
+		c.stored_digest.b[k] ^= 0x40;
+		CHECK_RC(decode(b.data, b.len, &c), -EBADMSG);
+		c.stored_digest.b[k] ^= 0x40;
+	}
+	/* the right frame under a stored digest of the right length but of
+	 * other bytes: refused, even though the content digest matches */
+	sha256_buffer(text, n, &c.stored_digest);
+	CHECK_RC(decode(b.data, b.len, &c), -EBADMSG);
+	buf_release(&b);
+
+	encode(rnd, n, &b, &c);
+	REQUIRE(c.flags == 0);
+	sha256_buffer(b.data, b.len, &c.stored_digest);
+	c.has_stored_digest = true;
+	c.digest.b[0] ^= 1;
+	CHECK_RC(decode(b.data, b.len, &c), -EBADMSG);
+	c.digest.b[0] ^= 1;
+	CHECK_RC(decode(b.data, b.len, &c), 0);
+	buf_release(&b);
+	free(text);
+	free(rnd);
+}
+
+/*
  * Damage to a frame is an error, or else the frame still decodes to the
  * very same bytes: zstd ignores a few bits (the header's unused bit, some
  * table bits), and the SHA-256 of the output is what makes a chunk
@@ -716,6 +767,7 @@ int main(void)
 	RUN(test_min_saving);
 	RUN(test_zero_length);
 	RUN(test_digest_mismatch);
+	RUN(test_stored_digest);
 	RUN(test_frame_flips);
 	RUN(test_frame_malformed);
 	RUN(test_frame_variants);
