@@ -145,7 +145,12 @@ static char *chunk_path(cache_t *c, const struct digest *d)
 }
 
 /*
- * For an encrypted chunk a digest of where its ciphertext lives, so that
+ * The name of ch's file in the cache. Its content digest when that is
+ * what verified it. For a chunk checked by its stored digest instead
+ * (FORMAT.md §5.9) a digest of that: the decoded bytes are then only
+ * known to be what that frame decodes to, and another repository sharing
+ * the cache could claim the same content digest for another frame. For
+ * an encrypted chunk a digest of where its ciphertext lives, so that
  * ciphertext and a plaintext chunk with the same content never share a
  * file.
  */
@@ -154,6 +159,14 @@ void cache_chunk_key(const struct repo_chunk *ch, struct digest *key)
 	sha256_ctx_t *sha;
 	uint8_t off[8];
 
+	if (ch->flags == REPO_CHUNK_ZSTD && ch->has_stored_digest) {
+		sha = sha256_new();
+		sha256_update(sha, "aidata-stored-chunk", 19);
+		sha256_update(sha, ch->stored_digest.b, DIGEST_LEN);
+		sha256_final(sha, key);
+		sha256_free(sha);
+		return;
+	}
 	if (!(ch->flags & REPO_CHUNK_ENCRYPTED)) {
 		*key = ch->digest;
 		return;

@@ -28,7 +28,7 @@ static int verify_dataset(void *arg, const struct repo_dataset *d)
 {
 	struct verify_ctx *v = arg;
 	repo_catalog_t *cat = NULL;
-	uint32_t count = 0, bad = 0, unchecked = 0;
+	uint32_t count = 0, bad = 0, unchecked = 0, framed = 0;
 	uint8_t key[AUTH_DATASET_KEY_LEN];
 	bool have_key = false;
 	char hex[DIGEST_HEX_LEN + 1];
@@ -77,7 +77,7 @@ static int verify_dataset(void *arg, const struct repo_dataset *d)
 			continue;
 		}
 		/* checked by its stored digest: its content digest too */
-		if (c.has_stored_digest) {
+		if (c.has_stored_digest && c.flags == REPO_CHUNK_ZSTD) {
 			struct digest got;
 
 			sha256_buffer(v->buf, c.size, &got);
@@ -93,6 +93,7 @@ static int verify_dataset(void *arg, const struct repo_dataset *d)
 				bad++;
 				continue;
 			}
+			framed++;
 		}
 		v->chunks++;
 		v->bytes += c.size;
@@ -107,6 +108,9 @@ static int verify_dataset(void *arg, const struct repo_dataset *d)
 		printf(" (%u encrypted, not checked: no dataset key, see "
 		       "--key)",
 		       unchecked);
+	if (framed)
+		printf(" (%u with a frame digest: both digests checked)",
+		       framed);
 	putchar('\n');
 	repo_catalog_free(cat);
 	return 0;

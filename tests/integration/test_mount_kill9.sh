@@ -74,18 +74,23 @@ step "$hits cache hits, $(stat_value "$T/mnt" aidatafs_cache_misses_total) misse
 [ "$(stat_value "$T/mnt" aidatafs_errors_total '{kind="verify"}')" = 0 ] ||
 	fail "verify errors after the remount"
 # a plaintext chunk file is named by the digest of its bytes; encrypted
-# (secure tier) chunks are kept as ciphertext under another name: at most
-# as many files as the secure datasets have chunks may not hash to their
-# names
+# (secure tier) chunks are kept as ciphertext under another name, and
+# zstd chunks with a frame digest (FORMAT.md §5.9) under a digest of that
+# (their bytes were compared with the source by the reads above, from
+# the cache): at most as many files as there are such chunks may not
+# hash to their names
 run_ok "$AIDATA" verify "$PLAT_REPO" --pubkey "$PLAT_PUB"
 enc=$(awk '$1 == "dataset" && $3 == "secure" { for (i = 1; i < NF; i++) if ($(i + 1) == "chunks") n += $i } END { print n + 0 }' "$LAST_OUT")
+framed=$(awk '$1 == "dataset" && $3 != "secure" { for (i = 1; i < NF; i++) if ($(i + 1) == "with" && $(i + 3) == "frame") n += substr($i, 2) } END { print n + 0 }' "$LAST_OUT")
+[ "$framed" -gt 0 ] || { show "$LAST_OUT" "aidata verify"; fail "no chunk with a frame digest in the sample platform"; }
 nfiles=0 other=0
 while read -r name path; do
 	nfiles=$((nfiles + 1))
 	[ "$(sha256sum <"$path" | cut -c1-64)" = "$name" ] || other=$((other + 1))
 done < <(find "$CACHE/chunks" -type f -printf '%f %p\n')
-step "$nfiles chunk files, $other not named by their digest (secure chunks in the repository: $enc)"
-[ "$other" -le "$enc" ] || fail "$other chunk files do not hash to their names (only $enc are encrypted)"
+step "$nfiles chunk files, $other not named by their digest (secure chunks in the repository: $enc, with a frame digest: $framed)"
+[ "$other" -le $((enc + framed)) ] ||
+	fail "$other chunk files do not hash to their names (only $enc are encrypted, $framed have a frame digest)"
 find "$CACHE/tmp" -type f >"$T/tmp.left"
 [ ! -s "$T/tmp.left" ] || { show "$T/tmp.left" "tmp"; fail "files left in CACHE/tmp after the reads"; }
 mount_alive || fail "aidatafs died"

@@ -252,6 +252,62 @@ static void test_miss_then_hit(void)
 	unit_rmtree(dir);
 }
 
+/*
+ * A record with a stored digest is checked by its frame, not by its
+ * content digest, so the cache must not file what the frame decodes to
+ * under that content digest: another repository sharing the cache could
+ * claim the same content digest for another frame. A forged record here
+ * claims chunk 5's content digest for chunk 7's frame (with that frame's
+ * stored digest): it is served as what the frame holds, chunk 7's bytes,
+ * and the genuine record of chunk 5 read afterwards still gets chunk 5's
+ * bytes, from the origin. The genuine record of chunk 7 with its stored
+ * digest is a hit on what the forged one fetched.
+ */
+static void test_stored_digest_key(void)
+{
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, 0, false);
+	const struct fixture *a = &plain_chunks[5], *b = &plain_chunks[7];
+	struct repo_chunk forged = b->ch, genuine = b->ch;
+	struct cache_chunk_ref ref;
+	struct buf frame;
+	uint32_t flags;
+	uint8_t *p;
+
+	REQUIRE(a->ch.flags == REPO_CHUNK_ZSTD &&
+		b->ch.flags == REPO_CHUNK_ZSTD);
+	/* the frame as it lies in the shard: encoding is deterministic */
+	buf_init(&frame, REPO_STORED_MAX);
+	REQUIRE_RC(repo_chunk_encode(b->plain, b->ch.size, 3, &frame, &flags),
+		   0);
+	REQUIRE(frame.len == b->ch.stored_size);
+	sha256_buffer(frame.data, frame.len, &genuine.stored_digest);
+	genuine.has_stored_digest = true;
+	forged.stored_digest = genuine.stored_digest;
+	forged.has_stored_digest = true;
+	forged.digest = a->ch.digest;
+
+	REQUIRE_RC(cache_chunk_acquire(c, &forged, NULL, &ref), 0);
+	p = ref_bytes(&ref);
+	CHECK_MEM(p, b->plain, b->ch.size);
+	free(p);
+	cache_chunk_release(c, &ref);
+	CHECK_U64(origin_requests(c), 1);
+	CHECK(!cache_chunk_present(c, &a->ch));
+
+	check_chunk(c, a, NULL);
+	CHECK_U64(origin_requests(c), 2);
+	REQUIRE_RC(cache_chunk_acquire(c, &genuine, NULL, &ref), 0);
+	p = ref_bytes(&ref);
+	CHECK_MEM(p, b->plain, b->ch.size);
+	free(p);
+	cache_chunk_release(c, &ref);
+	CHECK_U64(origin_requests(c), 2);
+	buf_release(&frame);
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
 /* A record whose digest does not match what the origin serves. */
 static void test_verify_failure(void)
 {
@@ -1175,6 +1231,7 @@ int main(void)
 	setup();
 	RUN(test_miss_then_hit);
 	RUN(test_verify_failure);
+	RUN(test_stored_digest_key);
 	RUN(test_one_fetch_for_concurrent_readers);
 	RUN(test_lru_order);
 	RUN(test_size_bound_and_pins);
