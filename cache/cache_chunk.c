@@ -159,7 +159,7 @@ void cache_chunk_key(const struct repo_chunk *ch, struct digest *key)
 	sha256_ctx_t *sha;
 	uint8_t off[8];
 
-	if (ch->flags == REPO_CHUNK_ZSTD && ch->has_stored_digest) {
+	if (repo_chunk_frame_checked(ch)) {
 		sha = sha256_new();
 		sha256_update(sha, "aidata-stored-chunk", 19);
 		sha256_update(sha, ch->stored_digest.b, DIGEST_LEN);

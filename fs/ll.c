@@ -17,7 +17,8 @@
 #include "banned.h"
 
 #define READ_MAX (1u << 20)
-/* the smallest read request ll_read_max settles for */
+/* the smallest read request ll_read_max settles for; where not even
+ * that fits, requests stay 1 MiB and libfuse copies their replies */
 #define READ_MIN (128u << 10)
 /* segments of a reply sized for: a read across two chunks */
 #define REPLY_SEGMENTS 2
@@ -35,8 +36,7 @@
  * (docs/PERFORMANCE.md). So the kernel is asked for requests whose
  * replies fit the pipe this process can have: 1 MiB where a pipe grows
  * to hold one (root with CAP_SYS_RESOURCE, or a raised pipe-max-size),
- * else the largest power of two that fits, down to READ_MIN (below which
- * 1 MiB copied beats smaller requests).
+ * else the largest power of two that fits, down to READ_MIN.
  */
 size_t ll_read_max(void)
 {

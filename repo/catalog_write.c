@@ -230,7 +230,7 @@ int repo_catalog_writer_chunk(repo_catalog_writer_t *w, uint32_t id,
 			 w->scratch.len);
 	/* a zstd frame only: a raw chunk's stored bytes are its bytes, and
 	 * an encrypted one has its tag */
-	if (!rc && c->has_stored_digest && c->flags == REPO_CHUNK_ZSTD) {
+	if (!rc && repo_chunk_frame_checked(c)) {
 		rc = optional_table(w, CATALOG_DB_STORED_DIGESTS,
 				    &w->stored_digests, &w->has_stored_digests);
 		if (!rc)

@@ -167,7 +167,7 @@ int repo_chunk_decode(const void *stored, size_t stored_len,
 		    stored_len - REPO_CHUNK_ENVELOPE > REPO_CHUNK_MAX)
 			return -EINVAL;
 		rc = chunk_open(stored, stored_len, c, key, out);
-	} else if (c->flags == REPO_CHUNK_ZSTD && c->has_stored_digest) {
+	} else if (repo_chunk_frame_checked(c)) {
 		/* the frame is the catalog's: what it decodes to is too */
 		sha256_buffer(stored, stored_len, &d);
 		if (!digest_equal(&d, &c->stored_digest))

@@ -77,7 +77,7 @@ static int verify_dataset(void *arg, const struct repo_dataset *d)
 			continue;
 		}
 		/* checked by its stored digest: its content digest too */
-		if (c.has_stored_digest && c.flags == REPO_CHUNK_ZSTD) {
+		if (repo_chunk_frame_checked(&c)) {
 			struct digest got;
 
 			sha256_buffer(v->buf, c.size, &got);

@@ -130,6 +130,13 @@ struct repo_chunk {
 	struct digest stored_digest;
 };
 
+/* Whether c is checked by its stored digest (FORMAT.md §5.9): a zstd
+ * frame, not encrypted, whose catalog records the frame's SHA-256. */
+static inline bool repo_chunk_frame_checked(const struct repo_chunk *c)
+{
+	return c->flags == REPO_CHUNK_ZSTD && c->has_stored_digest;
+}
+
 /*
  * Encode raw chunk bytes for storage: a zstd frame at level, or the raw
  * bytes when compression saves less than REPO_CHUNK_MIN_SAVING percent.
