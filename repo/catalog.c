@@ -432,7 +432,9 @@ int repo_catalog_chunk(repo_catalog_t *cat, uint32_t id, struct repo_chunk *out)
 	if (rc)
 		return rc;
 	rc = repo_chunk_record_decode(v.mv_data, v.mv_size, out);
-	if (!rc && cat->has_stored_digests) {
+	/* an entry for a chunk that is not a plain zstd frame is ignored,
+	 * whatever it holds (FORMAT.md §5.9) */
+	if (!rc && cat->has_stored_digests && out->flags == REPO_CHUNK_ZSTD) {
 		MDB_val k = {sizeof(key), key};
 
 		rc = mdb_get(txn, cat->stored_digests, &k, &v);

@@ -77,24 +77,43 @@ static int stray_files(const char *dir, const char *const *expected,
 	return stray;
 }
 
-/* An LMDB file with one table holding key = value. */
-static void write_plain_lmdb(const char *path, const char *table,
-			     const char *key, const char *value)
+/*
+ * Put key = value (any bytes) into table of the LMDB file at path, going
+ * around the catalog writer as a broken publisher could. db_flags:
+ * MDB_CREATE, or 0 when the table must be there already. The result of
+ * mdb_put (an LMDB error code); the rest must succeed.
+ */
+static int lmdb_put(const char *path, const char *table, unsigned db_flags,
+		    const void *key, size_t key_len, const void *value,
+		    size_t value_len)
 {
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi dbi;
-	MDB_val k = {strlen(key), (void *)key};
-	MDB_val v = {strlen(value), (void *)value};
+	MDB_val k = {key_len, (void *)key};
+	MDB_val v = {value_len, (void *)value};
+	int rc;
 
 	REQUIRE(mdb_env_create(&env) == 0);
 	REQUIRE(mdb_env_set_maxdbs(env, 4) == 0);
 	REQUIRE(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_NOLOCK, 0644) == 0);
 	REQUIRE(mdb_txn_begin(env, NULL, 0, &txn) == 0);
-	REQUIRE(mdb_dbi_open(txn, table, MDB_CREATE, &dbi) == 0);
-	REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
-	REQUIRE(mdb_txn_commit(txn) == 0);
+	REQUIRE(mdb_dbi_open(txn, table, db_flags, &dbi) == 0);
+	rc = mdb_put(txn, dbi, &k, &v, 0);
+	if (rc == 0)
+		REQUIRE(mdb_txn_commit(txn) == 0);
+	else
+		mdb_txn_abort(txn);
 	mdb_env_close(env);
+	return rc;
+}
+
+/* An LMDB file with one table holding key = value. */
+static void write_plain_lmdb(const char *path, const char *table,
+			     const char *key, const char *value)
+{
+	REQUIRE(lmdb_put(path, table, MDB_CREATE, key, strlen(key), value,
+			 strlen(value)) == 0);
 }
 
 /* ------------------------------------------------------ a dataset tree */
@@ -1034,6 +1053,109 @@ static void test_root_contributors(void)
 	free(file);
 }
 
+/* ------------------------------------------------------ stored digests */
+
+/*
+ * FORMAT.md §5.9: a stored digest is exactly 32 bytes, and any other
+ * length makes that chunk's record malformed (-EINVAL): never a digest
+ * cut short or read past the value's end. The other chunks still read.
+ */
+static void test_stored_digest_length(void)
+{
+	static const size_t bad_lengths[] = {0, 1, 31, 33, 64};
+	const uint32_t victim = 2; /* zstd, with a stored digest */
+	char *dir = unit_path(tmp, "stored"), *work = unit_path(dir, "work");
+	char *object = unit_path(dir, "object");
+	char *file = unit_path(dir, "catalog.mdb");
+	uint8_t key[4], value[2 * DIGEST_LEN];
+	struct repo_chunk want, other, got;
+	repo_catalog_t *cat = NULL;
+	struct digest d, replaced;
+	uint64_t size;
+
+	REQUIRE(mkdir(dir, 0700) == 0);
+	write_dataset_catalog(work, object, &d, &size);
+	chunk_of(victim, &want);
+	REQUIRE(want.flags == REPO_CHUNK_ZSTD && want.has_stored_digest);
+	store_be32(key, victim);
+
+	/* as written, the entry reads back */
+	REQUIRE_RC(repo_catalog_unpack(object, &d, file), 0);
+	REQUIRE_RC(repo_catalog_open(file, &cat), 0);
+	CHECK_RC(repo_catalog_chunk(cat, victim, &got), 0);
+	CHECK(got.has_stored_digest);
+	CHECK(digest_equal(&got.stored_digest, &want.stored_digest));
+	CHECK(digest_equal(&got.digest, &want.digest));
+	repo_catalog_free(cat);
+
+	/* other 32 bytes put under the key are what the reader returns: the
+	 * puts below reach the entry it uses */
+	replaced = digest_of("another frame");
+	REQUIRE(lmdb_put(file, "stored-digests", 0, key, sizeof(key),
+			 replaced.b, DIGEST_LEN) == 0);
+	REQUIRE_RC(repo_catalog_open(file, &cat), 0);
+	CHECK_RC(repo_catalog_chunk(cat, victim, &got), 0);
+	CHECK(got.has_stored_digest);
+	CHECK(digest_equal(&got.stored_digest, &replaced));
+	repo_catalog_free(cat);
+	REQUIRE(unlink(file) == 0);
+
+	/* the right digest, then more of it */
+	memcpy(value, want.stored_digest.b, DIGEST_LEN);
+	memcpy(value + DIGEST_LEN, want.stored_digest.b, DIGEST_LEN);
+	for (size_t k = 0; k < sizeof(bad_lengths) / sizeof(bad_lengths[0]);
+	     k++) {
+		size_t n = bad_lengths[k];
+		int rc;
+
+		REQUIRE_RC(repo_catalog_unpack(object, &d, file), 0);
+		rc = lmdb_put(file, "stored-digests", 0, key, sizeof(key),
+			      value, n);
+		if (rc) {
+			UNIT_FAIL("a %zu-byte stored digest: mdb_put: %s", n,
+				  mdb_strerror(rc));
+			REQUIRE(unlink(file) == 0);
+			continue;
+		}
+		REQUIRE_RC(repo_catalog_open(file, &cat), 0);
+		rc = repo_catalog_chunk(cat, victim, &got);
+		if (rc != -EINVAL)
+			UNIT_FAIL("a %zu-byte stored digest: "
+				  "repo_catalog_chunk returned %d, expected "
+				  "%d (-EINVAL)",
+				  n, rc, -EINVAL);
+		/* the damage is that chunk's: the others (without an entry)
+		 * read as written */
+		for (uint32_t id = 0; id < victim; id++) {
+			chunk_of(id, &other);
+			CHECK_RC(repo_catalog_chunk(cat, id, &got), 0);
+			CHECK(digest_equal(&got.digest, &other.digest));
+			CHECK(!got.has_stored_digest);
+		}
+		repo_catalog_free(cat);
+		REQUIRE(unlink(file) == 0);
+	}
+
+	/* an entry for the raw chunk 1 is ignored, whatever its length */
+	store_be32(key, 1);
+	chunk_of(1, &other);
+	for (size_t n = DIGEST_LEN - 1; n <= DIGEST_LEN; n++) {
+		REQUIRE_RC(repo_catalog_unpack(object, &d, file), 0);
+		REQUIRE(lmdb_put(file, "stored-digests", 0, key, sizeof(key),
+				 value, n) == 0);
+		REQUIRE_RC(repo_catalog_open(file, &cat), 0);
+		CHECK_RC(repo_catalog_chunk(cat, 1, &got), 0);
+		CHECK(digest_equal(&got.digest, &other.digest));
+		CHECK(!got.has_stored_digest);
+		repo_catalog_free(cat);
+		REQUIRE(unlink(file) == 0);
+	}
+	free(dir);
+	free(work);
+	free(object);
+	free(file);
+}
+
 /* ------------------------------------------------ one large directory */
 
 struct big_check {
@@ -1560,6 +1682,7 @@ int main(void)
 	RUN(test_catalog_format);
 	RUN(test_root_catalog);
 	RUN(test_root_contributors);
+	RUN(test_stored_digest_length);
 	RUN(test_big_directory);
 	RUN(test_unpack_errors);
 	RUN(test_unpack_foreign_frames);
