@@ -1434,7 +1434,7 @@ static void test_unpack_errors(void)
 
 /* Compress p with or without a checksum into path; its digest. */
 static void write_frame(const char *path, const void *p, size_t n, int checksum,
-			struct digest *d)
+			bool sized, struct digest *d)
 {
 	ZSTD_CCtx *cctx = ZSTD_createCCtx();
 	size_t cap = ZSTD_compressBound(n), fn;
@@ -1443,7 +1443,23 @@ static void write_frame(const char *path, const void *p, size_t n, int checksum,
 	REQUIRE(cctx && frame);
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, checksum);
 	ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, 1);
-	fn = ZSTD_compress2(cctx, frame, cap, p, n);
+	if (sized) {
+		/* one call: the header declares the content size */
+		fn = ZSTD_compress2(cctx, frame, cap, p, n);
+	} else {
+		/* streamed, as writers before the size was pledged did */
+		ZSTD_inBuffer ib = {p, n, 0};
+		ZSTD_outBuffer ob = {frame, cap, 0};
+
+		/* input first, then the end: the size is never pledged */
+		fn = ZSTD_compressStream2(cctx, &ob, &ib, ZSTD_e_continue);
+		REQUIRE(!ZSTD_isError(fn) && ib.pos == n);
+		fn = ZSTD_compressStream2(cctx, &ob, &ib, ZSTD_e_end);
+		REQUIRE(fn == 0);
+		fn = ob.pos;
+		REQUIRE(ZSTD_getFrameContentSize(frame, fn) ==
+			ZSTD_CONTENTSIZE_UNKNOWN);
+	}
 	REQUIRE(!ZSTD_isError(fn));
 	write_whole(path, frame, fn);
 	sha256_buffer(frame, fn, d);
@@ -1472,7 +1488,7 @@ static void test_unpack_large(void)
 	for (size_t i = 0; i < n; i++)
 		raw[i] = i % 4096 < 3000 ? 0 : (uint8_t)(unit_rand(&seed) % 5);
 	for (int checksum = 0; checksum <= 1; checksum++) {
-		write_frame(object, raw, n, checksum, &d);
+		write_frame(object, raw, n, checksum, checksum == 1, &d);
 		CHECK_RC(repo_catalog_unpack(object, &d, out), 0);
 		read_whole(out, &back, &back_len);
 		CHECK(back_len == n && memcmp(back, raw, n) == 0);
@@ -1506,15 +1522,22 @@ static void test_unpack_foreign_frames(void)
 	REQUIRE_RC(repo_catalog_unpack(object, &d, mdb), 0);
 	read_whole(mdb, &raw, &raw_len);
 
-	for (int checksum = 0; checksum <= 1; checksum++) {
-		int rc;
+	/* the writer's frame declares its size (FORMAT.md §5.1) */
+	read_whole(object, &back, &back_len);
+	CHECK(ZSTD_getFrameContentSize(back, back_len) == raw_len);
+	free(back);
 
-		write_frame(other, raw, raw_len, checksum, &d);
+	for (int k = 0; k < 4; k++) {
+		int checksum = k & 1, rc;
+		bool sized = k & 2;
+
+		write_frame(other, raw, raw_len, checksum, sized, &d);
 		rc = repo_catalog_unpack(other, &d, out);
 		if (rc != 0) {
-			UNIT_FAIL("a valid frame (checksum %d) of a %zu-byte "
-				  "catalog: unpack returned %d",
-				  checksum, raw_len, rc);
+			UNIT_FAIL("a valid frame (checksum %d, %s) of a "
+				  "%zu-byte catalog: unpack returned %d",
+				  checksum, sized ? "sized" : "size unknown",
+				  raw_len, rc);
 			continue;
 		}
 		read_whole(out, &back, &back_len);
