@@ -73,24 +73,52 @@ hits=$(stat_value "$T/mnt" aidatafs_cache_hits_total)
 step "$hits cache hits, $(stat_value "$T/mnt" aidatafs_cache_misses_total) misses after the remount"
 [ "$(stat_value "$T/mnt" aidatafs_errors_total '{kind="verify"}')" = 0 ] ||
 	fail "verify errors after the remount"
-# a plaintext chunk file is named by the digest of its bytes; encrypted
-# (secure tier) chunks are kept as ciphertext under another name, and
-# zstd chunks with a frame digest (FORMAT.md §5.9) under a digest of that
-# (their bytes were compared with the source by the reads above, from
-# the cache): at most as many files as there are such chunks may not
-# hash to their names
-run_ok "$AIDATA" verify "$PLAT_REPO" --pubkey "$PLAT_PUB"
-enc=$(awk '$1 == "dataset" && $3 == "secure" { for (i = 1; i < NF; i++) if ($(i + 1) == "chunks") n += $i } END { print n + 0 }' "$LAST_OUT")
-framed=$(awk '$1 == "dataset" && $3 != "secure" { for (i = 1; i < NF; i++) if ($(i + 1) == "with" && $(i + 3) == "frame") n += substr($i, 2) } END { print n + 0 }' "$LAST_OUT")
-[ "$framed" -gt 0 ] || { show "$LAST_OUT" "aidata verify"; fail "no chunk with a frame digest in the sample platform"; }
-nfiles=0 other=0
-while read -r name path; do
+# every chunk file must have the name the daemon gives its chunk
+# (cache_chunk_key(), cache/cache_chunk.c), worked out here from the
+# repository's catalogs: a plaintext chunk file is named by the digest of
+# its bytes; encrypted (secure tier) chunks are kept as ciphertext under
+# a digest of where that lies, and zstd chunks with a frame digest
+# (FORMAT.md §5.9) under a digest of that (their bytes were compared
+# with the source by the reads above, from the cache). Each kind must be
+# there, or the test could not tell that kind is filed right.
+kinds="digest frame encrypted"
+run_ok py "$PYHELP/cache_names.py" "$PLAT_REPO"
+declare -A kind_of=() kind_names=() kind_files=()
+while read -r kind name; do
+	[ -n "${kind_of[$name]-}" ] ||
+		kind_names[$kind]=$((${kind_names[$kind]-0} + 1))
+	kind_of[$name]=$kind
+done <"$LAST_OUT"
+for kind in $kinds; do
+	[ -n "${kind_names[$kind]-}" ] ||
+		{ show "$LAST_OUT" "cache_names.py"; fail "test bug: the sample platform has no chunk of kind $kind"; }
+	kind_files[$kind]=0
+done
+nfiles=0
+: >"$T/misnamed"
+: >"$T/mismatched"
+while read -r rel path; do
 	nfiles=$((nfiles + 1))
-	[ "$(sha256sum <"$path" | cut -c1-64)" = "$name" ] || other=$((other + 1))
-done < <(find "$CACHE/chunks" -type f -printf '%f %p\n')
-step "$nfiles chunk files, $other not named by their digest (secure chunks in the repository: $enc, with a frame digest: $framed)"
-[ "$other" -le $((enc + framed)) ] ||
-	fail "$other chunk files do not hash to their names (only $enc are encrypted, $framed have a frame digest)"
+	name=${rel##*/}
+	kind=${kind_of[$name]-}
+	# chunks/<first two hex digits>/<name>, as the daemon files them
+	if [ -z "$kind" ] || [ "$rel" != "${name:0:2}/$name" ]; then
+		echo "$rel" >>"$T/misnamed"
+		continue
+	fi
+	kind_files[$kind]=$((kind_files[$kind] + 1))
+	if [ "$kind" = digest ] && [ "$(sha256sum <"$path" | cut -c1-64)" != "$name" ]; then
+		echo "$rel" >>"$T/mismatched"
+	fi
+done < <(find "$CACHE/chunks" -type f -printf '%P %p\n' | sort)
+step "$nfiles chunk files: ${kind_files[digest]} named by their content digest, ${kind_files[frame]} by their frame digest, ${kind_files[encrypted]} encrypted, $(wc -l <"$T/misnamed") by no chunk (names in the repository: ${kind_names[digest]}, ${kind_names[frame]}, ${kind_names[encrypted]})"
+[ ! -s "$T/misnamed" ] ||
+	{ show "$T/misnamed" "chunk files named by no chunk of the repository"; fail "$(wc -l <"$T/misnamed") chunk files have a name the daemon gives no chunk"; }
+[ ! -s "$T/mismatched" ] ||
+	{ show "$T/mismatched" "chunk files named by a content digest"; fail "$(wc -l <"$T/mismatched") chunk files do not hash to their names"; }
+for kind in $kinds; do
+	[ "${kind_files[$kind]}" -gt 0 ] || fail "no chunk file of kind $kind in the cache"
+done
 find "$CACHE/tmp" -type f >"$T/tmp.left"
 [ ! -s "$T/tmp.left" ] || { show "$T/tmp.left" "tmp"; fail "files left in CACHE/tmp after the reads"; }
 mount_alive || fail "aidatafs died"
