@@ -38,6 +38,7 @@ struct pack_run {
 	char *staging, *objects, *scratch;
 	struct pack_prev *prev; /* NULL for a new repository */
 	struct pack_index *ix;
+	struct pack_finisher *fin; /* ends shards and dataset catalogs */
 	struct pack_pipeline *pp;
 	struct pack_state *state; /* trusted state of prev, or NULL */
 	struct pack_state_writer *state_out;
@@ -198,9 +199,14 @@ static int run_stage(struct pack_run *r)
 			r->spec.entries[i].d.id = (uint32_t)i;
 		r->next_id = (uint32_t)r->spec.count;
 	}
+	rc = pack_finisher_new(&r->fin);
+	if (rc) {
+		log_error("cannot start a thread: %s", strerror(-rc));
+		return rc;
+	}
 	return pack_pipeline_new(r->objects, r->ix, r->o->jobs, r->o->level,
 				 r->o->shard_size, r->o->chunk_size, &r->stats,
-				 &r->pp);
+				 r->fin, &r->pp);
 }
 
 /* The pack state of the revision extended, and the writer of the next. */
@@ -233,11 +239,12 @@ static void run_open_state(struct pack_run *r)
 	free(dir);
 }
 
-/* Write catalog w as an object under objects/catalog/. */
-static int catalog_finish(struct pack_run *r, repo_catalog_writer_t *w,
-			  struct digest *d, uint64_t *size)
+/* Write catalog w as an object under objects/catalog/ (objects: the
+ * staging objects directory). */
+static int catalog_write(const char *objects, repo_catalog_writer_t *w,
+			 struct digest *d, uint64_t *size)
 {
-	char *tmp = xasprintf("%s/catalog.tmp", r->objects);
+	char *tmp = xasprintf("%s/catalog.tmp", objects);
 	char rel[128], *dest = NULL;
 	int rc;
 
@@ -245,18 +252,59 @@ static int catalog_finish(struct pack_run *r, repo_catalog_writer_t *w,
 	rc = repo_catalog_writer_finish(w, tmp, d, size);
 	if (!rc) {
 		repo_catalog_object_path(d, rel, sizeof(rel));
-		dest = xasprintf("%s/%s", r->objects, rel);
+		dest = xasprintf("%s/%s", objects, rel);
 		if (rename(tmp, dest) != 0)
 			rc = -errno;
 	}
 	if (rc) {
-		log_error("cannot write a catalog into '%s': %s", r->objects,
+		log_error("cannot write a catalog into '%s': %s", objects,
 			  strerror(-rc));
 		unlink(tmp);
 	}
 	free(tmp);
 	free(dest);
 	return rc;
+}
+
+/* A dataset's sealed catalog on its way into place (run by the
+ * finisher, one at a time: they share catalog.tmp). */
+struct catalog_task {
+	char *objects;
+	repo_catalog_writer_t *w;
+	struct repo_dataset *d; /* catalog and catalog_size are set */
+};
+
+static int catalog_task_run(void *arg)
+{
+	struct catalog_task *t = arg;
+	int rc;
+
+	rc = catalog_write(t->objects, t->w, &t->d->catalog,
+			   &t->d->catalog_size);
+	repo_catalog_writer_free(t->w);
+	free(t->objects);
+	free(t);
+	return rc;
+}
+
+/* Seal d's catalog w and hand it to the finisher, which frees it. */
+static int catalog_submit(struct pack_run *r, repo_catalog_writer_t *w,
+			  struct repo_dataset *d)
+{
+	struct catalog_task *t;
+	int rc = repo_catalog_writer_seal(w);
+
+	if (rc) {
+		log_error("dataset '%s': cannot write its catalog: %s", d->name,
+			  strerror(-rc));
+		repo_catalog_writer_free(w);
+		return rc;
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->objects = xstrdup(r->objects);
+	t->w = w;
+	t->d = d;
+	return pack_finisher_submit(r->fin, catalog_task_run, t);
 }
 
 /*
@@ -375,16 +423,31 @@ static int run_pack_dataset(struct pack_run *r, size_t i)
 		rc = pack_dataset_walk(path, &c);
 	if (!rc)
 		rc = pack_pipeline_dataset_end(r->pp, c.w);
+	if (!rc) {
+		/* written out while the next dataset packs */
+		rc = catalog_submit(r, c.w, d);
+		c.w = NULL;
+	}
 	if (!rc)
-		rc = catalog_finish(r, c.w, &d->catalog, &d->catalog_size);
-	if (!rc)
-		pack_state_writer_dataset_end(r->state_out, &d->catalog,
-					      c.inodes);
+		pack_state_writer_dataset_end(r->state_out, c.inodes);
 out:
 	repo_catalog_writer_free(c.w);
 	repo_catalog_free(c.prev);
 	repo_dataset_release(&prev_d);
 	free(path);
+	return rc;
+}
+
+/* Wait for the datasets' shards and catalogs to be written out. */
+static int run_finish_datasets(struct pack_run *r)
+{
+	int rc = pack_finisher_wait(r->fin);
+
+	for (size_t i = 0; !rc && i < r->spec.count; i++) {
+		const struct repo_dataset *d = &r->spec.entries[i].d;
+
+		pack_state_writer_catalog(r->state_out, d->name, &d->catalog);
+	}
 	return rc;
 }
 
@@ -403,7 +466,7 @@ static int run_write_root(struct pack_run *r)
 	for (size_t i = 0; !rc && i < r->spec.count; i++)
 		rc = repo_catalog_writer_dataset(w, &r->spec.entries[i].d);
 	if (!rc)
-		rc = catalog_finish(r, w, &r->root, &r->root_size);
+		rc = catalog_write(r->objects, w, &r->root, &r->root_size);
 	repo_catalog_writer_free(w);
 	return rc;
 }
@@ -462,6 +525,8 @@ static void run_result(const struct pack_run *r,
 static void run_release(struct pack_run *r, int rc)
 {
 	pack_pipeline_free(r->pp);
+	/* what it still holds lands in staging, removed below */
+	pack_finisher_free(r->fin);
 	pack_index_free(r->ix);
 	pack_state_free(r->state);
 	pack_state_writer_free(r->state_out);
@@ -498,6 +563,8 @@ int publish_pack(const struct publish_pack_options *o,
 		run_open_state(&r);
 	for (size_t i = 0; !rc && i < r.spec.count; i++)
 		rc = run_pack_dataset(&r, i);
+	if (!rc)
+		rc = run_finish_datasets(&r);
 	if (!rc) {
 		pack_report_tick(&r.report, &r.stats, true);
 		rc = run_write_root(&r);

@@ -1,7 +1,8 @@
 /*
  * The packer's data path: chunks are hashed by the caller's thread,
  * compressed by worker threads, and appended to shards in submission
- * order (so a pack is deterministic) by the caller's thread.
+ * order (so a pack is deterministic) by the caller's thread; a closed
+ * shard is fsynced and moved into place by the finisher.
  */
 #define _GNU_SOURCE
 #include "publish_int.h"
@@ -46,6 +47,7 @@ struct pack_pipeline {
 	uint64_t shard_size;
 	size_t chunk_cap; /* size of every chunk buffer (job->raw) */
 	struct pack_stats *stats;
+	struct pack_finisher *fin; /* puts closed shards in place */
 	char *dataset;
 	bool encrypt;
 	uint8_t key[AUTH_DATASET_KEY_LEN];
@@ -122,7 +124,7 @@ static void *worker_main(void *arg)
 int pack_pipeline_new(const char *objects_dir, struct pack_index *ix,
 		      unsigned workers, int level, uint64_t shard_size,
 		      size_t chunk_cap, struct pack_stats *stats,
-		      struct pack_pipeline **out)
+		      struct pack_finisher *fin, struct pack_pipeline **out)
 {
 	struct pack_pipeline *pp = xcalloc(1, sizeof(*pp));
 
@@ -133,6 +135,7 @@ int pack_pipeline_new(const char *objects_dir, struct pack_index *ix,
 	pp->level = level;
 	pp->shard_size = shard_size;
 	pp->stats = stats;
+	pp->fin = fin;
 	pp->shard_fd = -1;
 	pp->shard_sha = sha256_new();
 	pthread_mutex_init(&pp->lock, NULL);
@@ -177,30 +180,57 @@ static int shard_open(struct pack_pipeline *pp)
 	return 0;
 }
 
+/* A closed shard on its way into place (run by the finisher). */
+struct shard_sync {
+	int fd;
+	char *tmp, *path;
+};
+
+static int shard_sync_run(void *arg)
+{
+	struct shard_sync *s = arg;
+	char *dir =
+	    xstrndup(s->path, (size_t)(strrchr(s->path, '/') - s->path));
+	int rc = 0;
+
+	if (fsync(s->fd) != 0)
+		rc = -errno;
+	if (close(s->fd) != 0 && !rc)
+		rc = -errno;
+	if (!rc)
+		rc = fs_mkdir_p(dir, 0755);
+	if (!rc && rename(s->tmp, s->path) != 0)
+		rc = -errno;
+	if (rc) {
+		log_error("shard '%s': %s", s->tmp, strerror(-rc));
+		unlink(s->tmp);
+	}
+	free(dir);
+	free(s->tmp);
+	free(s->path);
+	free(s);
+	return rc;
+}
+
+/*
+ * Close the open shard: its digest (the name it gets) is known now; the
+ * finisher writes it out and moves it there.
+ */
 static int shard_close(struct pack_pipeline *pp)
 {
-	char rel[128], *path = NULL, *dir = NULL;
+	struct shard_sync *s;
+	char rel[128];
 	struct digest d;
-	int rc = 0;
 
 	if (pp->shard_fd < 0)
 		return 0;
-	if (fsync(pp->shard_fd) != 0)
-		rc = -errno;
-	if (close(pp->shard_fd) != 0 && !rc)
-		rc = -errno;
-	pp->shard_fd = -1;
 	sha256_final(pp->shard_sha, &d);
-	if (rc)
-		goto out;
 	repo_shard_object_path(&d, rel, sizeof(rel));
-	path = xasprintf("%s/%s", pp->objects_dir, rel);
-	dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
-	rc = fs_mkdir_p(dir, 0755);
-	if (!rc && rename(pp->shard_tmp, path) != 0)
-		rc = -errno;
-	if (rc)
-		goto out;
+	s = xcalloc(1, sizeof(*s));
+	s->fd = pp->shard_fd;
+	s->tmp = xstrdup(pp->shard_tmp);
+	s->path = xasprintf("%s/%s", pp->objects_dir, rel);
+	pp->shard_fd = -1;
 	if (pp->shard_seq >= pp->closed_alloc) {
 		pp->closed_alloc = pp->closed_alloc ? 2 * pp->closed_alloc : 16;
 		pp->closed = xrealloc(pp->closed,
@@ -209,14 +239,7 @@ static int shard_close(struct pack_pipeline *pp)
 	pp->closed[pp->shard_seq] = d;
 	pp->shard_seq++;
 	pp->stats->shards_new++;
-out:
-	if (rc) {
-		log_error("shard '%s': %s", pp->shard_tmp, strerror(-rc));
-		unlink(pp->shard_tmp);
-	}
-	free(path);
-	free(dir);
-	return rc;
+	return pack_finisher_submit(pp->fin, shard_sync_run, s);
 }
 
 /* Wait for the oldest job, append its bytes to the shard, index it. */

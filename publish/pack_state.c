@@ -357,7 +357,6 @@ void pack_state_writer_records(struct pack_state_writer *w, uint64_t first,
 }
 
 void pack_state_writer_dataset_end(struct pack_state_writer *w,
-				   const struct digest *catalog,
 				   uint64_t inode_count)
 {
 	struct section *sec;
@@ -365,10 +364,19 @@ void pack_state_writer_dataset_end(struct pack_state_writer *w,
 	if (!w || !w->open)
 		return;
 	sec = &w->sections[w->count - 1];
-	sec->catalog = *catalog;
 	sec->count = inode_count;
 	w->end = sec->offset + inode_count * RECORD_LEN;
 	w->open = false;
+}
+
+void pack_state_writer_catalog(struct pack_state_writer *w, const char *name,
+			       const struct digest *catalog)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < w->count; i++)
+		if (!strcmp(w->sections[i].name, name))
+			w->sections[i].catalog = *catalog;
 }
 
 void pack_state_writer_commit(struct pack_state_writer *w,

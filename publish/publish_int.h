@@ -167,12 +167,39 @@ double pack_now(void);
 void pack_report_tick(struct pack_report *r, const struct pack_stats *s,
 		      bool final);
 
+/* ------------------------- finishing in the background (pack_finisher.c) -- */
+
+/*
+ * One thread that runs tasks in the order they are queued: the fsync,
+ * compaction and rename that end a shard or a catalog, while the packing
+ * thread goes on. A task runs even after an earlier one failed (so each
+ * cleans up after itself); the first error is kept.
+ */
+struct pack_finisher;
+
+/* A task: does its work, logs what failed, frees arg; 0 or -errno. */
+typedef int (*pack_finisher_fn)(void *arg);
+
+int pack_finisher_new(struct pack_finisher **out);
+/*
+ * Queue fn(arg), which then owns arg; blocks while the queue is full.
+ * Returns the first error of a task run so far (fn is queued all the
+ * same), so a failure stops the pack at its next shard or dataset.
+ */
+int pack_finisher_submit(struct pack_finisher *f, pack_finisher_fn fn,
+			 void *arg);
+/* Wait until every queued task has run: 0, or the first task's error. */
+int pack_finisher_wait(struct pack_finisher *f);
+/* Run what is queued, stop the thread, free. NULL is a no-op. */
+void pack_finisher_free(struct pack_finisher *f);
+
 /* ------------------- compression and shard writing (pack_pipeline.c) -- */
 
 struct pack_pipeline;
 
 /*
- * objects_dir: staging root ("<objects_dir>/data/aa/<hex>" are created).
+ * objects_dir: staging root ("<objects_dir>/data/aa/<hex>" are created,
+ * by fin: a shard is in place once pack_finisher_wait returned 0).
  * workers: compression threads. level: zstd level. shard_size: target.
  * chunk_cap: the size of every chunk buffer handed to pack_pipeline_add
  * (the largest chunk). stats is updated as chunks are added and stored.
@@ -180,7 +207,7 @@ struct pack_pipeline;
 int pack_pipeline_new(const char *objects_dir, struct pack_index *ix,
 		      unsigned workers, int level, uint64_t shard_size,
 		      size_t chunk_cap, struct pack_stats *stats,
-		      struct pack_pipeline **out);
+		      struct pack_finisher *fin, struct pack_pipeline **out);
 /*
  * Chunks added from now on belong to dataset; a non-NULL key (secure
  * tier) makes them encrypted with it.
@@ -298,10 +325,12 @@ void pack_state_writer_dataset_begin(struct pack_state_writer *w,
 /* Records of inodes first .. first + n - 1 of the current dataset. */
 void pack_state_writer_records(struct pack_state_writer *w, uint64_t first,
 			       const struct pack_state_record *recs, size_t n);
-/* The dataset's catalog is written: its digest and last inode number. */
+/* The dataset's walk is done: its last inode number. */
 void pack_state_writer_dataset_end(struct pack_state_writer *w,
-				   const struct digest *catalog,
 				   uint64_t inode_count);
+/* The catalog of dataset name (begun before), once it is written. */
+void pack_state_writer_catalog(struct pack_state_writer *w, const char *name,
+			       const struct digest *catalog);
 /* The revision is published with root catalog root: install the file. */
 void pack_state_writer_commit(struct pack_state_writer *w,
 			      const struct digest *root);

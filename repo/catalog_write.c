@@ -35,7 +35,7 @@ struct repo_catalog_writer {
 	MDB_dbi stored_digests; /* created with the first stored digest */
 	bool has_stored_digests;
 	size_t pending;
-	bool finished;
+	bool sealed, finished;
 	struct buf scratch;
 };
 
@@ -117,7 +117,7 @@ static int put(repo_catalog_writer_t *w, MDB_dbi dbi, const void *key,
 	MDB_val k = {key_len, (void *)key}, v = {val_len, (void *)val};
 	int rc;
 
-	if (w->finished)
+	if (w->sealed)
 		return -EINVAL;
 	rc = writer_txn(w);
 	if (rc)
@@ -147,7 +147,7 @@ static int optional_table(repo_catalog_writer_t *w, const char *name,
 
 	if (*has)
 		return 0;
-	if (w->finished)
+	if (w->sealed)
 		return -EINVAL;
 	rc = writer_txn(w);
 	if (rc)
@@ -378,24 +378,34 @@ static int compact_copy(MDB_env *env, int fd)
 	return rc;
 }
 
+int repo_catalog_writer_seal(repo_catalog_writer_t *w)
+{
+	int rc;
+
+	if (w->sealed)
+		return -EINVAL;
+	w->sealed = true;
+	rc = mdb_txn_commit(w->txn);
+	w->txn = NULL;
+	return rc ? lmdb_errno(rc, "catalog commit") : 0;
+}
+
 int repo_catalog_writer_finish(repo_catalog_writer_t *w,
 			       const char *object_path, struct digest *digest,
 			       uint64_t *size)
 {
 	char *copy = xasprintf("%s/compact.mdb", w->dir);
-	int fd = -1, rc;
+	int fd = -1, rc = 0;
 
 	if (w->finished) {
 		rc = -EINVAL;
 		goto out;
 	}
 	w->finished = true;
-	rc = mdb_txn_commit(w->txn);
-	w->txn = NULL;
-	if (rc) {
-		rc = lmdb_errno(rc, "catalog commit");
+	if (!w->sealed)
+		rc = repo_catalog_writer_seal(w);
+	if (rc)
 		goto out;
-	}
 	fd = open(copy, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = -errno;

@@ -390,9 +390,16 @@ int repo_catalog_writer_dirent(repo_catalog_writer_t *w, uint64_t parent,
 int repo_catalog_writer_chunk(repo_catalog_writer_t *w, uint32_t id,
 			      const struct repo_chunk *c);
 /*
- * Commit, write a compacted copy, compress it with zstd into the new file
- * object_path (mode 0644, fsynced) and return the object's digest and
- * size. The writer can only be freed afterwards.
+ * Commit what was written; nothing can be added afterwards. A writer is
+ * used by one thread at a time, and until it is sealed by the thread
+ * that created it (LMDB's write transaction is that thread's); a sealed
+ * writer may be finished and freed by another.
+ */
+int repo_catalog_writer_seal(repo_catalog_writer_t *w);
+/*
+ * Seal unless sealed, write a compacted copy, compress it with zstd into
+ * the new file object_path (mode 0644, fsynced) and return the object's
+ * digest and size. The writer can only be freed afterwards.
  */
 int repo_catalog_writer_finish(repo_catalog_writer_t *w,
 			       const char *object_path, struct digest *digest,

@@ -1081,6 +1081,87 @@ static void test_errors_leave_repository_unchanged(void)
 	platform_release(&p);
 }
 
+/* ------------------------------------------------------ the finisher -- */
+
+#define FIN_TASKS 40 /* several times the finisher's queue */
+
+struct fin_log {
+	int ran[FIN_TASKS + 8];
+	int count; /* written by the finisher's thread only */
+};
+
+struct fin_task {
+	struct fin_log *log;
+	int id, rc;
+};
+
+static int fin_task_run(void *arg)
+{
+	struct fin_task *t = arg;
+	int rc = t->rc;
+
+	t->log->ran[t->log->count++] = t->id;
+	free(t);
+	return rc;
+}
+
+static int fin_submit(struct pack_finisher *f, struct fin_log *log, int id,
+		      int rc)
+{
+	struct fin_task *t = calloc(1, sizeof(*t));
+
+	REQUIRE(t != NULL);
+	t->log = log;
+	t->id = id;
+	t->rc = rc;
+	return pack_finisher_submit(f, fin_task_run, t);
+}
+
+/*
+ * Tasks run in the order queued, each one even after another failed; the
+ * first failure is what wait (and every later submit) returns; freeing
+ * runs what is still queued.
+ */
+static void test_finisher(void)
+{
+	struct pack_finisher *f = NULL;
+	struct fin_log log = {0};
+	int rc;
+
+	REQUIRE_RC(pack_finisher_new(&f), 0);
+	CHECK_RC(pack_finisher_wait(f), 0);
+	for (int i = 0; i < FIN_TASKS; i++) {
+		rc = fin_submit(f, &log, i,
+				i == 7	  ? -EIO
+				: i == 20 ? -ENOSPC
+					  : 0);
+		/* an error is seen once task 7 ran, never before */
+		CHECK(rc == 0 || rc == -EIO);
+		if (i <= 7)
+			CHECK_RC(rc, 0);
+	}
+	CHECK_RC(pack_finisher_wait(f), -EIO);
+	CHECK_INT(log.count, FIN_TASKS);
+	for (int i = 0; i < log.count; i++)
+		CHECK_INT(log.ran[i], i);
+	/* after a failure, submits still run and still report it */
+	CHECK_RC(fin_submit(f, &log, FIN_TASKS, 0), -EIO);
+	CHECK_RC(pack_finisher_wait(f), -EIO);
+	CHECK_INT(log.count, FIN_TASKS + 1);
+	pack_finisher_free(f);
+
+	/* freed with tasks queued: they run before it returns */
+	memset(&log, 0, sizeof(log));
+	REQUIRE_RC(pack_finisher_new(&f), 0);
+	for (int i = 0; i < 5; i++)
+		CHECK_RC(fin_submit(f, &log, i, 0), 0);
+	pack_finisher_free(f);
+	CHECK_INT(log.count, 5);
+	for (int i = 0; i < log.count; i++)
+		CHECK_INT(log.ran[i], i);
+	pack_finisher_free(NULL);
+}
+
 int main(void)
 {
 	log_init("test_publish", LOG_LEVEL_WARN, false);
@@ -1095,6 +1176,7 @@ int main(void)
 	RUN(test_manifest_format_2);
 	RUN(test_sealed_key_under_lock);
 	RUN(test_errors_leave_repository_unchanged);
+	RUN(test_finisher);
 	unit_rmtree(tmp);
 	return unit_result();
 }
