@@ -394,6 +394,20 @@ expect_fail_with "No space left on device" \
 [ ! -e "$MNT/fresh" ] || fail "disk full: the new $MNT/fresh was left behind"
 repo_unchanged "$MNT/repo" "$T/mnt.digest" "disk full, fresh repository"
 note "refused: disk full, fresh repository left nothing"
+# The disk fills in the second dataset, with 1 MiB shards: the first
+# dataset's shard and catalog, and the second's first shards, are by then
+# with the finisher thread (fsync, compaction, rename), which is either
+# still at them or the one that hits the full disk.
+big2=$(new_src src-big2)
+random_file "$big2/beta/big.bin" $((10 * 1024 * 1024))
+expect_fail_with "No space left on device" \
+	"$AIDATA" pack "$big2" --datasets "$T/good.json" --key "$KEY" \
+	--out "$MNT/repo" --chunk-size 64K --shard-size 1M
+repo_unchanged "$MNT/repo" "$T/mnt.digest" "disk full in the second dataset"
+used_after=$(df -k --output=used "$MNT" | tail -n1)
+[ "$used_after" -le "$used_before" ] ||
+	fail "disk full in the second dataset: ${used_before}K used before, ${used_after}K after"
+note "refused: disk full in the second dataset, nothing left behind"
 
 # ------------------------------------------------ independent checks --
 # Names from the datasets file are shown escaped, as names from the tree
