@@ -13,6 +13,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,8 +122,30 @@ static int sync_repo_dirs(const char *repo, const struct pack_published *pub)
 	return rc ? rc : fs_fsync_dir(repo);
 }
 
-/* An existing directory that is neither empty nor a repository is not
- * ours to write into; a staging directory a crashed pack left is ours. */
+/*
+ * Whether entry de of a directory without a manifest is one a first pack
+ * writes before its manifest (so a first pack that was killed left it):
+ * staging, a manifest's temporary, the object directories.
+ */
+static bool first_pack_entry(DIR *dir, const struct dirent *de)
+{
+	struct stat st;
+
+	if (!strncmp(de->d_name, ".staging.", 9) ||
+	    !strncmp(de->d_name, "manifest.tmp.", 13))
+		return true;
+	if (strcmp(de->d_name, "catalog") && strcmp(de->d_name, "data"))
+		return false;
+	return fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISDIR(st.st_mode);
+}
+
+/*
+ * An existing directory that is neither empty nor a repository is not
+ * ours to write into. What a first pack killed before its manifest left
+ * (staging, objects moved in, a manifest's temporary) is ours: the next
+ * pack packs into it as into a new repository.
+ */
 int pack_repo_inspect(const char *repo, bool *exists, bool *has_manifest)
 {
 	struct stat st;
@@ -147,7 +170,7 @@ int pack_repo_inspect(const char *repo, bool *exists, bool *has_manifest)
 		return -errno;
 	while ((de = readdir(dir)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
-		    strncmp(de->d_name, ".staging.", 9))
+		    !first_pack_entry(dir, de))
 			other = true;
 	closedir(dir);
 	if (other && !*has_manifest) {
@@ -172,6 +195,10 @@ void pack_staging_remove_stale(const char *repo)
 
 			fs_remove_tree(p);
 			free(p);
+		} else if (!strncmp(de->d_name, "manifest.tmp.", 13)) {
+			/* a publisher killed while it replaced the manifest
+			 * (fs_write_atomic's temporary) */
+			unlinkat(dirfd(dir), de->d_name, 0);
 		}
 	}
 	closedir(dir);

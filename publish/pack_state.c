@@ -26,11 +26,13 @@
 #include "log.h"
 #include "xalloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "banned.h"
@@ -292,6 +294,36 @@ static void writer_fail(struct pack_state_writer *w, const char *what, int rc)
 	}
 }
 
+/*
+ * Remove the temporaries of packs that died before their commit. Each
+ * writer holds an exclusive flock on its own temporary for as long as it
+ * lives (the kernel drops it with the process), so one that can be locked
+ * is a dead pack's.
+ */
+static void remove_stale_temps(const char *dir)
+{
+	static const char prefix[] = "." STATE_FILE ".";
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		int fd;
+
+		if (strncmp(e->d_name, prefix, sizeof(prefix) - 1) != 0)
+			continue;
+		fd = openat(dirfd(d), e->d_name,
+			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+			unlinkat(dirfd(d), e->d_name, 0);
+		close(fd);
+	}
+	closedir(d);
+}
+
 void pack_state_writer_new(const char *dir, uint32_t chunk_size,
 			   struct pack_state_writer **out)
 {
@@ -311,6 +343,10 @@ void pack_state_writer_new(const char *dir, uint32_t chunk_size,
 		w->fd = mkostemp(w->tmp, O_CLOEXEC);
 		if (w->fd < 0)
 			writer_fail(w, "cannot create", -errno);
+		else if (flock(w->fd, LOCK_EX | LOCK_NB) != 0)
+			writer_fail(w, "cannot lock", -errno);
+		else
+			remove_stale_temps(dir);
 	}
 	*out = w;
 }

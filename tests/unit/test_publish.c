@@ -1081,6 +1081,54 @@ static void test_errors_leave_repository_unchanged(void)
 	platform_release(&p);
 }
 
+/* Number of entries of dir whose names start with prefix. */
+static int count_prefixed(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	REQUIRE(d != NULL);
+	while ((e = readdir(d)) != NULL)
+		n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+	closedir(d);
+	return n;
+}
+
+/*
+ * A pack-state writer removes the temporaries of dead packs (no one holds
+ * their lock), never that of a writer alive.
+ */
+static void test_state_stale_temporaries(void)
+{
+	char *dir = unit_path(tmp, "state-temps"), *dead, *state;
+	struct pack_state_writer *a = NULL, *b = NULL;
+	struct pack_state_dataset_key key = {.name = "d"};
+	struct digest root = {{1}};
+
+	REQUIRE(mkdir(dir, 0700) == 0);
+	dead = unit_path(dir, ".pack-state.dead01");
+	write_file(dead, "x", 1);
+	pack_state_writer_new(dir, 1u << 20, &a);
+	CHECK(access(dead, F_OK) != 0);
+	CHECK_INT(count_prefixed(dir, ".pack-state."), 1);
+	/* a second writer leaves the first one's alone */
+	pack_state_writer_new(dir, 1u << 20, &b);
+	CHECK_INT(count_prefixed(dir, ".pack-state."), 2);
+	pack_state_writer_free(b);
+	CHECK_INT(count_prefixed(dir, ".pack-state."), 1);
+	pack_state_writer_dataset_begin(a, &key);
+	pack_state_writer_dataset_end(a, 0);
+	pack_state_writer_commit(a, &root);
+	pack_state_writer_free(a);
+	state = unit_path(dir, "pack-state");
+	CHECK(access(state, F_OK) == 0);
+	CHECK_INT(count_prefixed(dir, ".pack-state."), 0);
+	free(state);
+	free(dead);
+	free(dir);
+}
+
 /* ------------------------------------------------------ the finisher -- */
 
 #define FIN_TASKS 40 /* several times the finisher's queue */
@@ -1177,6 +1225,7 @@ int main(void)
 	RUN(test_sealed_key_under_lock);
 	RUN(test_errors_leave_repository_unchanged);
 	RUN(test_finisher);
+	RUN(test_state_stale_temporaries);
 	unit_rmtree(tmp);
 	return unit_result();
 }
