@@ -11,6 +11,7 @@
 # Where each kill lands depends on the machine's speed; what is checked
 # after it does not.
 set -euo pipefail
+# shellcheck source=lib.sh
 . "$SRCDIR/tests/integration/lib.sh"
 test_tmpdir
 test_keys
@@ -43,6 +44,22 @@ edit() {
 	done
 }
 
+# pack_killed PCT: a pack of $S into $R, sent SIGKILL after PCT % of
+# $ms. Sets pid, delay and rc (0: it ended first; 137: killed); any other
+# exit fails the test.
+pack_killed() {
+	delay=$(printf '%d.%03d' $((ms * $1 / 100000)) $((ms * $1 / 100 % 1000)))
+	rc=0
+	"$AIDATA" pack "$S" --datasets "$T/datasets.json" --key "$KEY" \
+		--out "$R" --shard-size 1M >"$T/kill.out" 2>&1 &
+	pid=$!
+	sleep "$delay"
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" || rc=$?
+	[ "$rc" = 0 ] || [ "$rc" = 137 ] ||
+		{ show "$T/kill.out" output; fail "pack killed after $delay s: exit $rc, not 0 or 137"; }
+}
+
 pack_revision 1 --shard-size 1M
 verify_ok "$R" "$PUB"
 # how long a pack of the edits takes here, to spread the kills over it
@@ -54,24 +71,10 @@ note "a pack of the edits took $ms ms"
 rev=2
 killed=0
 for pct in 0 5 10 15 20 30 40 50 60 70 80 90 95; do
-	delay=$(printf '%d.%03d' $((ms * pct / 100000)) $((ms * pct / 100 % 1000)))
 	edit "$pct"
 	cp "$R/manifest" "$T/manifest.before"
-	rc=0
-	"$AIDATA" pack "$S" --datasets "$T/datasets.json" --key "$KEY" \
-		--out "$R" --shard-size 1M >"$T/kill.out" 2>&1 &
-	pid=$!
-	sleep "$delay"
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" || rc=$?
-	case $rc in
-	0) ;;
-	137) killed=$((killed + 1)) ;;
-	*)
-		show "$T/kill.out" output
-		fail "pack killed after $delay s: exit $rc, not 0 or 137"
-		;;
-	esac
+	pack_killed "$pct"
+	[ "$rc" = 0 ] || killed=$((killed + 1))
 	# what the dead pack had staged
 	staged=$(find "$R" -path "$R/.staging.$pid/objects/*" -type f | wc -l)
 	now=$(manifest_revision "$R")
@@ -111,16 +114,7 @@ note "$killed of 13 packs killed; revision $((rev + 1)) holds every edit"
 R=$T/fresh
 for pct in 0 10 20 30 40 50 60 70 80 90 95 98; do
 	rm -rf "$R"
-	delay=$(printf '%d.%03d' $((ms * pct / 100000)) $((ms * pct / 100 % 1000)))
-	rc=0
-	"$AIDATA" pack "$S" --datasets "$T/datasets.json" --key "$KEY" \
-		--out "$R" --shard-size 1M >"$T/kill.out" 2>&1 &
-	pid=$!
-	sleep "$delay"
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" || rc=$?
-	[ "$rc" = 0 ] || [ "$rc" = 137 ] ||
-		{ show "$T/kill.out" output; fail "first pack killed after $delay s: exit $rc"; }
+	pack_killed "$pct"
 	left=$(find "$R" -mindepth 1 -maxdepth 1 -printf '%f ' 2>/dev/null || true)
 	if [ -e "$R/manifest" ]; then
 		verify_ok "$R" "$PUB"
