@@ -3,7 +3,8 @@
  *
  * A directory: an exclusive flock(2) on the directory itself, which the
  * kernel drops when the process ends however it ends, so a crashed
- * publisher never leaves a stale lock.
+ * publisher never leaves a stale lock; the next one to take it removes
+ * the manifest temporary a crashed one may have left.
  *
  * A bucket (s3://BUCKET/PREFIX): the object PREFIX/lock, created with a
  * conditional PUT (If-None-Match: *), so of two publishers exactly one
@@ -18,6 +19,7 @@
 #include "origin.h"
 #include "xalloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -31,6 +33,28 @@
 #include "banned.h"
 
 #define LOCK_OBJECT_MAX 4096
+
+/*
+ * Remove the manifest temporaries (fs_write_atomic's "manifest.tmp.PID")
+ * of publishers killed while they replaced the manifest: only a holder
+ * of the lock writes one, so under the lock any is a dead one's.
+ */
+static void remove_manifest_temps(int repo_fd)
+{
+	int fd = openat(repo_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+
+	if (!dir) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(dir)))
+		if (!strncmp(de->d_name, "manifest.tmp.", 13))
+			unlinkat(dirfd(dir), de->d_name, 0);
+	closedir(dir);
+}
 
 int publish_lock_acquire(const char *repo, publish_lock_t **out)
 {
@@ -55,6 +79,7 @@ int publish_lock_acquire(const char *repo, publish_lock_t **out)
 		close(fd);
 		return rc;
 	}
+	remove_manifest_temps(fd);
 	*out = xcalloc(1, sizeof(**out));
 	(*out)->fd = fd;
 	(*out)->repo = xstrdup(repo);

@@ -195,10 +195,6 @@ void pack_staging_remove_stale(const char *repo)
 
 			fs_remove_tree(p);
 			free(p);
-		} else if (!strncmp(de->d_name, "manifest.tmp.", 13)) {
-			/* a publisher killed while it replaced the manifest
-			 * (fs_write_atomic's temporary) */
-			unlinkat(dirfd(dir), de->d_name, 0);
 		}
 	}
 	closedir(dir);

@@ -477,8 +477,7 @@ struct pack_published {
  * -EINVAL (a non-empty directory without a manifest) logged.
  */
 int pack_repo_inspect(const char *repo, bool *exists, bool *has_manifest);
-/* Remove the staging directories and manifest temporaries a crashed
- * publisher left (under the lock). */
+/* Remove staging directories a crashed pack left (under the lock). */
 void pack_staging_remove_stale(const char *repo);
 /* Move every object under objects/ into repo (never replacing one) and
  * fsync the directories. */

@@ -109,6 +109,15 @@ diff -r --no-dereference "$S" "$T/out" >"$T/diff" 2>&1 ||
 	{ show "$T/diff" diff; fail "the last revision does not read back as its source"; }
 note "$killed of 13 packs killed; revision $((rev + 1)) holds every edit"
 
+# Any publisher removes a manifest temporary a dead one left: here
+# `aidata revoke`, which writes a manifest too.
+printf 'half a manifest' >"$R/manifest.tmp.99998"
+run_ok "$AIDATA" revoke "$R" --key "$KEY" "kill9-$$"
+[ ! -e "$R/manifest.tmp.99998" ] || fail "revoke left a dead publisher's manifest.tmp"
+[ "$(manifest_revision "$R")" = $((rev + 2)) ] || fail "revoke did not publish a revision"
+verify_ok "$R" "$PUB"
+note "revoke removed a dead publisher's manifest.tmp"
+
 # A first pack killed: what it leaves (nothing, staging, objects moved in
 # without a manifest) is packed into by the next one as a new repository.
 R=$T/fresh
