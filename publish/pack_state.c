@@ -341,12 +341,13 @@ void pack_state_writer_new(const char *dir, uint32_t chunk_size,
 		writer_fail(w, "cannot create the directory", rc);
 	} else {
 		w->fd = mkostemp(w->tmp, O_CLOEXEC);
-		if (w->fd < 0)
+		if (w->fd < 0) {
 			writer_fail(w, "cannot create", -errno);
-		else if (flock(w->fd, LOCK_EX | LOCK_NB) != 0)
-			writer_fail(w, "cannot lock", -errno);
-		else
+		} else if (flock(w->fd, LOCK_EX | LOCK_NB) == 0) {
+			/* without flock (some network filesystems) no
+			 * temporary is removed: none can be told dead */
 			remove_stale_temps(dir);
+		}
 	}
 	*out = w;
 }
