@@ -419,10 +419,14 @@ static int run_pack_dataset(struct pack_run *r, size_t i)
 		snprintf(num, sizeof(num), "%" PRIu32, c.piece_size);
 		rc = repo_catalog_writer_meta(c.w, "piece-size", num);
 	}
-	if (!rc)
+	if (!rc) {
+		c.records = pack_records_new(&c);
 		rc = pack_dataset_walk(path, &c);
+	}
 	if (!rc)
 		rc = pack_pipeline_dataset_end(r->pp, c.w);
+	if (!rc)
+		rc = pack_records_finish(c.records);
 	if (!rc) {
 		/* written out while the next dataset packs */
 		rc = catalog_submit(r, c.w, d);
@@ -431,6 +435,10 @@ static int run_pack_dataset(struct pack_run *r, size_t i)
 	if (!rc)
 		pack_state_writer_dataset_end(r->state_out, c.inodes);
 out:
+	/* the chunks still in the pipeline point into c.records */
+	if (rc)
+		pack_pipeline_drop(r->pp);
+	pack_records_free(c.records);
 	repo_catalog_writer_free(c.w);
 	repo_catalog_free(c.prev);
 	repo_dataset_release(&prev_d);

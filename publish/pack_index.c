@@ -237,3 +237,58 @@ int pack_index_dataset_reset(struct pack_index *ix)
 	ix->local_count = 0;
 	return 0;
 }
+
+int pack_index_commit(struct pack_index *ix)
+{
+	int rc;
+
+	if (!ix->txn)
+		return 0;
+	rc = mdb_txn_commit(ix->txn);
+	ix->txn = NULL;
+	ix->pending = 0;
+	return rc ? index_error("commit", rc) : 0;
+}
+
+struct pack_index_reader {
+	MDB_txn *txn; /* reset between lookups, so each sees the last commit */
+	MDB_dbi global;
+};
+
+int pack_index_reader_new(struct pack_index *ix, struct pack_index_reader **out)
+{
+	struct pack_index_reader *r = xcalloc(1, sizeof(*r));
+	int rc;
+
+	/* MDB_NOTLS: a read transaction may live on any thread */
+	rc = mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &r->txn);
+	if (rc) {
+		free(r);
+		return index_error("reader", rc);
+	}
+	mdb_txn_reset(r->txn);
+	r->global = ix->global;
+	*out = r;
+	return 0;
+}
+
+bool pack_index_reader_has(struct pack_index_reader *r,
+			   const struct digest *key)
+{
+	MDB_val k = {DIGEST_LEN, (void *)key->b}, v;
+	bool found;
+
+	if (mdb_txn_renew(r->txn) != 0)
+		return false;
+	found = mdb_get(r->txn, r->global, &k, &v) == 0;
+	mdb_txn_reset(r->txn);
+	return found;
+}
+
+void pack_index_reader_free(struct pack_index_reader *r)
+{
+	if (!r)
+		return;
+	mdb_txn_abort(r->txn);
+	free(r);
+}

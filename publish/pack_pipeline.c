@@ -1,8 +1,9 @@
 /*
- * The packer's data path: chunks are hashed by the caller's thread,
- * compressed by worker threads, and appended to shards in submission
- * order (so a pack is deterministic) by the caller's thread; a closed
- * shard is fsynced and moved into place by the finisher.
+ * The packer's data path: chunks are hashed and compressed by worker
+ * threads (which also feed a file's running digest, in order), then, in
+ * submission order (so a pack is deterministic), deduplicated, appended
+ * to shards and given their ids by the caller's thread; a closed shard
+ * is fsynced and moved into place by the finisher.
  */
 #define _GNU_SOURCE
 #include "publish_int.h"
@@ -21,15 +22,19 @@
 
 #include "banned.h"
 
-#define SHARD_IN_FLIGHT (UINT64_MAX - 1)
-
 enum job_state { JOB_FREE, JOB_QUEUED, JOB_BUSY, JOB_DONE };
 
 struct job {
+	uint64_t seq; /* its place in submission order */
+	bool reuse;   /* an old chunk (rec), no bytes: nothing for workers */
+	struct repo_chunk rec;
 	uint8_t *raw;
 	size_t len;
+	struct pack_chunk_sink sink;
+	uint64_t ticket; /* its turn at sink.running */
 	struct digest digest;
 	struct digest ikey; /* index key */
+	bool known;	    /* in the index already: not compressed */
 	bool encrypt;
 	uint8_t key[AUTH_DATASET_KEY_LEN];
 	struct buf framed;
@@ -55,14 +60,18 @@ struct pack_pipeline {
 	pthread_mutex_t lock;
 	pthread_cond_t work; /* a job was queued, or stop */
 	pthread_cond_t done; /* a job finished */
+	pthread_cond_t turn; /* a job fed its running digest */
 	pthread_t *threads;
 	unsigned workers;
 	struct job *ring;
 	unsigned ring_size;
-	uint64_t head; /* next sequence to submit */
-	uint64_t take; /* next sequence for a worker; protected by lock */
-	uint64_t tail; /* next sequence to retire */
-	bool stop;     /* protected by lock */
+	uint64_t head;	  /* next sequence to submit */
+	uint64_t take;	  /* next sequence for a worker; protected by lock */
+	uint64_t tail;	  /* next sequence to retire */
+	uint64_t tickets; /* next running-digest ticket to hand out */
+	uint64_t turn_at; /* ticket whose turn it is; protected by lock */
+	bool committed;	  /* the index was committed: readers may look */
+	bool stop;	  /* protected by lock */
 
 	int shard_fd;
 	char *shard_tmp;
@@ -73,9 +82,55 @@ struct pack_pipeline {
 	size_t closed_alloc;
 };
 
+static void index_key(const char *dataset, bool encrypt, const struct digest *d,
+		      struct digest *key)
+{
+	if (encrypt)
+		pack_secure_index_key(dataset, d, key);
+	else
+		*key = *d;
+}
+
+/* A worker's share of a chunk: digests, then (if new) the stored form. */
+static void job_work(struct pack_pipeline *pp, struct job *job,
+		     struct pack_index_reader *rd)
+{
+	const struct pack_chunk_sink *sk = &job->sink;
+
+	for (size_t i = 0; i < sk->span_count; i++)
+		sha256_buffer(job->raw + sk->spans[i].offset, sk->spans[i].len,
+			      sk->spans[i].digest);
+	sha256_buffer(job->raw, job->len, &job->digest);
+	index_key(pp->dataset, job->encrypt, &job->digest, &job->ikey);
+	job->known = rd && pack_index_reader_has(rd, &job->ikey);
+	if (job->known)
+		return;
+	buf_reset(&job->out);
+	if (!job->encrypt) {
+		job->rc = repo_chunk_encode(job->raw, job->len, pp->level,
+					    &job->out, &job->flags);
+		/* hashed here, on the workers: readers check it instead of
+		 * hashing what it decodes to */
+		if (!job->rc && job->flags == REPO_CHUNK_ZSTD)
+			sha256_buffer(job->out.data, job->out.len,
+				      &job->stored);
+	} else {
+		/* frame (compress or not), then encrypt the frame */
+		buf_reset(&job->framed);
+		job->rc = repo_chunk_encode(job->raw, job->len, pp->level,
+					    &job->framed, &job->flags);
+		if (!job->rc)
+			job->rc = repo_chunk_encrypt(
+			    job->key, &job->digest, job->framed.data,
+			    job->framed.len, &job->out);
+		job->flags |= REPO_CHUNK_ENCRYPTED;
+	}
+}
+
 static void *worker_main(void *arg)
 {
 	struct pack_pipeline *pp = arg;
+	struct pack_index_reader *rd = NULL;
 
 	pthread_mutex_lock(&pp->lock);
 	for (;;) {
@@ -86,38 +141,38 @@ static void *worker_main(void *arg)
 		if (pp->take == pp->head)
 			break;
 		job = &pp->ring[pp->take % pp->ring_size];
+		/* an old chunk's job needs no worker; if it was retired
+		 * already, its slot holds a later job, taken in its turn */
+		if (job->seq != pp->take || job->state != JOB_QUEUED) {
+			pp->take++;
+			continue;
+		}
 		pp->take++;
 		job->state = JOB_BUSY;
+		if (!rd && pp->committed && pack_index_reader_new(pp->ix, &rd))
+			rd = NULL;
+		if (job->sink.running) {
+			/* a file's digest takes its chunks in order: first
+			 * thing, so a worker waits at most for one chunk's
+			 * hashing, never for its compression */
+			while (pp->turn_at != job->ticket)
+				pthread_cond_wait(&pp->turn, &pp->lock);
+			pthread_mutex_unlock(&pp->lock);
+			sha256_update(job->sink.running, job->raw, job->len);
+			pthread_mutex_lock(&pp->lock);
+			pp->turn_at++;
+			pthread_cond_broadcast(&pp->turn);
+		}
 		pthread_mutex_unlock(&pp->lock);
 
-		buf_reset(&job->out);
-		if (!job->encrypt) {
-			job->rc =
-			    repo_chunk_encode(job->raw, job->len, pp->level,
-					      &job->out, &job->flags);
-			/* hashed here, on the workers: readers check it
-			 * instead of hashing what it decodes to */
-			if (!job->rc && job->flags == REPO_CHUNK_ZSTD)
-				sha256_buffer(job->out.data, job->out.len,
-					      &job->stored);
-		} else {
-			/* frame (compress or not), then encrypt the frame */
-			buf_reset(&job->framed);
-			job->rc =
-			    repo_chunk_encode(job->raw, job->len, pp->level,
-					      &job->framed, &job->flags);
-			if (!job->rc)
-				job->rc = repo_chunk_encrypt(
-				    job->key, &job->digest, job->framed.data,
-				    job->framed.len, &job->out);
-			job->flags |= REPO_CHUNK_ENCRYPTED;
-		}
+		job_work(pp, job, rd);
 
 		pthread_mutex_lock(&pp->lock);
 		job->state = JOB_DONE;
 		pthread_cond_broadcast(&pp->done);
 	}
 	pthread_mutex_unlock(&pp->lock);
+	pack_index_reader_free(rd);
 	return NULL;
 }
 
@@ -141,6 +196,7 @@ int pack_pipeline_new(const char *objects_dir, struct pack_index *ix,
 	pthread_mutex_init(&pp->lock, NULL);
 	pthread_cond_init(&pp->work, NULL);
 	pthread_cond_init(&pp->done, NULL);
+	pthread_cond_init(&pp->turn, NULL);
 	pp->workers = workers ? workers : 1;
 	/* one job per worker plus the one being filled: bounded memory */
 	pp->ring_size = pp->workers + 2;
@@ -242,22 +298,12 @@ static int shard_close(struct pack_pipeline *pp)
 	return pack_finisher_submit(pp->fin, shard_sync_run, s);
 }
 
-/* Wait for the oldest job, append its bytes to the shard, index it. */
-static int retire_one(struct pack_pipeline *pp)
+/* Append a new chunk's stored bytes to the open shard; index them. */
+static int store(struct pack_pipeline *pp, struct job *job)
 {
-	struct job *job = &pp->ring[pp->tail % pp->ring_size];
 	struct pack_location loc;
 	int rc;
 
-	pthread_mutex_lock(&pp->lock);
-	while (job->state != JOB_DONE)
-		pthread_cond_wait(&pp->done, &pp->lock);
-	pthread_mutex_unlock(&pp->lock);
-	pp->tail++;
-	job->state = JOB_FREE;
-	rc = job->rc;
-	if (rc)
-		return rc;
 	if (pp->shard_fd >= 0 && pp->shard_len > 0 &&
 	    pp->shard_len + job->out.len > pp->shard_size) {
 		rc = shard_close(pp);
@@ -289,7 +335,98 @@ static int retire_one(struct pack_pipeline *pp)
 	loc.this_run = true;
 	pp->shard_len += job->out.len;
 	pp->stats->stored_new += job->out.len;
+	pp->stats->chunks_new++;
+	pp->stats->chunk_bytes_new += job->len;
 	return pack_index_put(pp->ix, &job->ikey, &loc);
+}
+
+/* A hashed chunk's local id: dedup against the index, store if new. */
+static int settle_new(struct pack_pipeline *pp, struct job *job, uint32_t *id)
+{
+	struct pack_location loc;
+	bool created;
+	int rc;
+
+	rc = pack_index_local_id(pp->ix, &job->digest, id, &created);
+	if (rc)
+		return rc;
+	pp->stats->chunks++;
+	if (!created)
+		return 0;
+	rc = pack_index_get(pp->ix, &job->ikey, &loc);
+	if (rc == 0) {
+		/* stored by an earlier revision or dataset */
+		if (!loc.this_run) {
+			pp->stats->unique_bytes += job->len;
+			loc.this_run = true;
+			rc = pack_index_put(pp->ix, &job->ikey, &loc);
+		}
+		return rc;
+	}
+	if (rc != -ENOENT)
+		return rc;
+	if (job->known) {
+		/* a worker saw it in the index: it cannot have gone */
+		log_error("pack index: a chunk seen by a worker is gone");
+		return -EIO;
+	}
+	pp->stats->unique_bytes += job->len;
+	return store(pp, job);
+}
+
+/* An old chunk's local id (the catalog record c). */
+static int settle_reuse(struct pack_pipeline *pp, const struct repo_chunk *c,
+			uint32_t *id)
+{
+	struct pack_location loc;
+	struct digest ikey;
+	bool created;
+	int rc;
+
+	rc = pack_index_local_id(pp->ix, &c->digest, id, &created);
+	if (rc)
+		return rc;
+	pp->stats->chunks++;
+	if (!created)
+		return 0;
+	index_key(pp->dataset, pp->encrypt, &c->digest, &ikey);
+	rc = pack_index_get(pp->ix, &ikey, &loc);
+	if (rc == -ENOENT) {
+		/* every chunk of the previous revision is indexed */
+		memset(&loc, 0, sizeof(loc));
+		loc.chunk = *c;
+		loc.shard_seq = PACK_SHARD_FINAL;
+	} else if (rc) {
+		return rc;
+	}
+	if (loc.this_run)
+		return 0;
+	pp->stats->unique_bytes += c->size;
+	loc.this_run = true;
+	return pack_index_put(pp->ix, &ikey, &loc);
+}
+
+/* Wait for the oldest job, settle it, and tell its sink. */
+static int retire_one(struct pack_pipeline *pp)
+{
+	struct job *job = &pp->ring[pp->tail % pp->ring_size];
+	uint32_t id = 0;
+	int rc, r;
+
+	pthread_mutex_lock(&pp->lock);
+	while (job->state != JOB_DONE)
+		pthread_cond_wait(&pp->done, &pp->lock);
+	pthread_mutex_unlock(&pp->lock);
+	pp->tail++;
+	job->state = JOB_FREE;
+	if (job->reuse) {
+		rc = settle_reuse(pp, &job->rec, &id);
+	} else {
+		rc = job->rc ? job->rc : settle_new(pp, job, &id);
+		pp->stats->chunks_known += job->known;
+	}
+	r = job->sink.done(job->sink.arg, rc, id);
+	return rc ? rc : r;
 }
 
 static int retire_all(struct pack_pipeline *pp)
@@ -314,65 +451,65 @@ void pack_pipeline_dataset_begin(struct pack_pipeline *pp, const char *dataset,
 		memcpy(pp->key, key, AUTH_DATASET_KEY_LEN);
 	else
 		explicit_bzero(pp->key, sizeof(pp->key));
-}
-
-static void index_key(struct pack_pipeline *pp, const struct digest *d,
-		      struct digest *key)
-{
-	if (pp->encrypt)
-		pack_secure_index_key(pp->dataset, d, key);
-	else
-		*key = *d;
-}
-
-int pack_pipeline_add(struct pack_pipeline *pp, uint8_t **raw, size_t len,
-		      uint32_t *id)
-{
-	uint8_t *mine;
-	struct pack_location loc;
-	struct digest d, ikey;
-	struct job *job;
-	bool created;
-	int rc;
-
-	if (len > REPO_CHUNK_MAX || len > pp->chunk_cap)
-		return -EINVAL;
-	sha256_buffer(*raw, len, &d);
-	rc = pack_index_local_id(pp->ix, &d, id, &created);
-	if (rc)
-		return rc;
-	pp->stats->chunks++;
-	if (!created)
-		return 0;
-	index_key(pp, &d, &ikey);
-	rc = pack_index_get(pp->ix, &ikey, &loc);
-	if (rc == 0) {
-		/* stored by an earlier revision or dataset */
-		if (!loc.this_run) {
-			pp->stats->unique_bytes += len;
-			loc.this_run = true;
-			rc = pack_index_put(pp->ix, &ikey, &loc);
-		}
-		return rc;
+	/* the workers skip compressing what the index had by now (the
+	 * previous revision, the datasets before): a failed commit only
+	 * costs that */
+	if (pack_index_commit(pp->ix) == 0) {
+		pthread_mutex_lock(&pp->lock);
+		pp->committed = true;
+		pthread_mutex_unlock(&pp->lock);
 	}
-	if (rc != -ENOENT)
-		return rc;
-	pp->stats->unique_bytes += len;
+}
 
-	memset(&loc, 0, sizeof(loc));
-	loc.chunk.digest = d;
-	loc.chunk.size = (uint32_t)len;
-	loc.shard_seq = SHARD_IN_FLIGHT;
-	loc.this_run = true;
-	rc = pack_index_put(pp->ix, &ikey, &loc);
-	if (rc)
-		return rc;
+/*
+ * The slot for the next job, once there is room: the oldest job is
+ * retired if the ring is full.
+ */
+static int next_slot(struct pack_pipeline *pp, struct job **out)
+{
 	if (pp->head - pp->tail == pp->ring_size) {
-		rc = retire_one(pp);
+		int rc = retire_one(pp);
+
 		if (rc)
 			return rc;
 	}
-	job = &pp->ring[pp->head % pp->ring_size];
+	pthread_mutex_lock(&pp->lock);
+	/* old chunks' jobs retired before a worker came by: skip them, so
+	 * no worker looks at the slot being filled */
+	if (pp->take < pp->tail)
+		pp->take = pp->tail;
+	pthread_mutex_unlock(&pp->lock);
+	*out = &pp->ring[pp->head % pp->ring_size];
+	return 0;
+}
+
+static void submit(struct pack_pipeline *pp, struct job *job,
+		   enum job_state state)
+{
+	pthread_mutex_lock(&pp->lock);
+	job->seq = pp->head;
+	job->state = state;
+	pp->head++;
+	if (state == JOB_QUEUED)
+		pthread_cond_signal(&pp->work);
+	pthread_mutex_unlock(&pp->lock);
+}
+
+int pack_pipeline_add(struct pack_pipeline *pp, uint8_t **raw, size_t len,
+		      const struct pack_chunk_sink *sink)
+{
+	struct job *job;
+	uint8_t *mine;
+	int rc;
+
+	if (len > REPO_CHUNK_MAX || len > pp->chunk_cap)
+		rc = -EINVAL;
+	else
+		rc = next_slot(pp, &job);
+	if (rc) {
+		sink->done(sink->arg, rc, 0);
+		return rc;
+	}
 	/* the caller's buffer becomes the job's, and the caller gets the
 	 * job's last one back: the bytes are not copied (on a two-core
 	 * machine the copy was an eighth of this thread's time) */
@@ -380,58 +517,69 @@ int pack_pipeline_add(struct pack_pipeline *pp, uint8_t **raw, size_t len,
 	job->raw = *raw;
 	*raw = mine;
 	job->len = len;
-	job->digest = d;
-	job->ikey = ikey;
+	job->reuse = false;
+	job->sink = *sink;
+	if (sink->running)
+		job->ticket = pp->tickets++;
+	job->known = false;
+	job->rc = 0;
 	job->encrypt = pp->encrypt;
 	memcpy(job->key, pp->key, sizeof(job->key));
-	pp->stats->chunks_new++;
-	pp->stats->chunk_bytes_new += len;
-	pthread_mutex_lock(&pp->lock);
-	job->state = JOB_QUEUED;
-	pp->head++;
-	pthread_cond_signal(&pp->work);
-	pthread_mutex_unlock(&pp->lock);
+	submit(pp, job, JOB_QUEUED);
 	return 0;
 }
 
 int pack_pipeline_reuse(struct pack_pipeline *pp, const struct repo_chunk *c,
-			uint32_t *id)
+			const struct pack_chunk_sink *sink)
 {
-	struct pack_location loc;
-	struct digest ikey;
-	bool created;
+	struct job *job;
 	int rc;
 
 	if (!(c->flags & REPO_CHUNK_ENCRYPTED) != !pp->encrypt)
-		return -EINVAL;
-	rc = pack_index_local_id(pp->ix, &c->digest, id, &created);
-	if (rc)
-		return rc;
-	pp->stats->chunks++;
-	if (!created)
-		return 0;
-	index_key(pp, &c->digest, &ikey);
-	rc = pack_index_get(pp->ix, &ikey, &loc);
-	if (rc == -ENOENT) {
-		/* every chunk of the previous revision is indexed */
-		memset(&loc, 0, sizeof(loc));
-		loc.chunk = *c;
-		loc.shard_seq = PACK_SHARD_FINAL;
-	} else if (rc) {
+		rc = -EINVAL;
+	else
+		rc = next_slot(pp, &job);
+	if (rc) {
+		sink->done(sink->arg, rc, 0);
 		return rc;
 	}
-	if (loc.this_run)
-		return 0;
-	pp->stats->unique_bytes += c->size;
-	loc.this_run = true;
-	return pack_index_put(pp->ix, &ikey, &loc);
+	/* in the ring all the same, so ids keep the order chunks came in */
+	job->reuse = true;
+	job->rec = *c;
+	job->sink = *sink;
+	job->sink.running = NULL;
+	job->sink.span_count = 0;
+	job->rc = 0;
+	submit(pp, job, JOB_DONE);
+	return 0;
+}
+
+int pack_pipeline_settle(struct pack_pipeline *pp)
+{
+	return retire_all(pp);
+}
+
+void pack_pipeline_drop(struct pack_pipeline *pp)
+{
+	while (pp->tail < pp->head) {
+		struct job *job = &pp->ring[pp->tail % pp->ring_size];
+
+		pthread_mutex_lock(&pp->lock);
+		while (job->state != JOB_DONE)
+			pthread_cond_wait(&pp->done, &pp->lock);
+		pthread_mutex_unlock(&pp->lock);
+		pp->tail++;
+		job->state = JOB_FREE;
+		job->sink.done(job->sink.arg, -ECANCELED, 0);
+	}
 }
 
 int pack_pipeline_dataset_end(struct pack_pipeline *pp,
 			      repo_catalog_writer_t *w)
 {
-	uint32_t count = pack_index_local_count(pp->ix);
 	int rc = retire_all(pp);
+	/* read after the last ids were given */
+	uint32_t count = pack_index_local_count(pp->ix);
 
 	if (!rc)
 		rc = shard_close(pp);
@@ -440,7 +588,7 @@ int pack_pipeline_dataset_end(struct pack_pipeline *pp,
 		struct digest d, ikey;
 
 		rc = pack_index_local_digest(pp->ix, id, &d);
-		index_key(pp, &d, &ikey);
+		index_key(pp->dataset, pp->encrypt, &d, &ikey);
 		if (!rc)
 			rc = pack_index_get(pp->ix, &ikey, &loc);
 		if (rc)
@@ -475,6 +623,7 @@ void pack_pipeline_free(struct pack_pipeline *pp)
 	pthread_mutex_unlock(&pp->lock);
 	for (unsigned i = 0; i < pp->workers; i++)
 		pthread_join(pp->threads[i], NULL);
+	pack_pipeline_drop(pp);
 	if (pp->shard_fd >= 0) {
 		close(pp->shard_fd);
 		unlink(pp->shard_tmp);
@@ -496,5 +645,6 @@ void pack_pipeline_free(struct pack_pipeline *pp)
 	pthread_mutex_destroy(&pp->lock);
 	pthread_cond_destroy(&pp->work);
 	pthread_cond_destroy(&pp->done);
+	pthread_cond_destroy(&pp->turn);
 	free(pp);
 }

@@ -97,8 +97,6 @@ static int file_read(struct pack_small *s, struct pack_small_file *f,
 		rc = pack_file_read(fd, p, (size_t)f->inode.size, path);
 	if (!rc)
 		rc = pack_file_end(fd, path);
-	if (!rc)
-		sha256_buffer(p, (size_t)f->inode.size, &f->inode.sha256);
 	if (fd >= 0)
 		close(fd);
 	free(path);
@@ -110,40 +108,45 @@ static int group_pack(struct pack_small *s, size_t n)
 {
 	struct pack_dataset_ctx *c = s->c;
 	struct pack_small_file *files = &s->files[s->head];
+	struct pack_record *first = NULL;
+	struct pack_chunk_sink sink;
 	struct repo_chunk rec;
 	uint64_t total = 0, offset = 0;
 	bool unchanged;
-	uint32_t id;
 	int rc = 0;
 
 	for (size_t i = 0; i < n; i++)
 		total += files[i].inode.size;
 	unchanged = c->prev && group_unchanged(s, files, n, total, &rec);
-	if (unchanged) {
-		rc = pack_pipeline_reuse(c->pp, &rec, &id);
-	} else {
-		for (size_t i = 0; !rc && i < n; i++) {
-			rc = file_read(s, &files[i], s->buf + offset);
-			offset += files[i].inode.size;
-			c->stats->bytes_in += files[i].inode.size;
-		}
-		if (!rc)
-			rc = pack_pipeline_add(c->pp, &s->buf, (size_t)total,
-					       &id);
+	for (size_t i = 0; !unchanged && !rc && i < n; i++) {
+		rc = file_read(s, &files[i], s->buf + offset);
+		offset += files[i].inode.size;
+		c->stats->bytes_in += files[i].inode.size;
 	}
 	offset = 0;
 	for (size_t i = 0; !rc && i < n; i++) {
-		struct repo_extent ext = {id, (uint32_t)offset,
-					  (uint32_t)files[i].inode.size};
+		struct pack_record *e;
 
-		files[i].inode.extent_count = 1;
-		files[i].inode.extents = &ext;
-		rc = repo_catalog_writer_inode(c->w, &files[i].inode);
-		files[i].inode.extents = NULL;
+		rc = pack_records_file(c->records, &files[i].inode, 1,
+				       unchanged, &e);
+		if (rc)
+			break;
+		pack_record_extents(e)[0] = (struct repo_extent){
+		    0, (uint32_t)offset, (uint32_t)files[i].inode.size};
 		offset += files[i].inode.size;
-		if (!rc)
-			pack_file_done(c, files[i].inode.size, unchanged);
+		if (!first)
+			first = e;
 	}
+	if (!rc) {
+		/* a read group's digests are made on the workers */
+		pack_records_group(first, (uint32_t)n, !unchanged);
+		pack_records_sink(first, &sink);
+		rc = unchanged ? pack_pipeline_reuse(c->pp, &rec, &sink)
+			       : pack_pipeline_add(c->pp, &s->buf,
+						   (size_t)total, &sink);
+	}
+	if (!rc)
+		rc = pack_records_built(first);
 	for (size_t i = 0; i < n; i++)
 		file_release(&files[i]);
 	s->head += n;

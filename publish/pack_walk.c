@@ -210,6 +210,7 @@ static bool large_extents_reusable(struct walk *wk,
 static int large_reuse(struct walk *wk, struct repo_inode *inode,
 		       const struct repo_inode *prev, bool *done)
 {
+	struct pack_record *e;
 	struct repo_chunk *recs;
 	int rc = 0;
 
@@ -218,15 +219,21 @@ static int large_reuse(struct walk *wk, struct repo_inode *inode,
 	    xcalloc(prev->extent_count ? prev->extent_count : 1, sizeof(*recs));
 	if (!large_extents_reusable(wk, prev, recs))
 		goto out;
-	inode->extents = xcalloc(prev->extent_count ? prev->extent_count : 1,
-				 sizeof(*inode->extents));
-	for (uint32_t k = 0; !rc && k < prev->extent_count; k++) {
-		inode->extents[k] = prev->extents[k];
-		rc = pack_pipeline_reuse(wk->c->pp, &recs[k],
-					 &inode->extents[k].chunk);
-	}
-	inode->extent_count = prev->extent_count;
 	inode->sha256 = prev->sha256;
+	inode->extents = prev->extents;
+	inode->extent_count = prev->extent_count;
+	rc = pack_records_file(wk->c->records, inode, prev->extent_count, true,
+			       &e);
+	inode->extents = NULL;
+	inode->extent_count = 0;
+	for (uint32_t k = 0; !rc && k < prev->extent_count; k++) {
+		struct pack_chunk_sink sink;
+
+		pack_records_sink(e, &sink);
+		rc = pack_pipeline_reuse(wk->c->pp, &recs[k], &sink);
+	}
+	if (!rc)
+		rc = pack_records_built(e);
 	*done = !rc;
 out:
 	free(recs);
@@ -239,30 +246,33 @@ static int large_read(struct walk *wk, int dirfd, const char *path,
 {
 	struct pack_dataset_ctx *c = wk->c;
 	uint64_t size = (uint64_t)e->st.st_size, done = 0;
-	sha256_ctx_t *sha = sha256_new();
-	size_t next = 0, alloc = 0;
+	uint64_t count = (size + c->piece_size - 1) / c->piece_size;
+	struct pack_record *pe;
+	struct repo_extent *ext;
 	int fd = -1, rc;
 
+	if (count > UINT32_MAX)
+		return -EFBIG;
+	rc = pack_records_file(c->records, inode, (uint32_t)count, false, &pe);
+	if (rc)
+		return rc;
+	/* digested on the workers, in order, as its pieces go by */
+	pack_records_running(pe);
+	ext = pack_record_extents(pe);
 	rc = pack_file_open(dirfd, e->name, path, &e->st, &fd);
-	while (!rc && done < size) {
+	for (uint32_t k = 0; !rc && done < size; k++) {
 		size_t n = size - done < c->piece_size ? (size_t)(size - done)
 						       : c->piece_size;
-		uint32_t id;
+		struct pack_chunk_sink sink;
 
 		rc = pack_file_read(fd, wk->readbuf, n, path);
 		if (rc)
 			break;
-		sha256_update(sha, wk->readbuf, n);
-		rc = pack_pipeline_add(c->pp, &wk->readbuf, n, &id);
+		ext[k] = (struct repo_extent){0, 0, (uint32_t)n};
+		pack_records_sink(pe, &sink);
+		rc = pack_pipeline_add(c->pp, &wk->readbuf, n, &sink);
 		if (rc)
 			break;
-		if (next == alloc) {
-			alloc = alloc ? 2 * alloc : 16;
-			inode->extents = xrealloc(
-			    inode->extents, alloc * sizeof(*inode->extents));
-		}
-		inode->extents[next++] =
-		    (struct repo_extent){id, 0, (uint32_t)n};
 		done += n;
 		c->stats->bytes_in += n;
 		pack_report_tick(c->report, c->stats, false);
@@ -271,9 +281,8 @@ static int large_read(struct walk *wk, int dirfd, const char *path,
 		rc = pack_file_end(fd, path);
 	if (fd >= 0)
 		close(fd);
-	inode->extent_count = (uint32_t)next;
-	sha256_final(sha, &inode->sha256);
-	sha256_free(sha);
+	if (!rc)
+		rc = pack_records_built(pe);
 	return rc;
 }
 
@@ -313,17 +322,8 @@ static int pack_file(struct walk *wk, int dirfd, const char *path,
 		rc = large_reuse(wk, &inode, &prev, &reused);
 		repo_inode_release(&prev);
 	}
-	if (!rc && !reused) {
-		free(inode.extents);
-		inode.extents = NULL;
-		inode.extent_count = 0;
+	if (!rc && !reused)
 		rc = large_read(wk, dirfd, path, e, &inode);
-	}
-	if (!rc)
-		rc = repo_catalog_writer_inode(c->w, &inode);
-	if (!rc)
-		pack_file_done(c, size, reused);
-	free(inode.extents);
 	return rc;
 }
 
@@ -349,7 +349,7 @@ static int pack_symlink(struct walk *wk, int dirfd, const char *path,
 		inode_from_stat(&li, ino, parent, e->name, &e->st);
 		li.target = target;
 		li.size = strlen(target);
-		rc = repo_catalog_writer_inode(wk->c->w, &li);
+		rc = pack_records_put(wk->c->records, &li);
 		wk->c->stats->symlinks++;
 	}
 	free(target);
@@ -429,9 +429,8 @@ static int dir_records(struct walk *wk, uint64_t ino, uint64_t parent,
 	int rc = 0;
 
 	for (size_t i = 0; !rc && i < n; i++) {
-		rc = repo_catalog_writer_dirent(c->w, ino, e[i].name,
-						strlen(e[i].name), first + i,
-						e[i].st.st_mode & S_IFMT);
+		rc = pack_records_dirent(c->records, ino, e[i].name, first + i,
+					 e[i].st.st_mode & S_IFMT);
 		subdirs += S_ISDIR(e[i].st.st_mode);
 		state_record(c, &e[i].st, &recs[i]);
 	}
@@ -449,7 +448,7 @@ static int dir_records(struct walk *wk, uint64_t ino, uint64_t parent,
 		c->d->mtime_nsec = inode.mtime_nsec;
 	}
 	if (!rc)
-		rc = repo_catalog_writer_inode(c->w, &inode);
+		rc = pack_records_put(c->records, &inode);
 	c->stats->dirs++;
 	return rc;
 }

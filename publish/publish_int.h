@@ -103,7 +103,8 @@ void pack_spec_release(struct pack_spec *spec);
 /*
  * Chunk digest -> where it is stored, for every chunk of the previous
  * revision and every chunk this run stores; plus the per-dataset chunk id
- * table. An LMDB environment in scratch space; one thread only.
+ * table. An LMDB environment in scratch space, written by one thread;
+ * other threads may look keys up in its last committed state.
  */
 struct pack_index;
 
@@ -139,6 +140,20 @@ int pack_index_local_digest(struct pack_index *ix, uint32_t id,
 			    struct digest *d);
 uint32_t pack_index_local_count(struct pack_index *ix);
 int pack_index_dataset_reset(struct pack_index *ix);
+/* Commit what was put so far, so that readers (below) see it. */
+int pack_index_commit(struct pack_index *ix);
+/*
+ * A read-only view of the index as last committed, for another thread
+ * than the index's own (one reader per thread): whether key is there.
+ * A chunk found may be taken as stored; one not found may be all the
+ * same (put since the last commit): only the index's thread decides.
+ */
+struct pack_index_reader;
+int pack_index_reader_new(struct pack_index *ix,
+			  struct pack_index_reader **out);
+bool pack_index_reader_has(struct pack_index_reader *r,
+			   const struct digest *key);
+void pack_index_reader_free(struct pack_index_reader *r);
 
 /* --------------------------------------------- counting and progress -- */
 
@@ -151,6 +166,8 @@ struct pack_stats {
 	uint64_t stored_new;	  /* bytes written to new shards */
 	uint64_t shards_new;
 	uint64_t unique_bytes; /* uncompressed bytes of distinct chunks */
+	/* read chunks a worker found stored already, so did not compress */
+	uint64_t chunks_known;
 };
 
 /* Calls the caller's progress callback at a bounded rate. */
@@ -214,23 +231,60 @@ int pack_pipeline_new(const char *objects_dir, struct pack_index *ix,
  */
 void pack_pipeline_dataset_begin(struct pack_pipeline *pp, const char *dataset,
 				 const uint8_t *key);
+/* A part of a chunk whose digest the pipeline computes (a small file). */
+struct pack_span {
+	uint32_t offset, len;
+	struct digest *digest; /* written by a worker before done is called */
+};
+
+/*
+ * Where a chunk's outcome goes. done is called exactly once for every
+ * chunk added or reused, on the caller's thread and in the order they
+ * were added: status 0 and the chunk's local id, or a negative status
+ * when the chunk was dropped (an error, or the pipeline stopped), when
+ * it must not touch what the pack has freed. A nonzero return fails the
+ * pack. While the chunk is in the pipeline, workers write its spans'
+ * digests and feed its bytes to running (a file's digest: the chunks
+ * given one running context are fed to it in the order they were
+ * added).
+ */
+struct pack_chunk_sink {
+	int (*done)(void *arg, int status, uint32_t id);
+	void *arg;
+	sha256_ctx_t *running;	       /* or NULL */
+	const struct pack_span *spans; /* span_count of them, or NULL */
+	size_t span_count;
+};
+
 /*
  * Add a chunk of this dataset, the first len bytes of *raw (a buffer of
- * chunk_cap bytes from xmalloc): dedups against the index, schedules new
- * bytes for compression and storage, and returns its local id. New bytes
- * are not copied: the pipeline keeps *raw and puts another buffer of
- * chunk_cap bytes in its place for the caller's next chunk.
+ * chunk_cap bytes from xmalloc): the workers hash it and, unless the
+ * index already has it, compress it; in submission order the caller's
+ * thread dedups it, appends new bytes to a shard and tells sink its
+ * local id. New bytes are not copied: the pipeline keeps *raw and puts
+ * another buffer of chunk_cap bytes in its place for the caller's next
+ * chunk. Returns the first error of this or an earlier chunk.
  */
 int pack_pipeline_add(struct pack_pipeline *pp, uint8_t **raw, size_t len,
-		      uint32_t *id);
+		      const struct pack_chunk_sink *sink);
 /*
  * Add a chunk already stored (c: its record in the catalog of the
  * revision being extended) without its bytes: the same local id and
  * record pack_pipeline_add of its bytes would give. -EINVAL if c is
- * encrypted and the dataset is not, or the other way round.
+ * encrypted and the dataset is not, or the other way round. sink's
+ * spans and running are not used.
  */
 int pack_pipeline_reuse(struct pack_pipeline *pp, const struct repo_chunk *c,
-			uint32_t *id);
+			const struct pack_chunk_sink *sink);
+/* Settle every chunk added so far (their sinks are told): 0 or the
+ * first error. */
+int pack_pipeline_settle(struct pack_pipeline *pp);
+/*
+ * Wait for the chunks in the pipeline and drop them (their sinks get
+ * -ECANCELED): after a failed dataset, before what their sinks point to
+ * is freed.
+ */
+void pack_pipeline_drop(struct pack_pipeline *pp);
 /*
  * Finish the dataset: store everything scheduled, close the open shard
  * and write every chunk record of the dataset to w.
@@ -403,6 +457,7 @@ void pack_group_key(const char *path, struct digest *key);
 /* --------------------------------------- packing a dataset (walk) -- */
 
 struct pack_small;
+struct pack_records;
 
 /* Everything one dataset's walk needs; owned by the caller. */
 struct pack_dataset_ctx {
@@ -411,7 +466,8 @@ struct pack_dataset_ctx {
 	uint32_t piece_size; /* larger files are cut into pieces of this */
 	struct pack_pipeline *pp;
 	repo_catalog_writer_t *w;
-	struct repo_dataset *d; /* files, bytes, root_* filled */
+	struct pack_records *records; /* the order w gets inodes, dirents */
+	struct repo_dataset *d;	      /* files, bytes, root_* filled */
 	struct pack_stats *stats;
 	struct pack_report *report;
 	/* the dataset in the revision extended, or NULL */
@@ -462,6 +518,52 @@ int pack_small_add(struct pack_small *s, struct pack_small_file *f);
 int pack_small_finish(struct pack_small *s);
 /* Report a file done (read or unchanged) to stats and progress. */
 void pack_file_done(struct pack_dataset_ctx *c, uint64_t size, bool unchanged);
+
+/* ------------------- catalog records in walk order (pack_records.c) -- */
+
+/*
+ * The walk's inode and directory-entry records go to c->w in the order
+ * the walk makes them; a file's inode waits there until the pipeline has
+ * given its chunks' ids (and its digest), and the records after it wait
+ * behind it.
+ */
+struct pack_record;
+
+struct pack_records *pack_records_new(struct pack_dataset_ctx *c);
+/* Frees what still waits (after a failure: pack_pipeline_drop first). */
+void pack_records_free(struct pack_records *q);
+/* A complete inode (directory, symlink): written now or queued (copied). */
+int pack_records_put(struct pack_records *q, const struct repo_inode *i);
+/* A directory entry: written now or queued (copied). */
+int pack_records_dirent(struct pack_records *q, uint64_t parent,
+			const char *name, uint64_t ino, uint32_t type);
+/*
+ * A file's record (copied; with extents extents, copied from i's if it
+ * has them), waiting for a chunk id per extent, in order, and for
+ * pack_records_built. unchanged: for pack_file_done once written.
+ * A long queue is first written out (the pipeline settled), so what
+ * waits stays bounded: the records of one small-file group beyond a
+ * fixed number.
+ */
+int pack_records_file(struct pack_records *q, const struct repo_inode *i,
+		      uint32_t extents, bool unchanged,
+		      struct pack_record **out);
+/* The entry's extents, for the caller to fill all but the chunk ids. */
+struct repo_extent *pack_record_extents(struct pack_record *e);
+/* The file's digest is made by the pipeline from its chunks, in order. */
+void pack_records_running(struct pack_record *e);
+/*
+ * first and the n-1 files queued after it are small files that share
+ * each chunk (each one extent, set); digests: a worker computes each
+ * one's digest from the chunk's bytes at its extent.
+ */
+void pack_records_group(struct pack_record *first, uint32_t n, bool digests);
+/* The sink for first's (or its group's) next chunk. */
+void pack_records_sink(struct pack_record *first, struct pack_chunk_sink *sink);
+/* Every chunk of first (or its group) was submitted. */
+int pack_records_built(struct pack_record *first);
+/* After the pipeline's dataset end: every record written, else -EIO. */
+int pack_records_finish(struct pack_records *q);
 
 /* ------------------------------ moving objects in (pack_objects.c) -- */
 

@@ -34,7 +34,7 @@ static void pack_usage(FILE *out)
 	    "1M if new)\n"
 	    "  --shard-size SIZE   target shard size (default 64M)\n"
 	    "  --level N           zstd level (default 3)\n"
-	    "  --jobs N            compression threads (default: cores)\n"
+	    "  --jobs N            hashing and compression threads (default: cores)\n"
 	    "  --ttl SECONDS       manifest TTL for clients (default 300)\n"
 	    "  --revoke JTI        add a revoked credential id (repeatable)\n"
 	    "  --state DIR         pack state directory (default below)\n"

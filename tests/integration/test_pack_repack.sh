@@ -6,6 +6,7 @@
 # catalogs but no chunk; a new dataset adds its own catalog and the root.
 # Existing objects are never rewritten, the revision increases by one
 # each time, and every revision verifies and extracts to its source.
+# Packing the same tree with 1 or 4 threads gives the same objects.
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$SRCDIR/tests/integration/lib.sh"
@@ -194,4 +195,23 @@ catalogs_by_dataset >"$T/cats.6"
 grep -v '^gamma ' "$T/cats.5" >"$T/cats.5.nogamma"
 same_text "catalogs after removing gamma" "$T/cats.5.nogamma" "$T/cats.6"
 roundtrip
+
+note "the same objects with 1 and 4 packing threads"
+# a file's inode waits for its chunks; what the walk lists after it (b*,
+# c/) must still be put after it, however many chunks are in flight
+S2=$T/src2
+mkdir -p "$S2/ds/c"
+random_file "$S2/ds/a.bin" $((10 * CH))
+for i in 1 2 3 4; do random_file "$S2/ds/b$i.bin" 40000; done
+printf 'c small\n' >"$S2/ds/c/s.txt"
+random_file "$S2/ds/c/d.bin" 70000
+mk_dataset_json "$T/datasets2.json" ds:science:binary:open
+for jobs in 1 4; do
+	run_ok "$AIDATA" pack "$S2" --datasets "$T/datasets2.json" \
+		--key "$KEY" --out "$T/repo.j$jobs" --chunk-size 64K \
+		--jobs "$jobs"
+	objects "$T/repo.j$jobs" >"$T/objects.j$jobs"
+done
+same_text "objects packed with --jobs 1 and --jobs 4" "$T/objects.j1" \
+	"$T/objects.j4"
 note "PASS"

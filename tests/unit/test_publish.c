@@ -11,6 +11,7 @@
 #include "publish_int.h"
 #include "log.h"
 #include "unit.h"
+#include "xalloc.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -1210,6 +1211,196 @@ static void test_finisher(void)
 	pack_finisher_free(NULL);
 }
 
+/* ------------------------------------------- the pipeline, directly -- */
+
+#define PIPE_CHUNKS 48
+#define PIPE_CHUNK (64 * 1024)
+
+struct sink_log {
+	int count;
+	int seen[PIPE_CHUNKS * 2]; /* tag of each call, in call order */
+	int status[PIPE_CHUNKS * 2];
+	uint32_t id[PIPE_CHUNKS * 2];
+};
+
+struct sink_tag {
+	struct sink_log *log;
+	int tag;
+};
+
+static int sink_done(void *arg, int status, uint32_t id)
+{
+	struct sink_tag *t = arg;
+	struct sink_log *l = t->log;
+
+	l->seen[l->count] = t->tag;
+	l->status[l->count] = status;
+	l->id[l->count] = id;
+	l->count++;
+	return 0;
+}
+
+/* Chunk i's bytes: random or runs of one byte, so workers finish them
+ * out of order; chunks 10 and 30 are chunk 3 again. */
+static void pipe_chunk(int i, uint8_t *p)
+{
+	uint64_t seed = 1000 + (uint64_t)(i == 10 || i == 30 ? 3 : i);
+	int src = i == 10 || i == 30 ? 3 : i;
+
+	if (src % 3 == 0)
+		unit_rand_fill(&seed, p, PIPE_CHUNK);
+	else
+		memset(p, 'a' + src % 26, PIPE_CHUNK);
+	p[0] = (uint8_t)src;
+}
+
+static void test_pipeline(void)
+{
+	char *dir = unit_path(tmp, "pipeline"), *objects, *index, *cat;
+	struct pack_index *ix = NULL;
+	struct pack_finisher *fin = NULL;
+	struct pack_pipeline *pp = NULL;
+	repo_catalog_writer_t *w = NULL;
+	struct pack_stats stats = {0};
+	struct sink_tag tags[PIPE_CHUNKS * 2];
+	struct sink_log log = {0};
+	sha256_ctx_t *file = sha256_new(), *want = sha256_new();
+	struct digest got_file, want_file, half[2], want_half[2], d3;
+	struct pack_span spans[2];
+	struct pack_location loc;
+	uint8_t *buf = xmalloc(PIPE_CHUNK);
+
+	REQUIRE(mkdir(dir, 0755) == 0);
+	objects = unit_path(dir, "objects");
+	index = unit_path(dir, "index");
+	cat = unit_path(dir, "cat");
+	REQUIRE(mkdir(objects, 0755) == 0);
+	REQUIRE_RC(pack_index_new(index, &ix), 0);
+	REQUIRE_RC(pack_finisher_new(&fin), 0);
+	REQUIRE_RC(pack_pipeline_new(objects, ix, 2, 3, 1 << 20, PIPE_CHUNK,
+				     &stats, fin, &pp),
+		   0);
+
+	/* dataset a: chunks 0..PIPE_CHUNKS-1 feed one running digest;
+	 * chunk 7's two halves get their own digests */
+	pack_pipeline_dataset_begin(pp, "a", NULL);
+	for (int i = 0; i < PIPE_CHUNKS; i++) {
+		struct pack_chunk_sink sink = {sink_done, &tags[i], file, NULL,
+					       0};
+
+		tags[i] = (struct sink_tag){&log, i};
+		pipe_chunk(i, buf);
+		sha256_update(want, buf, PIPE_CHUNK);
+		if (i == 7) {
+			spans[0] = (struct pack_span){0, 1000, &half[0]};
+			spans[1] = (struct pack_span){1000, PIPE_CHUNK - 1000,
+						      &half[1]};
+			sha256_buffer(buf, 1000, &want_half[0]);
+			sha256_buffer(buf + 1000, PIPE_CHUNK - 1000,
+				      &want_half[1]);
+			sink.spans = spans;
+			sink.span_count = 2;
+		}
+		if (i == 3)
+			sha256_buffer(buf, PIPE_CHUNK, &d3);
+		/* the pipeline keeps buf and gives another one back */
+		CHECK_RC(pack_pipeline_add(pp, &buf, PIPE_CHUNK, &sink), 0);
+	}
+	REQUIRE_RC(repo_catalog_writer_new(cat, "dataset", &w), 0);
+	CHECK_RC(pack_pipeline_dataset_end(pp, w), 0);
+	repo_catalog_writer_free(w);
+	w = NULL;
+	/* every sink told, in order; a repeated chunk has the first's id */
+	CHECK_INT(log.count, PIPE_CHUNKS);
+	for (int i = 0, next = 0; i < log.count && i < PIPE_CHUNKS; i++) {
+		CHECK_INT(log.seen[i], i);
+		CHECK_RC(log.status[i], 0);
+		if (i == 10 || i == 30)
+			CHECK_U64(log.id[i], log.id[3]);
+		else
+			CHECK_U64(log.id[i], (uint64_t)next++);
+	}
+	sha256_final(file, &got_file);
+	sha256_final(want, &want_file);
+	CHECK(digest_equal(&got_file, &want_file));
+	CHECK(digest_equal(&half[0], &want_half[0]));
+	CHECK(digest_equal(&half[1], &want_half[1]));
+	CHECK_U64(stats.chunks, PIPE_CHUNKS);
+	CHECK_U64(stats.chunks_new, PIPE_CHUNKS - 2);
+	CHECK_U64(stats.chunks_known, 0);
+
+	/* dataset b: chunk 3's stored record reused, then its bytes read
+	 * again: the workers find it stored and do not compress it; a new
+	 * chunk between keeps its place in the ids */
+	REQUIRE_RC(pack_index_get(ix, &d3, &loc), 0);
+	memset(&log, 0, sizeof(log));
+	pack_pipeline_dataset_begin(pp, "b", NULL);
+	{
+		struct pack_chunk_sink s0 = {sink_done, &tags[0], NULL, NULL,
+					     0};
+		struct pack_chunk_sink s1 = {sink_done, &tags[1], NULL, NULL,
+					     0};
+		struct pack_chunk_sink s2 = {sink_done, &tags[2], NULL, NULL,
+					     0};
+
+		pipe_chunk(PIPE_CHUNKS, buf);
+		CHECK_RC(pack_pipeline_add(pp, &buf, PIPE_CHUNK, &s0), 0);
+		CHECK_RC(pack_pipeline_reuse(pp, &loc.chunk, &s1), 0);
+		pipe_chunk(3, buf);
+		CHECK_RC(pack_pipeline_add(pp, &buf, PIPE_CHUNK, &s2), 0);
+	}
+	REQUIRE_RC(repo_catalog_writer_new(cat, "dataset", &w), 0);
+	CHECK_RC(pack_pipeline_dataset_end(pp, w), 0);
+	repo_catalog_writer_free(w);
+	w = NULL;
+	CHECK_INT(log.count, 3);
+	CHECK_INT(log.seen[0], 0);
+	CHECK_INT(log.seen[1], 1);
+	CHECK_INT(log.seen[2], 2);
+	CHECK_U64(log.id[0], 0);
+	CHECK_U64(log.id[1], 1);
+	CHECK_U64(log.id[2], 1);
+	CHECK_U64(stats.chunks_known, 1);
+	CHECK_U64(stats.chunks_new, PIPE_CHUNKS - 1);
+
+	/* dropped: every sink hears -ECANCELED, in order */
+	memset(&log, 0, sizeof(log));
+	pack_pipeline_dataset_begin(pp, "c", NULL);
+	for (int i = 0; i < 4; i++) {
+		struct pack_chunk_sink sink = {sink_done, &tags[i], NULL, NULL,
+					       0};
+
+		pipe_chunk(PIPE_CHUNKS + 1 + i, buf);
+		CHECK_RC(pack_pipeline_add(pp, &buf, PIPE_CHUNK, &sink), 0);
+	}
+	pack_pipeline_drop(pp);
+	CHECK_INT(log.count, 4);
+	for (int i = 0; i < log.count; i++) {
+		CHECK_INT(log.seen[i], i);
+		CHECK_RC(log.status[i], -ECANCELED);
+	}
+	/* a chunk too big is refused, and its sink told */
+	{
+		struct pack_chunk_sink sink = {sink_done, &tags[0], NULL, NULL,
+					       0};
+
+		CHECK_RC(pack_pipeline_add(pp, &buf, PIPE_CHUNK + 1, &sink),
+			 -EINVAL);
+		CHECK_INT(log.count, 5);
+		CHECK_RC(log.status[4], -EINVAL);
+	}
+	pack_pipeline_free(pp);
+	pack_finisher_free(fin);
+	pack_index_free(ix);
+	sha256_free(file);
+	sha256_free(want);
+	free(buf);
+	free(objects);
+	free(index);
+	free(cat);
+	free(dir);
+}
+
 int main(void)
 {
 	log_init("test_publish", LOG_LEVEL_WARN, false);
@@ -1225,6 +1416,7 @@ int main(void)
 	RUN(test_sealed_key_under_lock);
 	RUN(test_errors_leave_repository_unchanged);
 	RUN(test_finisher);
+	RUN(test_pipeline);
 	RUN(test_state_stale_temporaries);
 	unit_rmtree(tmp);
 	return unit_result();
