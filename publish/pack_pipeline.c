@@ -340,6 +340,28 @@ static int store(struct pack_pipeline *pp, struct job *job)
 	return pack_index_put(pp->ix, &job->ikey, &loc);
 }
 
+/* The dataset's id for digest d; *created if the dataset had not got it. */
+static int local_id(struct pack_pipeline *pp, const struct digest *d,
+		    uint32_t *id, bool *created)
+{
+	int rc = pack_index_local_id(pp->ix, d, id, created);
+
+	if (!rc)
+		pp->stats->chunks++;
+	return rc;
+}
+
+/* A stored chunk (key, loc: size bytes) used by this run: counted once. */
+static int mark_used(struct pack_pipeline *pp, const struct digest *key,
+		     struct pack_location *loc, uint64_t size)
+{
+	if (loc->this_run)
+		return 0;
+	pp->stats->unique_bytes += size;
+	loc->this_run = true;
+	return pack_index_put(pp->ix, key, loc);
+}
+
 /* A hashed chunk's local id: dedup against the index, store if new. */
 static int settle_new(struct pack_pipeline *pp, struct job *job, uint32_t *id)
 {
@@ -347,22 +369,12 @@ static int settle_new(struct pack_pipeline *pp, struct job *job, uint32_t *id)
 	bool created;
 	int rc;
 
-	rc = pack_index_local_id(pp->ix, &job->digest, id, &created);
-	if (rc)
+	rc = local_id(pp, &job->digest, id, &created);
+	if (rc || !created)
 		return rc;
-	pp->stats->chunks++;
-	if (!created)
-		return 0;
 	rc = pack_index_get(pp->ix, &job->ikey, &loc);
-	if (rc == 0) {
-		/* stored by an earlier revision or dataset */
-		if (!loc.this_run) {
-			pp->stats->unique_bytes += job->len;
-			loc.this_run = true;
-			rc = pack_index_put(pp->ix, &job->ikey, &loc);
-		}
-		return rc;
-	}
+	if (rc == 0) /* stored by an earlier revision or dataset */
+		return mark_used(pp, &job->ikey, &loc, job->len);
 	if (rc != -ENOENT)
 		return rc;
 	if (job->known) {
@@ -383,12 +395,9 @@ static int settle_reuse(struct pack_pipeline *pp, const struct repo_chunk *c,
 	bool created;
 	int rc;
 
-	rc = pack_index_local_id(pp->ix, &c->digest, id, &created);
-	if (rc)
+	rc = local_id(pp, &c->digest, id, &created);
+	if (rc || !created)
 		return rc;
-	pp->stats->chunks++;
-	if (!created)
-		return 0;
 	index_key(pp->dataset, pp->encrypt, &c->digest, &ikey);
 	rc = pack_index_get(pp->ix, &ikey, &loc);
 	if (rc == -ENOENT) {
@@ -399,11 +408,7 @@ static int settle_reuse(struct pack_pipeline *pp, const struct repo_chunk *c,
 	} else if (rc) {
 		return rc;
 	}
-	if (loc.this_run)
-		return 0;
-	pp->stats->unique_bytes += c->size;
-	loc.this_run = true;
-	return pack_index_put(pp->ix, &ikey, &loc);
+	return mark_used(pp, &ikey, &loc, c->size);
 }
 
 /* Wait for the oldest job, settle it, and tell its sink. */
