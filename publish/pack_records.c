@@ -34,9 +34,9 @@ struct pack_record {
 	bool unchanged;
 };
 
-/* Records queued at most (a few MiB), however large a directory: then
+/* Records queued at most (about a MiB), however large a directory: then
  * the pipeline is drained, which writes them all. */
-#define RECORDS_QUEUED_MAX 16384
+#define RECORDS_QUEUED_MAX 4096
 
 struct pack_records {
 	struct pack_dataset_ctx *c;
