@@ -152,6 +152,8 @@ CURLcode origin_curl_defaults(const origin_t *o, CURL *h, const char *url,
 	ORIGIN_SET(CURLOPT_TCP_KEEPALIVE, 1L);
 	ORIGIN_SET(CURLOPT_FAILONERROR, 0L);
 	ORIGIN_SET(CURLOPT_USERAGENT, "aidatafs/" AIDATA_VERSION);
+	/* a 1 MiB piece in 4 receives, not 64 (PERFORMANCE.md, stop 21) */
+	ORIGIN_SET(CURLOPT_BUFFERSIZE, ORIGIN_RECV_BUFFER);
 	if (o->ca_file)
 		ORIGIN_SET(CURLOPT_CAINFO, o->ca_file);
 	return res;

@@ -20,9 +20,10 @@
 #define AIDATA_VERSION "dev"
 #endif
 
-#define ORIGIN_DEFAULT_TIMEOUT 20 /* seconds, when the caller says 0 */
-#define ORIGIN_POOL_MAX 16	  /* idle easy handles kept per origin */
-#define ORIGIN_BACKOFF_MS 100	  /* first retry delay, doubled each time */
+#define ORIGIN_DEFAULT_TIMEOUT 20	 /* seconds, when the caller says 0 */
+#define ORIGIN_POOL_MAX 16		 /* idle easy handles kept per origin */
+#define ORIGIN_RECV_BUFFER (256L * 1024) /* libcurl's, per handle */
+#define ORIGIN_BACKOFF_MS 100 /* first retry delay, doubled each time */
 #define ORIGIN_BACKOFF_MAX_MS 2000
 /*
  * Slower than this for timeout_sec seconds counts as a timeout. A pure

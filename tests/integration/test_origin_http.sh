@@ -137,7 +137,8 @@ expect_ok "whole object at exactly the cap" "$big_sum" "$size" \
 # The client sets TCP_QUICKACK on its connection as the body arrives:
 # strace shows it on the socket that connected, for every fetch of a
 # keep-alive connection, including fetches that reuse the connection.
-strace -f -qq -e trace=connect,setsockopt -o "$tmp/strace" \
+# It also receives into libcurl's 256 KiB buffer, not the default 16.
+strace -f -qq -e trace=connect,setsockopt,recvfrom -o "$tmp/strace" \
 	"$ORIGIN_FETCH" "$url" data/ab/big 12345 67000 --repeat 6 \
 	>"$tmp/qa.out" 2>"$tmp/qa.err" || fail "quickack: fetch failed: $(cat "$tmp/qa.err")"
 [[ $(cat "$tmp/qa.out") == "$(range_sum 12345 67000) 67000" ]] ||
@@ -154,6 +155,17 @@ if [[ -n $conn_fds && $connects -lt 6 && $acked -ge 6 ]]; then
 else
 	fail "quickack: $acked TCP_QUICKACK on socket(s) '$conn_fds' over $connects connect(s), 6 fetches"
 	grep -E "connect|QUICKACK" "$tmp/strace" | head -20 >&2
+fi
+big_recvs=0
+for fd in $conn_fds; do
+	n=$(grep -c "recvfrom($fd, .*, 262144, " "$tmp/strace" || true)
+	big_recvs=$((big_recvs + n))
+done
+if [[ $big_recvs -ge 6 ]]; then
+	ok "receive buffer: $big_recvs receives of 262144 bytes asked"
+else
+	fail "receive buffer: $big_recvs receives of 262144 bytes on '$conn_fds'"
+	grep -E "recvfrom" "$tmp/strace" | head -5 >&2
 fi
 
 mark=$(nginx_log_mark)
