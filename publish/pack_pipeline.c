@@ -25,8 +25,7 @@
 enum job_state { JOB_FREE, JOB_QUEUED, JOB_BUSY, JOB_DONE };
 
 struct job {
-	uint64_t seq; /* its place in submission order */
-	bool reuse;   /* an old chunk (rec), no bytes: nothing for workers */
+	bool reuse; /* an old chunk (rec), no bytes: nothing for workers */
 	struct repo_chunk rec;
 	uint8_t *raw;
 	size_t len;
@@ -140,14 +139,12 @@ static void *worker_main(void *arg)
 			pthread_cond_wait(&pp->work, &pp->lock);
 		if (pp->take == pp->head)
 			break;
-		job = &pp->ring[pp->take % pp->ring_size];
-		/* an old chunk's job needs no worker; if it was retired
-		 * already, its slot holds a later job, taken in its turn */
-		if (job->seq != pp->take || job->state != JOB_QUEUED) {
-			pp->take++;
+		job = &pp->ring[pp->take++ % pp->ring_size];
+		/* an old chunk's job needs no worker (done, or retired
+		 * already: next_slot keeps its slot from being refilled
+		 * before take has passed it) */
+		if (job->state != JOB_QUEUED)
 			continue;
-		}
-		pp->take++;
 		job->state = JOB_BUSY;
 		if (!rd && pp->committed && pack_index_reader_new(pp->ix, &rd))
 			rd = NULL;
@@ -492,7 +489,6 @@ static void submit(struct pack_pipeline *pp, struct job *job,
 		   enum job_state state)
 {
 	pthread_mutex_lock(&pp->lock);
-	job->seq = pp->head;
 	job->state = state;
 	pp->head++;
 	if (state == JOB_QUEUED)
