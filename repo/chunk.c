@@ -13,6 +13,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -184,4 +185,115 @@ int repo_chunk_decode(const void *stored, size_t stored_len,
 	if (rc && (c->flags & REPO_CHUNK_ENCRYPTED))
 		OPENSSL_cleanse(out, c->size);
 	return rc;
+}
+
+/* Decoding contexts kept for the next stream: a new one's window buffer
+ * would be new memory every time, which costs more than decoding a
+ * reader's few bytes (fresh pages are slow to touch in a VM). */
+#define STREAM_DCTX_KEPT 4
+static pthread_mutex_t dctx_lock = PTHREAD_MUTEX_INITIALIZER;
+static ZSTD_DCtx *dctx_kept[STREAM_DCTX_KEPT];
+static size_t dctx_nkept;
+
+static ZSTD_DCtx *dctx_get(void)
+{
+	ZSTD_DCtx *d = NULL;
+
+	pthread_mutex_lock(&dctx_lock);
+	if (dctx_nkept)
+		d = dctx_kept[--dctx_nkept];
+	pthread_mutex_unlock(&dctx_lock);
+	if (d)
+		ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
+	else
+		d = ZSTD_createDCtx();
+	return d;
+}
+
+static void dctx_put(ZSTD_DCtx *d)
+{
+	pthread_mutex_lock(&dctx_lock);
+	if (dctx_nkept < STREAM_DCTX_KEPT) {
+		dctx_kept[dctx_nkept++] = d;
+		d = NULL;
+	}
+	pthread_mutex_unlock(&dctx_lock);
+	ZSTD_freeDCtx(d);
+}
+
+int repo_chunk_stream_begin(struct repo_chunk_stream *s, const void *stored,
+			    size_t stored_len, const struct repo_chunk *c,
+			    void *out)
+{
+	struct digest d;
+
+	memset(s, 0, sizeof(*s));
+	if (!repo_chunk_frame_checked(c))
+		return -ENOTSUP;
+	if (stored_len != c->stored_size || c->size > REPO_CHUNK_MAX)
+		return -EINVAL;
+	sha256_buffer(stored, stored_len, &d);
+	if (!digest_equal(&d, &c->stored_digest))
+		return -EBADMSG;
+	/* exactly one frame, declaring exactly the recorded size */
+	if (ZSTD_getFrameContentSize(stored, stored_len) != c->size ||
+	    ZSTD_findFrameCompressedSize(stored, stored_len) != stored_len)
+		return -EINVAL;
+	s->dctx = dctx_get();
+	if (!s->dctx)
+		return -ENOMEM;
+	s->in = stored;
+	s->in_len = stored_len;
+	s->out = out;
+	s->size = c->size;
+	return 0;
+}
+
+int repo_chunk_stream_to(struct repo_chunk_stream *s, size_t want)
+{
+	if (want > s->size)
+		want = s->size;
+	while (!s->done && s->out_pos < want) {
+		ZSTD_inBuffer in = {s->in, s->in_len, s->in_pos};
+		/* at most what is wanted: zstd stops there, mid-block */
+		ZSTD_outBuffer out = {s->out, want, s->out_pos};
+		size_t r = ZSTD_decompressStream(s->dctx, &out, &in);
+
+		if (ZSTD_isError(r))
+			return -EINVAL;
+		/* no progress with input left: a frame cut short */
+		if (in.pos == s->in_pos && out.pos == s->out_pos)
+			return -EINVAL;
+		s->in_pos = in.pos;
+		s->out_pos = out.pos;
+		s->done = r == 0;
+	}
+	return 0;
+}
+
+int repo_chunk_stream_finish(struct repo_chunk_stream *s)
+{
+	int rc = repo_chunk_stream_to(s, s->size);
+
+	if (!rc && !s->done) {
+		/* every byte is out: the frame's epilogue (checksum) is left */
+		ZSTD_inBuffer in = {s->in, s->in_len, s->in_pos};
+		ZSTD_outBuffer out = {s->out, s->size, s->out_pos};
+		size_t r = ZSTD_decompressStream(s->dctx, &out, &in);
+
+		if (ZSTD_isError(r) || r != 0 || out.pos != s->size)
+			return -EINVAL;
+		s->in_pos = in.pos;
+		s->done = true;
+	}
+	if (!rc && (s->out_pos != s->size || s->in_pos != s->in_len))
+		rc = -EINVAL;
+	return rc;
+}
+
+void repo_chunk_stream_end(struct repo_chunk_stream *s)
+{
+	if (s->dctx)
+		dctx_put(s->dctx);
+	s->dctx = NULL;
 }

@@ -180,6 +180,40 @@ int repo_chunk_decode(const void *stored, size_t stored_len,
 		      const struct repo_chunk *c, const uint8_t *key,
 		      void *out);
 
+/*
+ * A chunk decoded in steps, for a reader that wants a few bytes of a chunk
+ * fetched for it and should not wait for the rest: only a chunk checked
+ * by its stored digest (repo_chunk_frame_checked), whose frame is
+ * verified against the catalog before anything is decoded.
+ *
+ *   begin   verify stored (stored_len bytes) against c and check its
+ *           frame header; out (c->size bytes) receives what is decoded.
+ *           -ENOTSUP if c is not frame-checked (decode it whole with
+ *           repo_chunk_decode), -EBADMSG for a digest mismatch, -EINVAL
+ *           for a frame that is not c's.
+ *   to      decode until at least want bytes are in out (or all)
+ *   finish  decode the rest; -EINVAL unless the frame decodes to exactly
+ *           c->size bytes
+ *   end     free what begin took (always, after a successful begin)
+ *
+ * stored and out must stay in place from begin to end. The bytes in out
+ * are verified ones: they come from a frame the catalog signed.
+ */
+struct repo_chunk_stream {
+	void *dctx; /* ZSTD_DCtx */
+	const uint8_t *in;
+	size_t in_len, in_pos;
+	uint8_t *out;
+	size_t size, out_pos;
+	bool done; /* the frame ended */
+};
+int repo_chunk_stream_begin(struct repo_chunk_stream *s, const void *stored,
+			    size_t stored_len, const struct repo_chunk *c,
+			    void *out);
+int repo_chunk_stream_to(struct repo_chunk_stream *s, size_t want);
+int repo_chunk_stream_finish(struct repo_chunk_stream *s);
+void repo_chunk_stream_end(struct repo_chunk_stream *s);
+
 /* ------------------------------------------------------ catalog records -- */
 
 enum repo_tier {

@@ -342,6 +342,94 @@ static void test_stored_digest(void)
 	free(rnd);
 }
 
+/* The frame of n - 1 bytes of raw whose header declares n: a frame no
+ * publisher writes, checked as if one had (its stored digest its own). */
+static void short_frame(const uint8_t *raw, size_t n, struct buf *b,
+			struct repo_chunk *c)
+{
+	unsigned fhd;
+	size_t at;
+
+	encode(raw, n - 1, b, c);
+	REQUIRE(c->flags == REPO_CHUNK_ZSTD);
+	/* the frame content size field (RFC 8878 3.1.1.1): 4 bytes here */
+	fhd = b->data[4];
+	REQUIRE((fhd >> 6) == 2 && (fhd & 3) == 0);
+	at = 5 + (((fhd >> 5) & 1) ? 0 : 1);
+	for (int i = 0; i < 4; i++)
+		b->data[at + (size_t)i] = (uint8_t)(n >> (8 * i));
+	REQUIRE(ZSTD_getFrameContentSize(b->data, b->len) == n);
+	c->size = (uint32_t)n;
+	sha256_buffer(b->data, b->len, &c->stored_digest);
+	c->has_stored_digest = true;
+}
+
+/* A frame decoded in steps: the bytes as far as asked, then the rest. */
+static void test_stream(void)
+{
+	const size_t n = 600000; /* several zstd blocks */
+	uint8_t *text = text_data(n), *rnd = random_data(n, 11);
+	uint8_t *out = calloc(1, n);
+	struct repo_chunk_stream st;
+	struct repo_chunk c;
+	struct buf b;
+
+	REQUIRE(out);
+	encode(text, n, &b, &c);
+	sha256_buffer(b.data, b.len, &c.stored_digest);
+	c.has_stored_digest = true;
+	REQUIRE_RC(repo_chunk_stream_begin(&st, b.data, b.len, &c, out), 0);
+	CHECK_RC(repo_chunk_stream_to(&st, 100), 0);
+	CHECK(st.out_pos >= 100 && st.out_pos < n);
+	CHECK_MEM(out, text, 100);
+	CHECK_RC(repo_chunk_stream_to(&st, 400000), 0);
+	CHECK(st.out_pos >= 400000 && st.out_pos < n);
+	CHECK_MEM(out, text, 400000);
+	CHECK_RC(repo_chunk_stream_finish(&st), 0);
+	CHECK_MEM(out, text, n);
+	repo_chunk_stream_end(&st);
+
+	/* a frame that is not the catalog's: nothing decoded */
+	c.stored_digest.b[3] ^= 1;
+	memset(out, 0, n);
+	CHECK_RC(repo_chunk_stream_begin(&st, b.data, b.len, &c, out),
+		 -EBADMSG);
+	CHECK(out[0] == 0);
+	c.stored_digest.b[3] ^= 1;
+	/* not for a chunk checked by its content digest */
+	c.has_stored_digest = false;
+	CHECK_RC(repo_chunk_stream_begin(&st, b.data, b.len, &c, out),
+		 -ENOTSUP);
+	c.has_stored_digest = true;
+	/* the recorded size is the frame's, or nothing */
+	c.size--;
+	CHECK_RC(repo_chunk_stream_begin(&st, b.data, b.len, &c, out), -EINVAL);
+	buf_release(&b);
+
+	/* a frame one byte short of what its header declares: its first
+	 * bytes come, its end is refused */
+	short_frame(text, n, &b, &c);
+	REQUIRE_RC(repo_chunk_stream_begin(&st, b.data, b.len, &c, out), 0);
+	CHECK_RC(repo_chunk_stream_to(&st, 1000), 0);
+	CHECK_MEM(out, text, 1000);
+	CHECK_RC(repo_chunk_stream_finish(&st), -EINVAL);
+	repo_chunk_stream_end(&st);
+	CHECK(decode_error(decode(b.data, b.len, &c)));
+	buf_release(&b);
+
+	/* a raw chunk has no frame to check */
+	encode(rnd, n, &b, &c);
+	REQUIRE(c.flags == 0);
+	sha256_buffer(b.data, b.len, &c.stored_digest);
+	c.has_stored_digest = true;
+	CHECK_RC(repo_chunk_stream_begin(&st, b.data, b.len, &c, out),
+		 -ENOTSUP);
+	buf_release(&b);
+	free(out);
+	free(text);
+	free(rnd);
+}
+
 /*
  * Damage to a frame is an error, or else the frame still decodes to the
  * very same bytes: zstd ignores a few bits (the header's unused bit, some
@@ -768,6 +856,7 @@ int main(void)
 	RUN(test_zero_length);
 	RUN(test_digest_mismatch);
 	RUN(test_stored_digest);
+	RUN(test_stream);
 	RUN(test_frame_flips);
 	RUN(test_frame_malformed);
 	RUN(test_frame_variants);
