@@ -290,6 +290,7 @@ int cache_new(const struct cache_options *o, cache_t **out)
 	pthread_cond_init(&c->cond, NULL);
 	pthread_cond_init(&c->work, NULL);
 	pthread_cond_init(&c->flush_wake, NULL);
+	pthread_cond_init(&c->early_wake, NULL);
 	c->dir = xstrdup(o->dir);
 	c->origin_url = xstrdup(o->origin_url);
 	c->chunks_dir = xasprintf("%s/chunks", o->dir);
@@ -350,6 +351,10 @@ int cache_new(const struct cache_options *o, cache_t **out)
 			goto fail;
 		}
 	}
+	rc = -pthread_create(&c->early_thread, NULL, cache_early_main, c);
+	if (rc)
+		goto fail;
+	c->early_started = true;
 	rc = -pthread_create(&c->flusher, NULL, cache_flusher_main, c);
 	if (rc)
 		goto fail;
@@ -369,9 +374,12 @@ void cache_free(cache_t *c)
 	c->stop = true;
 	pthread_cond_broadcast(&c->work);
 	pthread_cond_broadcast(&c->flush_wake);
+	pthread_cond_broadcast(&c->early_wake);
 	pthread_mutex_unlock(&c->lock);
 	for (unsigned i = 0; i < c->npf; i++)
 		pthread_join(c->pf_threads[i], NULL);
+	if (c->early_started)
+		pthread_join(c->early_thread, NULL);
 	if (c->flusher_started)
 		pthread_join(c->flusher, NULL);
 	if (c->ix) {
@@ -399,6 +407,7 @@ void cache_free(cache_t *c)
 	pthread_cond_destroy(&c->cond);
 	pthread_cond_destroy(&c->work);
 	pthread_cond_destroy(&c->flush_wake);
+	pthread_cond_destroy(&c->early_wake);
 	free(c);
 }
 
@@ -411,6 +420,7 @@ void cache_stats_get(cache_t *c, struct cache_stats *out)
 	out->misses = STAT_GET(c->stats.misses);
 	out->prefetches = STAT_GET(c->stats.prefetches);
 	out->warmed_ahead = STAT_GET(c->stats.warmed_ahead);
+	out->early_reads = STAT_GET(c->stats.early_reads);
 	out->bytes_fetched = STAT_GET(c->stats.bytes_fetched);
 	out->evictions = STAT_GET(c->stats.evictions);
 	out->err_verify = STAT_GET(c->stats.err_verify);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +48,12 @@ struct cache_held {
 	unsigned refs; /* protected by c->lock */
 	uint8_t *data;
 };
+
+/* Chunks answered early and not yet finished, at most (each holds its
+ * frame and its decoded bytes) */
+#define CACHE_EARLY_MAX 8
+/* the nice value of the thread that finishes them (cache_early_main) */
+#define CACHE_EARLY_NICE 10
 
 /* Readahead stays off this long after the cache refused a chunk. */
 #define CACHE_PREFETCH_PAUSE_SEC 5
@@ -411,12 +418,51 @@ out:
 }
 
 /*
+ * A chunk whose first bytes went to the reader that asked for them
+ * (cache_chunk_read_early) before the rest was decoded: a readahead
+ * worker decodes the rest and stores it. Its readers meanwhile wait on
+ * its inflight entry, as for any fetch.
+ */
+struct early_job {
+	struct early_job *next;
+	struct repo_chunk ch;
+	struct digest key;
+	struct cache_inflight *f;
+	uint32_t off, len; /* what the reader wants, into dst */
+	void *dst;
+	struct repo_chunk_stream st;
+	uint8_t *stored; /* the verified frame st decodes */
+	uint8_t *out;	 /* the chunk, decoded as far as st has gone */
+};
+
+/* Verify the frame and decode the reader's bytes; on success j keeps
+ * the frame (the caller's) until the rest is decoded. */
+static int early_begin(struct early_job *j, uint8_t *stored, size_t len,
+		       const struct repo_chunk *ch, uint8_t *out)
+{
+	int rc = repo_chunk_stream_begin(&j->st, stored, len, ch, out);
+
+	if (rc)
+		return rc;
+	rc = repo_chunk_stream_to(&j->st, (size_t)j->off + j->len);
+	if (rc) {
+		repo_chunk_stream_end(&j->st);
+		return rc;
+	}
+	memcpy(j->dst, out + j->off, j->len);
+	j->stored = stored;
+	j->out = out;
+	return 0;
+}
+
+/*
  * Fetch ch from the origin and verify it. *data (malloc'd) gets the bytes
  * to keep: plaintext, or for an encrypted chunk the ciphertext, which only
  * its dataset key verifies (cache_plain.c, when it is read).
  */
 static int fetch_chunk(cache_t *c, const struct repo_chunk *ch,
-		       const struct digest *key, uint8_t **data, size_t *len)
+		       const struct digest *key, uint8_t **data, size_t *len,
+		       struct early_job *early)
 {
 	char rel[128], hex[DIGEST_HEX_LEN + 1];
 	struct origin_req req;
@@ -460,7 +506,8 @@ fetch:
 	/* stored as it is (incompressible): verified in place, not copied */
 	out = ch->flags == 0 && b.data ? b.data
 				       : xmalloc(ch->size ? ch->size : 1);
-	rc = repo_chunk_decode(b.data, b.len, ch, NULL, out);
+	rc = early ? early_begin(early, b.data, b.len, ch, out)
+		   : repo_chunk_decode(b.data, b.len, ch, NULL, out);
 	if (rc) {
 		STAT_ADD(c->stats.err_verify, 1);
 		/* a mirror sent bad bytes: once more, from another one */
@@ -485,8 +532,8 @@ fetch:
 		rc = -EIO;
 		goto out;
 	}
-	if (out == b.data)
-		b.data = NULL;
+	if (out == b.data || early)
+		b.data = NULL; /* early: the frame is still being decoded */
 	*data = out;
 	*len = ch->size;
 out:
@@ -497,15 +544,29 @@ out:
 /* Fetch, verify, store. On success either *fd is the stored file, or
  * the cache could not (or, transient, does not) take it and *mem holds
  * the bytes. */
+static int keep_chunk(cache_t *c, const struct digest *key, uint8_t *data,
+		      size_t len, int *fd, uint8_t **mem);
+
 static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
 			   const struct digest *key, int *fd, uint8_t **mem)
 {
 	uint8_t *data = NULL;
 	size_t len = 0;
-	int rc = fetch_chunk(c, ch, key, &data, &len);
+	int rc = fetch_chunk(c, ch, key, &data, &len, NULL);
 
 	if (rc)
 		return rc;
+	return keep_chunk(c, key, data, len, fd, mem);
+}
+
+/* Store verified bytes (data, which this takes): *fd the stored file,
+ * or *mem the bytes when the cache cannot (or, transient, does not)
+ * take them. */
+static int keep_chunk(cache_t *c, const struct digest *key, uint8_t *data,
+		      size_t len, int *fd, uint8_t **mem)
+{
+	int rc;
+
 	if (c->transient) {
 		*mem = data;
 		return 0;
@@ -543,6 +604,38 @@ static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
 		 c->dir, strerror(rc ? -rc : errno));
 	*mem = data;
 	return 0;
+}
+
+/*
+ * The fetch f ended with rc; mem (or NULL) the bytes the cache could not
+ * take, which the waiters and the caller then share. Returns the caller's
+ * reference to them, or NULL.
+ */
+static struct cache_held *inflight_done(cache_t *c, struct cache_inflight *f,
+					int rc, uint8_t *mem)
+{
+	struct cache_held *h = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	/* the waiters get the bytes too: one reference each */
+	if (!rc && mem) {
+		h = held_add(c, &f->d, mem);
+		h->refs += f->refs - 1;
+		f->held = h;
+	}
+	for (struct cache_inflight **p = &c->inflight; *p; p = &(*p)->next) {
+		if (*p == f) {
+			*p = f->next;
+			break;
+		}
+	}
+	f->done = true;
+	f->rc = rc;
+	pthread_cond_broadcast(&c->cond);
+	if (--f->refs == 0)
+		free(f);
+	pthread_mutex_unlock(&c->lock);
+	return h;
 }
 
 /*
@@ -631,28 +724,156 @@ static int stored_get(cache_t *c, const struct repo_chunk *ch,
 		if (!rc && *fd >= 0)
 			*pooled = cache_fd_add(c, key, fd);
 
-		pthread_mutex_lock(&c->lock);
-		/* the waiters get the bytes too: one reference each */
-		if (!rc && mem) {
-			*held = held_add(c, key, mem);
-			(*held)->refs += f->refs - 1;
-			f->held = *held;
-		}
-		for (struct cache_inflight **p = &c->inflight; *p;
-		     p = &(*p)->next) {
-			if (*p == f) {
-				*p = f->next;
-				break;
-			}
-		}
-		f->done = true;
-		f->rc = rc;
-		pthread_cond_broadcast(&c->cond);
-		if (--f->refs == 0)
-			free(f);
-		pthread_mutex_unlock(&c->lock);
+		*held = inflight_done(c, f, rc, mem);
 		return rc;
 	}
+}
+
+/* An early chunk's end: its waiters told, its pin and place let go. */
+static void early_done(cache_t *c, struct early_job *j, int rc, uint8_t *mem)
+{
+	struct cache_held *h = inflight_done(c, j->f, rc, mem);
+
+	/* nobody reads through this reference: the waiters have theirs */
+	if (h)
+		held_release(c, h);
+	unpin(c, &j->key);
+	pthread_mutex_lock(&c->lock);
+	c->early_count--;
+	pthread_mutex_unlock(&c->lock);
+	free(j);
+}
+
+int cache_chunk_read_early(cache_t *c, const struct repo_chunk *ch,
+			   uint32_t off, uint32_t len, void *dst)
+{
+	struct cache_inflight *f;
+	struct early_job *j;
+	struct digest key;
+	size_t n = 0;
+	bool busy;
+	int rc;
+
+	if (c->transient || !repo_chunk_frame_checked(ch) || len == 0 ||
+	    (uint64_t)off + len > ch->size)
+		return -EAGAIN;
+	cache_chunk_key(ch, &key);
+	pin(c, &key);
+	/* cached: its file serves the reader (cache_chunk_acquire) */
+	if (cache_chunk_present(c, ch)) {
+		unpin(c, &key);
+		return -EAGAIN;
+	}
+	pthread_mutex_lock(&c->lock);
+	/* the workers are behind: decode it whole in the reader's thread,
+	 * so that chunks decoded in part do not pile up in memory */
+	busy = c->early_count >= CACHE_EARLY_MAX ||
+	       cache_failed_recent(c, CACHE_OBJECT_CHUNK, &key, NULL, NULL);
+	for (struct cache_held *h = *held_bucket(c, &key); h && !busy;
+	     h = h->next)
+		busy = digest_equal(&h->d, &key);
+	for (f = c->inflight; f && !busy; f = f->next)
+		busy = digest_equal(&f->d, &key);
+	if (busy) {
+		/* in memory, being fetched, or just failed: as any read */
+		pthread_mutex_unlock(&c->lock);
+		unpin(c, &key);
+		return -EAGAIN;
+	}
+	f = xcalloc(1, sizeof(*f));
+	f->d = key;
+	f->refs = 1;
+	f->next = c->inflight;
+	c->inflight = f;
+	c->early_count++;
+	pthread_mutex_unlock(&c->lock);
+
+	STAT_ADD(c->stats.misses, 1);
+	j = xcalloc(1, sizeof(*j));
+	j->ch = *ch;
+	j->key = key;
+	j->f = f;
+	j->off = off;
+	j->len = len;
+	j->dst = dst;
+	rc = fetch_chunk(c, ch, &key, &j->out, &n, j);
+	if (rc) {
+		early_done(c, j, rc, NULL);
+		return rc;
+	}
+	STAT_ADD(c->stats.early_reads, 1);
+	j->dst = NULL;
+	pthread_mutex_lock(&c->lock);
+	if (c->early_tail)
+		c->early_tail->next = j;
+	else
+		c->early_head = j;
+	c->early_tail = j;
+	pthread_cond_signal(&c->early_wake);
+	pthread_mutex_unlock(&c->lock);
+	return (int)len;
+}
+
+/* The rest of an early chunk: decode, store, and tell its waiters. */
+static void early_finish(cache_t *c, struct early_job *j)
+{
+	uint8_t *mem = NULL;
+	int fd = -1;
+	int rc = repo_chunk_stream_finish(&j->st);
+
+	repo_chunk_stream_end(&j->st);
+	free(j->stored);
+	if (rc) {
+		char hex[DIGEST_HEX_LEN + 1];
+
+		/* the frame matched its signed digest yet does not decode:
+		 * a publisher's fault; the reader's bytes were the frame's */
+		STAT_ADD(c->stats.err_verify, 1);
+		digest_to_hex(&j->ch.digest, hex);
+		log_error("chunk '%s': corrupt frame; refusing the bytes", hex);
+		free(j->out);
+		rc = -EIO;
+	} else {
+		rc = keep_chunk(c, &j->key, j->out, j->ch.size, &fd, &mem);
+	}
+	if (!rc)
+		cache_failed_forget(c, CACHE_OBJECT_CHUNK, &j->key);
+	if (fd >= 0)
+		close(fd);
+	early_done(c, j, rc, mem);
+}
+
+/*
+ * The thread that finishes early chunks, at a lower priority than the
+ * readers: on a busy machine the next reader's miss goes first, and the
+ * rest of a chunk nobody waits for yet comes after. Before stopping it
+ * finishes what is queued: readers may wait on it.
+ */
+void *cache_early_main(void *arg)
+{
+	cache_t *c = arg;
+
+	/* raising one's own nice value needs no privilege; if it fails,
+	 * the thread runs at the readers' priority, which is only slower */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), CACHE_EARLY_NICE);
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		struct early_job *j;
+
+		while (!c->stop && !c->early_head)
+			pthread_cond_wait(&c->early_wake, &c->lock);
+		j = c->early_head;
+		if (!j)
+			break;
+		c->early_head = j->next;
+		if (!c->early_head)
+			c->early_tail = NULL;
+		pthread_mutex_unlock(&c->lock);
+		early_finish(c, j);
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
 }
 
 int cache_stored_acquire(cache_t *c, const struct repo_chunk *ch,

@@ -36,6 +36,7 @@ struct cache_pin;
 struct cache_fd;
 struct cache_inflight;
 struct cache_held;
+struct early_job;
 struct cache_plain;
 struct cache_warming;
 
@@ -95,6 +96,13 @@ struct cache {
 	struct repo_chunk
 	    pf_queue[CACHE_PREFETCH_QUEUE]; /* protected by lock */
 	size_t pf_head, pf_count;	    /* protected by lock */
+	/* chunks answered early whose rest a worker decodes and stores
+	 * (cache_chunk.c); protected by lock */
+	struct early_job *early_head, *early_tail;
+	unsigned early_count; /* queued or being finished; protected by lock */
+	pthread_cond_t early_wake; /* early_head or stop */
+	pthread_t early_thread;
+	bool early_started;
 	pthread_t *pf_threads;
 	unsigned npf;
 	pthread_t flusher;
@@ -131,8 +139,10 @@ int cache_stored_acquire(cache_t *c, const struct repo_chunk *ch,
 bool cache_stored_forget(cache_t *c, const struct repo_chunk *ch);
 /* The name of ch in this cache (FORMAT.md §6.4 for encrypted chunks). */
 void cache_chunk_key(const struct repo_chunk *ch, struct digest *key);
-/* Background threads: readahead workers and the LRU flusher. */
+/* Background threads: readahead workers, the thread finishing chunks
+ * answered early, and the LRU flusher. */
 void *cache_prefetch_main(void *arg);
+void *cache_early_main(void *arg);
 void *cache_flusher_main(void *arg);
 /* Write the batched LRU updates to the index. */
 void cache_touched_flush(cache_t *c);

@@ -90,6 +90,10 @@ char *stats_render(const struct cache_stats *cs, const struct fs_counters *fc)
 	     "Cached chunks read from the cache's disk into the page cache "
 	     "ahead of readers.",
 	     NULL, cs->warmed_ahead},
+	    {"aidatafs_early_reads_total", "counter",
+	     "Cache misses of a random reader answered once its bytes were "
+	     "decoded, before the rest of the chunk.",
+	     NULL, cs->early_reads},
 	    {"aidatafs_bytes_fetched_total", "counter",
 	     "Bytes received from the origin for catalogs and chunks, all of "
 	     "them (from a server that ignores Range, the bytes before a "

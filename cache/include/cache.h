@@ -146,6 +146,19 @@ struct cache_chunk_ref {
  */
 int cache_chunk_acquire(cache_t *c, const struct repo_chunk *ch,
 			const uint8_t *key, struct cache_chunk_ref *out);
+/*
+ * For a reader that wants len bytes at off of plain chunk ch and should
+ * not wait for the whole chunk: when ch is neither cached nor being
+ * fetched, fetch it, verify its frame (a chunk with a stored digest,
+ * FORMAT.md §5.9), decode it as far as off + len, copy those bytes to
+ * dst and return len. A readahead worker then decodes the rest and
+ * stores the chunk; other readers of ch wait for that as for any fetch.
+ * -EAGAIN where this does not apply (cached, being fetched, held in
+ * memory, failed a moment ago, encrypted or without a stored digest, a
+ * transient cache): cache_chunk_acquire then. Other errors as there.
+ */
+int cache_chunk_read_early(cache_t *c, const struct repo_chunk *ch,
+			   uint32_t off, uint32_t len, void *dst);
 /* Release a reference from cache_chunk_acquire (a zeroed ref is a no-op). */
 void cache_chunk_release(cache_t *c, struct cache_chunk_ref *ref);
 
@@ -200,6 +213,8 @@ struct cache_stats {
 				 * on request (cache_chunk_fetch) */
 	uint64_t warmed_ahead;	/* cached chunks read into the page cache
 				 * ahead of readers */
+	uint64_t early_reads;	/* misses answered before the whole chunk
+				 * was decoded (cache_chunk_read_early) */
 	uint64_t bytes_fetched; /* received for chunks and catalogs */
 	uint64_t chunks_cached; /* in the index now */
 	uint64_t cache_bytes;	/* chunk bytes in the index now */

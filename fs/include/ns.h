@@ -215,6 +215,7 @@ struct ns_read {
 	struct cache_chunk_ref *refs; /* pinned until ns_read_done */
 	size_t nrefs;
 	size_t total;
+	uint8_t *own; /* bytes decoded for this read alone, or NULL */
 };
 
 /*

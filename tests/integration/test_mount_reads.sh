@@ -80,6 +80,11 @@ for f in "${PLAIN_FILES[@]}"; do
 		--count 2000 --chunk $((4 << 20)) --seed $((seed++))
 	cat "$LAST_OUT"
 done
+# small cold preads were answered before their chunks were decoded whole
+# (cache_chunk_read_early), and every byte above matched the source
+early=$(stat_value "$T/ms" aidatafs_early_reads_total)
+step "cold preads answered before their chunk was decoded whole: $early"
+[ "$early" -gt 0 ] || fail "no cold pread was answered early"
 # secure files: each pread of another chunk decrypts it: fewer preads
 step "preads of a secure file"
 run_ok py "$PYHELP/mount_pread.py" random "$T/ms/datasets/${SECURE_FILES[1]}" \

@@ -36,7 +36,11 @@ struct fixture {
 };
 
 static struct fixture plain_chunks[NCHUNKS];
-static struct fixture big_chunk;    /* large: a fetch takes a while */
+static struct fixture big_chunk; /* large: a fetch takes a while */
+static struct fixture text_big;	 /* 2 MiB of text: a zstd frame of blocks */
+/* a frame one byte short of the size its header declares, its stored
+ * digest its own: it verifies, and its end does not decode */
+static struct fixture short_frame;
 static struct fixture secure_chunk; /* flags ZSTD | ENCRYPTED */
 static struct fixture raw_secure;   /* flags ENCRYPTED only */
 #define NPREFIX 8
@@ -105,6 +109,37 @@ static void make_chunk(struct fixture *fx, size_t size, bool text, bool encrypt,
 			    shard_id);
 }
 
+static void make_short_frame(struct fixture *fx, const uint8_t *plain, size_t n,
+			     const char *shard_path,
+			     const struct digest *shard_id)
+{
+	struct buf frame;
+	uint32_t flags;
+	unsigned fhd;
+	size_t at;
+
+	buf_init(&frame, REPO_STORED_MAX);
+	REQUIRE_RC(repo_chunk_encode(plain, n - 1, 3, &frame, &flags), 0);
+	REQUIRE(flags == REPO_CHUNK_ZSTD);
+	/* its frame content size field (RFC 8878 3.1.1.1), 4 bytes, says n */
+	fhd = frame.data[4];
+	REQUIRE((fhd >> 6) == 2 && (fhd & 3) == 0);
+	at = 5 + (((fhd >> 5) & 1) ? 0 : 1);
+	for (int i = 0; i < 4; i++)
+		frame.data[at + (size_t)i] = (uint8_t)(n >> (8 * i));
+	memset(&fx->ch, 0, sizeof(fx->ch));
+	fx->plain = malloc(n);
+	REQUIRE(fx->plain);
+	memcpy(fx->plain, plain, n);
+	sha256_buffer(plain, n, &fx->ch.digest);
+	fx->ch.size = (uint32_t)n;
+	fx->ch.flags = REPO_CHUNK_ZSTD;
+	sha256_buffer(frame.data, frame.len, &fx->ch.stored_digest);
+	fx->ch.has_stored_digest = true;
+	shard_append(shard_path, shard_id, &frame, &fx->ch);
+	buf_release(&frame);
+}
+
 static void setup(void)
 {
 	uint64_t seed = 0xcac4e;
@@ -125,6 +160,9 @@ static void setup(void)
 		make_chunk(&plain_chunks[i], CHUNK_SIZE, i % 2, false, &seed,
 			   path, &shard_id);
 	make_chunk(&big_chunk, BIG_SIZE, false, false, &seed, path, &shard_id);
+	make_chunk(&text_big, 2u << 20, true, false, &seed, path, &shard_id);
+	make_short_frame(&short_frame, text_big.plain, 1u << 20, path,
+			 &shard_id);
 	make_chunk(&secure_chunk, CHUNK_SIZE, true, true, &seed, path,
 		   &shard_id);
 	make_chunk(&raw_secure, CHUNK_SIZE, false, true, &seed, path,
@@ -1222,6 +1260,142 @@ static void test_fd_pool_eviction(void)
 	unit_rmtree(dir);
 }
 
+/* fx's record with its frame's digest, as a catalog of FORMAT.md §5.9
+ * gives it (encoding is deterministic: the frame is the shard's) */
+static struct repo_chunk frame_checked(const struct fixture *fx)
+{
+	struct repo_chunk ch = fx->ch;
+	struct buf frame;
+	uint32_t flags;
+
+	buf_init(&frame, REPO_STORED_MAX);
+	REQUIRE_RC(repo_chunk_encode(fx->plain, fx->ch.size, 3, &frame, &flags),
+		   0);
+	REQUIRE(flags == REPO_CHUNK_ZSTD && frame.len == fx->ch.stored_size);
+	sha256_buffer(frame.data, frame.len, &ch.stored_digest);
+	ch.has_stored_digest = true;
+	buf_release(&frame);
+	return ch;
+}
+
+/* A reader's few bytes of a chunk nobody has: answered from the frame
+ * decoded that far; the rest decoded and stored behind it, one fetch. */
+static void test_read_early(void)
+{
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, 0, false);
+	struct repo_chunk ch = frame_checked(&text_big);
+	struct repo_chunk unchecked = plain_chunks[1].ch;
+	uint32_t off = (3u << 19) + 123; /* in the frame's later blocks */
+	uint8_t got[4096];
+	struct cache_stats st;
+
+	REQUIRE(unchecked.flags == REPO_CHUNK_ZSTD);
+	memset(got, 0, sizeof(got));
+	CHECK_INT(cache_chunk_read_early(c, &ch, off, sizeof(got), got),
+		  (int)sizeof(got));
+	CHECK_MEM(got, text_big.plain + off, sizeof(got));
+	/* the whole chunk, waited for while a worker finishes it */
+	check_record(c, &ch, NULL, text_big.plain);
+	CHECK(cache_chunk_present(c, &ch));
+	CHECK_U64(origin_requests(c), 1);
+	/* stored now: its file serves the next readers */
+	CHECK_RC(cache_chunk_read_early(c, &ch, 0, 16, got), -EAGAIN);
+	/* what it does not apply to */
+	CHECK_RC(cache_chunk_read_early(c, &unchecked, 0, 16, got), -EAGAIN);
+	CHECK_RC(cache_chunk_read_early(c, &big_chunk.ch, 0, 16, got), -EAGAIN);
+	CHECK_RC(cache_chunk_read_early(c, &secure_chunk.ch, 0, 16, got),
+		 -EAGAIN);
+	ch = frame_checked(&plain_chunks[3]);
+	CHECK_RC(cache_chunk_read_early(c, &ch, ch.size - 8, 16, got), -EAGAIN);
+	/* the last bytes of a chunk: the frame decoded to its end */
+	CHECK_INT(cache_chunk_read_early(c, &ch, ch.size - 16, 16, got), 16);
+	CHECK_MEM(got, plain_chunks[3].plain + ch.size - 16, 16);
+	check_record(c, &ch, NULL, plain_chunks[3].plain);
+	cache_stats_get(c, &st);
+	CHECK_U64(st.early_reads, 2);
+	CHECK_U64(st.misses, 2);
+	CHECK_U64(st.origin_requests, 2);
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
+/* A frame that is not the catalog's: no byte returned, nothing stored. */
+static void test_read_early_bad_frame(void)
+{
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, 0, false);
+	struct repo_chunk ch = frame_checked(&text_big);
+	uint8_t got[64];
+	struct cache_stats st;
+
+	ch.stored_digest.b[7] ^= 1;
+	memset(got, 0, sizeof(got));
+	unit_quiet(true);
+	CHECK_RC(cache_chunk_read_early(c, &ch, 100, sizeof(got), got), -EIO);
+	unit_quiet(false);
+	for (size_t i = 0; i < sizeof(got); i++)
+		CHECK_INT(got[i], 0);
+	CHECK(!cache_chunk_present(c, &ch));
+	cache_stats_get(c, &st);
+	CHECK_U64(st.err_verify, 1);
+	CHECK_U64(st.early_reads, 0);
+	/* the genuine record still reads (the failure is not remembered) */
+	ch = frame_checked(&text_big);
+	check_record(c, &ch, NULL, text_big.plain);
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
+/* Stopping with the rest of an early chunk still to decode: the workers
+ * finish it first, and the next process finds it stored. */
+static void test_read_early_then_free(void)
+{
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, 0, false);
+	struct repo_chunk ch = frame_checked(&text_big);
+	uint8_t got[8];
+
+	CHECK_INT(cache_chunk_read_early(c, &ch, 5, sizeof(got), got),
+		  (int)sizeof(got));
+	CHECK_MEM(got, text_big.plain + 5, sizeof(got));
+	cache_free(c);
+	c = cache_open(dir, 0, false);
+	CHECK(cache_chunk_present(c, &ch));
+	check_record(c, &ch, NULL, text_big.plain);
+	CHECK_U64(origin_requests(c), 0);
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
+/* A frame that verifies but whose end does not decode (only a faulty
+ * publisher can sign one): its first bytes reach the reader that asked,
+ * then the chunk is refused, kept nowhere, and its waiters get EIO. */
+static void test_read_early_short_frame(void)
+{
+	char *dir = unit_tmpdir();
+	cache_t *c = cache_open(dir, 0, false);
+	const struct repo_chunk *ch = &short_frame.ch;
+	struct cache_chunk_ref ref;
+	struct cache_stats st;
+	uint8_t got[16];
+
+	CHECK_INT(cache_chunk_read_early(c, ch, 0, sizeof(got), got),
+		  (int)sizeof(got));
+	CHECK_MEM(got, short_frame.plain, sizeof(got));
+	unit_quiet(true);
+	CHECK_RC(cache_chunk_acquire(c, ch, NULL, &ref), -EIO);
+	unit_quiet(false);
+	CHECK(!cache_chunk_present(c, ch));
+	CHECK(!tree_contains(dir, short_frame.plain + 4096, 4096));
+	/* 1 if the acquire waited for the finisher, 2 if that was done and
+	 * the acquire fetched the chunk again: both refuse it */
+	cache_stats_get(c, &st);
+	CHECK(st.err_verify >= 1 && st.err_verify <= 2);
+	cache_free(c);
+	unit_rmtree(dir);
+}
+
 int main(void)
 {
 	log_init("test_cache", LOG_LEVEL_WARN, false);
@@ -1246,9 +1420,15 @@ int main(void)
 	RUN(test_fd_pool_reuse);
 	RUN(test_fd_pool_bound);
 	RUN(test_fd_pool_eviction);
+	RUN(test_read_early);
+	RUN(test_read_early_bad_frame);
+	RUN(test_read_early_then_free);
+	RUN(test_read_early_short_frame);
 	for (int i = 0; i < NCHUNKS; i++)
 		free(plain_chunks[i].plain);
 	free(big_chunk.plain);
+	free(text_big.plain);
+	free(short_frame.plain);
 	free(secure_chunk.plain);
 	free(raw_secure.plain);
 	free(root_url);
