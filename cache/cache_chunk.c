@@ -49,9 +49,9 @@ struct cache_held {
 	uint8_t *data;
 };
 
-/* Chunks answered early and not yet finished, at most (each holds its
- * frame and its decoded bytes) */
-#define CACHE_EARLY_MAX 8
+/* Bytes of the chunks answered early and not yet finished (each holds
+ * its frame and its decoded bytes), at most; one chunk always may */
+#define CACHE_EARLY_MAX_BYTES (8u << 20)
 /* the nice value of the thread that finishes them (cache_early_main) */
 #define CACHE_EARLY_NICE 10
 
@@ -419,9 +419,9 @@ out:
 
 /*
  * A chunk whose first bytes went to the reader that asked for them
- * (cache_chunk_read_early) before the rest was decoded: a readahead
- * worker decodes the rest and stores it. Its readers meanwhile wait on
- * its inflight entry, as for any fetch.
+ * (cache_chunk_read_early) before the rest was decoded: the finishing
+ * thread (cache_early_main) decodes the rest and stores it. Its readers
+ * meanwhile wait on its inflight entry, as for any fetch.
  */
 struct early_job {
 	struct early_job *next;
@@ -541,24 +541,6 @@ out:
 	return rc;
 }
 
-/* Fetch, verify, store. On success either *fd is the stored file, or
- * the cache could not (or, transient, does not) take it and *mem holds
- * the bytes. */
-static int keep_chunk(cache_t *c, const struct digest *key, uint8_t *data,
-		      size_t len, int *fd, uint8_t **mem);
-
-static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
-			   const struct digest *key, int *fd, uint8_t **mem)
-{
-	uint8_t *data = NULL;
-	size_t len = 0;
-	int rc = fetch_chunk(c, ch, key, &data, &len, NULL);
-
-	if (rc)
-		return rc;
-	return keep_chunk(c, key, data, len, fd, mem);
-}
-
 /* Store verified bytes (data, which this takes): *fd the stored file,
  * or *mem the bytes when the cache cannot (or, transient, does not)
  * take them. */
@@ -604,6 +586,21 @@ static int keep_chunk(cache_t *c, const struct digest *key, uint8_t *data,
 		 c->dir, strerror(rc ? -rc : errno));
 	*mem = data;
 	return 0;
+}
+
+/* Fetch, verify, store. On success either *fd is the stored file, or
+ * the cache could not (or, transient, does not) take it and *mem holds
+ * the bytes. */
+static int fetch_and_store(cache_t *c, const struct repo_chunk *ch,
+			   const struct digest *key, int *fd, uint8_t **mem)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int rc = fetch_chunk(c, ch, key, &data, &len, NULL);
+
+	if (rc)
+		return rc;
+	return keep_chunk(c, key, data, len, fd, mem);
 }
 
 /*
@@ -729,6 +726,12 @@ static int stored_get(cache_t *c, const struct repo_chunk *ch,
 	}
 }
 
+/* What an early chunk holds until it is finished. */
+static uint64_t early_size(const struct repo_chunk *ch)
+{
+	return (uint64_t)ch->size + ch->stored_size;
+}
+
 /* An early chunk's end: its waiters told, its pin and place let go. */
 static void early_done(cache_t *c, struct early_job *j, int rc, uint8_t *mem)
 {
@@ -739,7 +742,7 @@ static void early_done(cache_t *c, struct early_job *j, int rc, uint8_t *mem)
 		held_release(c, h);
 	unpin(c, &j->key);
 	pthread_mutex_lock(&c->lock);
-	c->early_count--;
+	c->early_bytes -= early_size(&j->ch);
 	pthread_mutex_unlock(&c->lock);
 	free(j);
 }
@@ -758,8 +761,11 @@ int cache_chunk_read_early(cache_t *c, const struct repo_chunk *ch,
 	    (uint64_t)off + len > ch->size)
 		return -EAGAIN;
 	cache_chunk_key(ch, &key);
+	/* cached: its file serves the reader (cache_chunk_acquire); the
+	 * pool answers for most cached chunks without the index */
+	if (cache_fd_known(c, &key))
+		return -EAGAIN;
 	pin(c, &key);
-	/* cached: its file serves the reader (cache_chunk_acquire) */
 	if (cache_chunk_present(c, ch)) {
 		unpin(c, &key);
 		return -EAGAIN;
@@ -767,7 +773,8 @@ int cache_chunk_read_early(cache_t *c, const struct repo_chunk *ch,
 	pthread_mutex_lock(&c->lock);
 	/* the workers are behind: decode it whole in the reader's thread,
 	 * so that chunks decoded in part do not pile up in memory */
-	busy = c->early_count >= CACHE_EARLY_MAX ||
+	busy = (c->early_bytes &&
+		c->early_bytes + early_size(ch) > CACHE_EARLY_MAX_BYTES) ||
 	       cache_failed_recent(c, CACHE_OBJECT_CHUNK, &key, NULL, NULL);
 	for (struct cache_held *h = *held_bucket(c, &key); h && !busy;
 	     h = h->next)
@@ -785,7 +792,7 @@ int cache_chunk_read_early(cache_t *c, const struct repo_chunk *ch,
 	f->refs = 1;
 	f->next = c->inflight;
 	c->inflight = f;
-	c->early_count++;
+	c->early_bytes += early_size(ch);
 	pthread_mutex_unlock(&c->lock);
 
 	STAT_ADD(c->stats.misses, 1);
@@ -838,8 +845,15 @@ static void early_finish(cache_t *c, struct early_job *j)
 	}
 	if (!rc)
 		cache_failed_forget(c, CACHE_OBJECT_CHUNK, &j->key);
-	if (fd >= 0)
-		close(fd);
+	if (fd >= 0) {
+		/* pooled for the next reads, as a fetch's file is */
+		struct cache_fd *pooled = cache_fd_add(c, &j->key, &fd);
+
+		if (pooled)
+			cache_fd_put(c, pooled);
+		else
+			close(fd);
+	}
 	early_done(c, j, rc, mem);
 }
 

@@ -171,6 +171,16 @@ struct cache_fd *cache_fd_get(cache_t *c, const struct digest *key, int *fd)
 	return e;
 }
 
+bool cache_fd_known(cache_t *c, const struct digest *key)
+{
+	bool known;
+
+	pthread_mutex_lock(&c->fd_lock);
+	known = hash_find(c, key) != NULL;
+	pthread_mutex_unlock(&c->fd_lock);
+	return known;
+}
+
 struct cache_fd *cache_fd_add(cache_t *c, const struct digest *key, int *fd)
 {
 	struct cache_fd *e, *victim = NULL;

@@ -99,7 +99,8 @@ struct cache {
 	/* chunks answered early whose rest a worker decodes and stores
 	 * (cache_chunk.c); protected by lock */
 	struct early_job *early_head, *early_tail;
-	unsigned early_count; /* queued or being finished; protected by lock */
+	uint64_t early_bytes;	   /* what they hold, queued or being finished;
+				    * protected by lock */
 	pthread_cond_t early_wake; /* early_head or stop */
 	pthread_t early_thread;
 	bool early_started;
@@ -172,6 +173,9 @@ struct cache_fd *cache_fd_get(cache_t *c, const struct digest *key, int *fd);
  * *fd and closes it itself.
  */
 struct cache_fd *cache_fd_add(cache_t *c, const struct digest *key, int *fd);
+/* Whether the chunk file of key is pooled (no check that it still is
+ * linked: cache_fd_get makes that). */
+bool cache_fd_known(cache_t *c, const struct digest *key);
 /* One user less; a forgotten entry's descriptor is closed by its last. */
 void cache_fd_put(cache_t *c, struct cache_fd *e);
 /* The chunk file of key is gone (evicted, forgotten): no new user gets
