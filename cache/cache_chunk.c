@@ -420,8 +420,9 @@ out:
 /*
  * A chunk whose first bytes went to the reader that asked for them
  * (cache_chunk_read_early) before the rest was decoded: the finishing
- * thread (cache_early_main) decodes the rest and stores it. Its readers
- * meanwhile wait on its inflight entry, as for any fetch.
+ * thread (cache_early_main) decodes the rest (a raw chunk has none) and
+ * stores it. Its readers meanwhile wait on its inflight entry, as for
+ * any fetch.
  */
 struct early_job {
 	struct early_job *next;
@@ -435,13 +436,23 @@ struct early_job {
 	uint8_t *out;	 /* the chunk, decoded as far as st has gone */
 };
 
-/* Verify the frame and decode the reader's bytes; on success j keeps
- * the frame (the caller's) until the rest is decoded. */
+/* Verify the chunk and decode the reader's bytes. On success j keeps
+ * the frame (the caller's) until the rest is decoded, or, for a raw
+ * chunk (verified whole, in place: out is stored), its bytes. */
 static int early_begin(struct early_job *j, uint8_t *stored, size_t len,
 		       const struct repo_chunk *ch, uint8_t *out)
 {
-	int rc = repo_chunk_stream_begin(&j->st, stored, len, ch, out);
+	int rc;
 
+	if (!repo_chunk_frame_checked(ch)) {
+		rc = repo_chunk_decode(stored, len, ch, NULL, out);
+		if (rc)
+			return rc;
+		memcpy(j->dst, out + j->off, j->len);
+		j->out = out;
+		return 0;
+	}
+	rc = repo_chunk_stream_begin(&j->st, stored, len, ch, out);
 	if (rc)
 		return rc;
 	rc = repo_chunk_stream_to(&j->st, (size_t)j->off + j->len);
@@ -757,8 +768,11 @@ int cache_chunk_read_early(cache_t *c, const struct repo_chunk *ch,
 	bool busy;
 	int rc;
 
-	if (c->transient || !repo_chunk_frame_checked(ch) || len == 0 ||
-	    (uint64_t)off + len > ch->size)
+	/* a zstd chunk checked by its frame, or a raw one: an encrypted
+	 * chunk is decrypted whole, and a zstd chunk without a stored
+	 * digest is checked by the digest of all its decoded bytes */
+	if (c->transient || !(repo_chunk_frame_checked(ch) || ch->flags == 0) ||
+	    len == 0 || (uint64_t)off + len > ch->size)
 		return -EAGAIN;
 	cache_chunk_key(ch, &key);
 	/* cached: its file serves the reader (cache_chunk_acquire); the
@@ -826,7 +840,8 @@ static void early_finish(cache_t *c, struct early_job *j)
 {
 	uint8_t *mem = NULL;
 	int fd = -1;
-	int rc = repo_chunk_stream_finish(&j->st);
+	/* a raw chunk was verified whole: only its store is left */
+	int rc = j->st.dctx ? repo_chunk_stream_finish(&j->st) : 0;
 
 	repo_chunk_stream_end(&j->st);
 	free(j->stored);

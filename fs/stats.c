@@ -92,7 +92,8 @@ char *stats_render(const struct cache_stats *cs, const struct fs_counters *fc)
 	     NULL, cs->warmed_ahead},
 	    {"aidatafs_early_reads_total", "counter",
 	     "Cache misses of a random reader answered once its bytes were "
-	     "decoded, before the rest of the chunk.",
+	     "verified and decoded, before the rest of the chunk was "
+	     "decoded and stored.",
 	     NULL, cs->early_reads},
 	    {"aidatafs_bytes_fetched_total", "counter",
 	     "Bytes received from the origin for catalogs and chunks, all of "

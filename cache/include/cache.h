@@ -149,15 +149,15 @@ int cache_chunk_acquire(cache_t *c, const struct repo_chunk *ch,
 /*
  * For a reader that wants len bytes at off of plain chunk ch and should
  * not wait for the whole chunk: when ch is neither cached nor being
- * fetched, fetch it, verify its frame (a chunk with a stored digest,
- * FORMAT.md §5.9), decode it as far as off + len, copy those bytes to
- * dst and return len. A background thread of lower priority then
- * decodes the rest and stores the chunk; other readers of ch wait for
- * that as for any fetch. -EAGAIN where this does not apply (cached,
- * being fetched, held in memory, failed a moment ago, encrypted or
- * without a stored digest, a transient cache, or 8 MiB of chunks already
- * waiting to be finished): cache_chunk_acquire then. Other errors as
- * there.
+ * fetched, fetch it, verify its frame (a zstd chunk with a stored
+ * digest, FORMAT.md §5.9) and decode it as far as off + len, or verify
+ * it whole (a raw chunk), copy those bytes to dst and return len. A
+ * background thread of lower priority then decodes the rest and stores
+ * the chunk; other readers of ch wait for that as for any fetch.
+ * -EAGAIN where this does not apply (cached, being fetched, held in
+ * memory, failed a moment ago, encrypted, zstd without a stored digest,
+ * a transient cache, or 8 MiB of chunks already waiting to be
+ * finished): cache_chunk_acquire then. Other errors as there.
  */
 int cache_chunk_read_early(cache_t *c, const struct repo_chunk *ch,
 			   uint32_t off, uint32_t len, void *dst);

@@ -1287,7 +1287,7 @@ static void test_read_early(void)
 	struct repo_chunk ch = frame_checked(&text_big);
 	struct repo_chunk unchecked = plain_chunks[1].ch;
 	uint32_t off = (3u << 19) + 123; /* in the frame's later blocks */
-	uint8_t got[4096];
+	uint8_t got[4096], big[4096];
 	struct cache_stats st;
 
 	REQUIRE(unchecked.flags == REPO_CHUNK_ZSTD);
@@ -1303,8 +1303,9 @@ static void test_read_early(void)
 	CHECK_RC(cache_chunk_read_early(c, &ch, 0, 16, got), -EAGAIN);
 	/* what it does not apply to */
 	CHECK_RC(cache_chunk_read_early(c, &unchecked, 0, 16, got), -EAGAIN);
-	CHECK_RC(cache_chunk_read_early(c, &big_chunk.ch, 0, 16, got), -EAGAIN);
 	CHECK_RC(cache_chunk_read_early(c, &secure_chunk.ch, 0, 16, got),
+		 -EAGAIN);
+	CHECK_RC(cache_chunk_read_early(c, &raw_secure.ch, 0, 16, got),
 		 -EAGAIN);
 	ch = frame_checked(&plain_chunks[3]);
 	CHECK_RC(cache_chunk_read_early(c, &ch, ch.size - 8, 16, got), -EAGAIN);
@@ -1312,10 +1313,18 @@ static void test_read_early(void)
 	CHECK_INT(cache_chunk_read_early(c, &ch, ch.size - 16, 16, got), 16);
 	CHECK_MEM(got, plain_chunks[3].plain + ch.size - 16, 16);
 	check_record(c, &ch, NULL, plain_chunks[3].plain);
+	/* a raw chunk: verified whole, its store left behind the reader */
+	REQUIRE(big_chunk.ch.flags == 0);
+	CHECK_INT(cache_chunk_read_early(c, &big_chunk.ch, BIG_SIZE - 4096,
+					 4096, big),
+		  4096);
+	CHECK_MEM(big, big_chunk.plain + BIG_SIZE - 4096, 4096);
+	check_chunk(c, &big_chunk, NULL);
+	CHECK(cache_chunk_present(c, &big_chunk.ch));
 	cache_stats_get(c, &st);
-	CHECK_U64(st.early_reads, 2);
-	CHECK_U64(st.misses, 2);
-	CHECK_U64(st.origin_requests, 2);
+	CHECK_U64(st.early_reads, 3);
+	CHECK_U64(st.misses, 3);
+	CHECK_U64(st.origin_requests, 3);
 	cache_free(c);
 	unit_rmtree(dir);
 }
@@ -1343,6 +1352,19 @@ static void test_read_early_bad_frame(void)
 	/* the genuine record still reads (the failure is not remembered) */
 	ch = frame_checked(&text_big);
 	check_record(c, &ch, NULL, text_big.plain);
+	/* a raw chunk whose bytes are not the record's */
+	ch = big_chunk.ch;
+	ch.digest.b[9] ^= 1;
+	memset(got, 0, sizeof(got));
+	unit_quiet(true);
+	CHECK_RC(cache_chunk_read_early(c, &ch, 100, sizeof(got), got), -EIO);
+	unit_quiet(false);
+	for (size_t i = 0; i < sizeof(got); i++)
+		CHECK_INT(got[i], 0);
+	CHECK(!cache_chunk_present(c, &ch));
+	cache_stats_get(c, &st);
+	CHECK_U64(st.err_verify, 2);
+	CHECK_U64(st.early_reads, 0);
 	cache_free(c);
 	unit_rmtree(dir);
 }
