@@ -434,6 +434,7 @@ struct early_job {
 	struct repo_chunk_stream st;
 	uint8_t *stored; /* the verified frame st decodes */
 	uint8_t *out;	 /* the chunk, decoded as far as st has gone */
+	uint64_t room;	 /* its part of c->early_bytes, until decoded */
 };
 
 /* Verify the chunk and decode the reader's bytes. On success j keeps
@@ -744,17 +745,27 @@ static uint64_t early_size(const struct repo_chunk *ch)
 }
 
 /* An early chunk's end: its waiters told, its pin and place let go. */
+/* j no longer counts against CACHE_EARLY_MAX_BYTES: decoded (or failed),
+ * before its store makes it visible to readers, who may then answer
+ * another read early */
+static void early_unroom(cache_t *c, struct early_job *j)
+{
+	pthread_mutex_lock(&c->lock);
+	c->early_bytes -= j->room;
+	j->room = 0;
+	pthread_mutex_unlock(&c->lock);
+}
+
 static void early_done(cache_t *c, struct early_job *j, int rc, uint8_t *mem)
 {
-	struct cache_held *h = inflight_done(c, j->f, rc, mem);
+	struct cache_held *h;
 
+	early_unroom(c, j);
+	h = inflight_done(c, j->f, rc, mem);
 	/* nobody reads through this reference: the waiters have theirs */
 	if (h)
 		held_release(c, h);
 	unpin(c, &j->key);
-	pthread_mutex_lock(&c->lock);
-	c->early_bytes -= early_size(&j->ch);
-	pthread_mutex_unlock(&c->lock);
 	free(j);
 }
 
@@ -811,6 +822,7 @@ int cache_chunk_read_early(cache_t *c, const struct repo_chunk *ch,
 
 	STAT_ADD(c->stats.misses, 1);
 	j = xcalloc(1, sizeof(*j));
+	j->room = early_size(ch);
 	j->ch = *ch;
 	j->key = key;
 	j->f = f;
@@ -845,6 +857,7 @@ static void early_finish(cache_t *c, struct early_job *j)
 
 	repo_chunk_stream_end(&j->st);
 	free(j->stored);
+	early_unroom(c, j);
 	if (rc) {
 		char hex[DIGEST_HEX_LEN + 1];
 
