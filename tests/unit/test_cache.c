@@ -1332,48 +1332,49 @@ static void test_read_early(void)
 	unit_rmtree(dir);
 }
 
-/* A frame that is not the catalog's: no byte returned, nothing stored. */
+/* An early read of record ch, whose bytes do not verify: EIO, no byte
+ * given, nothing kept; the verify errors come to want. */
+static void check_early_refused(cache_t *c, const struct repo_chunk *ch,
+				uint64_t want)
+{
+	uint8_t got[64];
+	struct cache_stats st;
+
+	memset(got, 0, sizeof(got));
+	unit_quiet(true);
+	CHECK_RC(cache_chunk_read_early(c, ch, 100, sizeof(got), got), -EIO);
+	unit_quiet(false);
+	for (size_t i = 0; i < sizeof(got); i++)
+		CHECK_INT(got[i], 0);
+	CHECK(!cache_chunk_present(c, ch));
+	cache_stats_get(c, &st);
+	CHECK_U64(st.err_verify, want);
+	CHECK_U64(st.early_reads, 0);
+}
+
+/* A frame that is not the catalog's, a raw chunk whose bytes are not
+ * the record's: no byte returned, nothing stored. */
 static void test_read_early_bad_frame(void)
 {
 	char *dir = unit_tmpdir();
 	cache_t *c = cache_open(dir, 0, false);
 	struct repo_chunk ch = frame_checked(&text_big);
-	uint8_t got[64];
-	struct cache_stats st;
 
 	ch.stored_digest.b[7] ^= 1;
-	memset(got, 0, sizeof(got));
-	unit_quiet(true);
-	CHECK_RC(cache_chunk_read_early(c, &ch, 100, sizeof(got), got), -EIO);
-	unit_quiet(false);
-	for (size_t i = 0; i < sizeof(got); i++)
-		CHECK_INT(got[i], 0);
-	CHECK(!cache_chunk_present(c, &ch));
-	cache_stats_get(c, &st);
-	CHECK_U64(st.err_verify, 1);
-	CHECK_U64(st.early_reads, 0);
+	check_early_refused(c, &ch, 1);
 	/* the genuine record still reads (the failure is not remembered) */
 	ch = frame_checked(&text_big);
 	check_record(c, &ch, NULL, text_big.plain);
-	/* a raw chunk whose bytes are not the record's */
 	ch = big_chunk.ch;
 	ch.digest.b[9] ^= 1;
-	memset(got, 0, sizeof(got));
-	unit_quiet(true);
-	CHECK_RC(cache_chunk_read_early(c, &ch, 100, sizeof(got), got), -EIO);
-	unit_quiet(false);
-	for (size_t i = 0; i < sizeof(got); i++)
-		CHECK_INT(got[i], 0);
-	CHECK(!cache_chunk_present(c, &ch));
-	cache_stats_get(c, &st);
-	CHECK_U64(st.err_verify, 2);
-	CHECK_U64(st.early_reads, 0);
+	check_early_refused(c, &ch, 2);
 	cache_free(c);
 	unit_rmtree(dir);
 }
 
-/* Stopping with the rest of an early chunk still to decode: the workers
- * finish it first, and the next process finds it stored. */
+/* Stopping with the rest of an early chunk still to decode: the
+ * finishing thread finishes it first, and the next process finds it
+ * stored. */
 static void test_read_early_then_free(void)
 {
 	char *dir = unit_tmpdir();
