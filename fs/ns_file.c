@@ -271,10 +271,11 @@ static int plan_extent(ns_t *ns, struct ns_file *f, repo_catalog_t *cat,
 
 /*
  * A random reader's small read within one extent of a plain chunk that
- * is not cached: answered as soon as its bytes are decoded, the rest of
- * the chunk decoded and stored behind it (cache_chunk_read_early). A
- * sequential reader is better served by the stored file, which the
- * readahead fetched already. -EAGAIN: read it the ordinary way.
+ * is not cached: answered as soon as its bytes are verified and decoded,
+ * the rest of the chunk decoded and stored behind it
+ * (cache_chunk_read_early). A sequential reader is better served by the
+ * stored file, which the readahead fetched already. -EAGAIN: read it the
+ * ordinary way.
  */
 #define NS_EARLY_MAX (128u << 10)
 
