@@ -744,7 +744,6 @@ static uint64_t early_size(const struct repo_chunk *ch)
 	return (uint64_t)ch->size + ch->stored_size;
 }
 
-/* An early chunk's end: its waiters told, its pin and place let go. */
 /* j no longer counts against CACHE_EARLY_MAX_BYTES: decoded (or failed),
  * before its store makes it visible to readers, who may then answer
  * another read early */
@@ -756,6 +755,7 @@ static void early_unroom(cache_t *c, struct early_job *j)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* An early chunk's end: its waiters told, its pin and place let go. */
 static void early_done(cache_t *c, struct early_job *j, int rc, uint8_t *mem)
 {
 	struct cache_held *h;

@@ -96,8 +96,8 @@ struct cache {
 	struct repo_chunk
 	    pf_queue[CACHE_PREFETCH_QUEUE]; /* protected by lock */
 	size_t pf_head, pf_count;	    /* protected by lock */
-	/* chunks answered early whose rest a worker decodes and stores
-	 * (cache_chunk.c); protected by lock */
+	/* chunks answered early whose rest the finishing thread decodes
+	 * and stores (cache_chunk.c); protected by lock */
 	struct early_job *early_head, *early_tail;
 	uint64_t early_bytes;	   /* what they hold, queued or being finished;
 				    * protected by lock */

@@ -235,9 +235,47 @@ static int read_chunk(ns_t *ns, struct ns_file *f, uint32_t id,
 	return rc;
 }
 
-/* Add the piece [off, end) of extent k to the read: one held chunk. */
+/*
+ * A random reader's small read within one extent of a plain chunk that
+ * is not cached: answered as soon as its bytes are verified and decoded,
+ * the rest of the chunk decoded and stored behind it
+ * (cache_chunk_read_early). A sequential reader is better served by the
+ * stored file, which the readahead fetched already. sg holds the piece
+ * of ch to read; on success it is out->own. -EAGAIN: read it the
+ * ordinary way.
+ */
+#define NS_EARLY_MAX (128u << 10)
+
+static int read_early(ns_t *ns, struct ns_file *f, const struct repo_chunk *ch,
+		      uint64_t off, struct ns_segment *sg, struct ns_read *out)
+{
+	bool sequential;
+	int rc;
+
+	pthread_mutex_lock(&f->lock);
+	sequential = off == f->next_off;
+	pthread_mutex_unlock(&f->lock);
+	if (sequential || sg->len > NS_EARLY_MAX ||
+	    (ch->flags & REPO_CHUNK_ENCRYPTED))
+		return -EAGAIN;
+	out->own = xmalloc(sg->len);
+	rc = cache_chunk_read_early(ns->cache, ch, (uint32_t)sg->pos,
+				    (uint32_t)sg->len, out->own);
+	if (rc < 0) {
+		free(out->own);
+		out->own = NULL;
+		return rc;
+	}
+	sg->fd = -1;
+	sg->mem = out->own;
+	sg->pos = 0;
+	return 0;
+}
+
+/* Add the piece [off, end) of extent k to the read: one held chunk, or,
+ * for a read of one extent (early), the bytes read_early got. */
 static int plan_extent(ns_t *ns, struct ns_file *f, repo_catalog_t *cat,
-		       uint32_t k, uint64_t off, uint64_t end,
+		       uint32_t k, uint64_t off, uint64_t end, bool early,
 		       struct ns_read *out)
 {
 	const struct repo_extent *e = &f->inode.extents[k];
@@ -256,61 +294,21 @@ static int plan_extent(ns_t *ns, struct ns_file *f, repo_catalog_t *cat,
 	}
 	if ((uint64_t)e->offset + e->length > ch.size)
 		return -EIO;
-	rc = read_chunk(ns, f, e->chunk, &ch, ref);
-	if (rc)
-		return rc;
-	out->nrefs++;
-	sg->fd = ref->fd;
-	sg->mem = ref->mem;
 	sg->pos = e->offset + (a - f->starts[k]);
 	sg->len = (size_t)(b - a);
-	out->nseg++;
-	out->total += sg->len;
-	return 0;
-}
-
-/*
- * A random reader's small read within one extent of a plain chunk that
- * is not cached: answered as soon as its bytes are verified and decoded,
- * the rest of the chunk decoded and stored behind it
- * (cache_chunk_read_early). A sequential reader is better served by the
- * stored file, which the readahead fetched already. -EAGAIN: read it the
- * ordinary way.
- */
-#define NS_EARLY_MAX (128u << 10)
-
-static int read_early(ns_t *ns, struct ns_file *f, repo_catalog_t *cat,
-		      uint32_t k, uint64_t off, uint64_t end,
-		      struct ns_read *out)
-{
-	const struct repo_extent *e = &f->inode.extents[k];
-	struct repo_chunk ch;
-	uint64_t pos = e->offset + (off - f->starts[k]);
-	size_t len = (size_t)(end - off);
-	bool sequential;
-	int rc;
-
-	pthread_mutex_lock(&f->lock);
-	sequential = off == f->next_off;
-	pthread_mutex_unlock(&f->lock);
-	if (sequential || len > NS_EARLY_MAX ||
-	    repo_catalog_chunk(cat, e->chunk, &ch) != 0 ||
-	    (ch.flags & REPO_CHUNK_ENCRYPTED) || pos + len > ch.size)
-		return -EAGAIN;
-	out->own = xmalloc(len);
-	rc = cache_chunk_read_early(ns->cache, &ch, (uint32_t)pos,
-				    (uint32_t)len, out->own);
-	if (rc < 0) {
-		free(out->own);
-		out->own = NULL;
+	rc = early ? read_early(ns, f, &ch, off, sg, out) : -EAGAIN;
+	if (rc == -EAGAIN) {
+		rc = read_chunk(ns, f, e->chunk, &ch, ref);
+		if (rc)
+			return rc;
+		out->nrefs++;
+		sg->fd = ref->fd;
+		sg->mem = ref->mem;
+	} else if (rc) {
 		return rc;
 	}
-	out->seg = xcalloc(1, sizeof(*out->seg));
-	out->seg->fd = -1;
-	out->seg->mem = out->own;
-	out->seg->len = len;
-	out->nseg = 1;
-	out->total = len;
+	out->nseg++;
+	out->total += sg->len;
 	return 0;
 }
 
@@ -334,15 +332,10 @@ int ns_read(ns_t *ns, struct ns_file *f, uint64_t off, size_t size,
 		goto out;
 	first = ns_file_extent_at(f, off);
 	last = ns_file_extent_at(f, end - 1);
-	rc = first == last ? read_early(ns, f, cat, first, off, end, out)
-			   : -EAGAIN;
-	if (rc == -EAGAIN) {
-		rc = 0;
-		out->seg = xcalloc(last - first + 1, sizeof(*out->seg));
-		out->refs = xcalloc(last - first + 1, sizeof(*out->refs));
-		for (uint32_t k = first; !rc && k <= last; k++)
-			rc = plan_extent(ns, f, cat, k, off, end, out);
-	}
+	out->seg = xcalloc(last - first + 1, sizeof(*out->seg));
+	out->refs = xcalloc(last - first + 1, sizeof(*out->refs));
+	for (uint32_t k = first; !rc && k <= last; k++)
+		rc = plan_extent(ns, f, cat, k, off, end, first == last, out);
 	if (!rc) {
 		COUNT_ADD(ns->counters.bytes_served, out->total);
 		ns_receipt_served(ns, f, out->total);
