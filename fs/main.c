@@ -1,6 +1,7 @@
 /* aidatafs: mount an aidata platform repository read-only. */
 #define _GNU_SOURCE
 #include "ll.h"
+#include "ring.h"
 #include "auth.h"
 #include "cache.h"
 #include "origin.h"
@@ -60,6 +61,7 @@ struct options {
 	char *proxy;
 	char *mirrors; /* mirror=, repeated: "URL|URL" */
 	int readdirplus;
+	int no_io_uring;
 	int help;
 	int version;
 };
@@ -82,6 +84,7 @@ static const struct fuse_opt option_spec[] = {
     OPT("timeout=%u", timeout),
     OPT("retries=%u", retries),
     OPT("readdirplus", readdirplus),
+    OPT("no_io_uring", no_io_uring),
     OPT("origin=%s", origin_opt),
     OPT("log=%s", log_file),
     OPT("receipt_key=%s", receipt_key),
@@ -165,6 +168,10 @@ static void usage(const char *prog)
 	    "and du,\n"
 	    "                         slower find on huge trees (default "
 	    "off)\n"
+	    "    -o no_io_uring       requests through /dev/fuse even where "
+	    "the kernel offers\n"
+	    "                         FUSE over io_uring (fuse.enable_uring=1)"
+	    "\n"
 	    "\n"
 	    "general options:\n"
 	    "    -f                   stay in the foreground, log to stderr\n"
@@ -425,6 +432,7 @@ struct mount {
 	auth_t *auth;
 	struct ll_ctx ctx;
 	struct fuse_session *se;
+	struct ring *ring;  /* FUSE over io_uring, or NULL */
 	pthread_t reloader; /* SIGHUP: reopen the audit log */
 	bool reloader_started;
 	volatile sig_atomic_t stopping;
@@ -711,6 +719,9 @@ static void reloader_stop(struct mount *m)
 	m->reloader_started = false;
 }
 
+/* libfuse's loop: at most this many threads handle requests at once */
+#define LOOP_THREADS 16
+
 /* Serve requests until unmounted or signalled. 0 or 1. */
 static int serve(struct mount *m)
 {
@@ -724,7 +735,7 @@ static int serve(struct mount *m)
 	} else {
 		loop = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(loop, m->cmd.clone_fd);
-		fuse_loop_cfg_set_max_threads(loop, 16);
+		fuse_loop_cfg_set_max_threads(loop, LOOP_THREADS);
 		if (m->cmd.max_idle_threads != UINT_MAX)
 			fuse_loop_cfg_set_idle_threads(loop,
 						       m->cmd.max_idle_threads);
@@ -736,6 +747,46 @@ static int serve(struct mount *m)
 	return ret ? 1 : 0;
 }
 
+static void count_ring_request(void *arg)
+{
+	struct ll_ctx *c = arg;
+
+	if (c->ns)
+		ns_count_ring_request(c->ns);
+}
+
+/*
+ * FUSE over io_uring where the kernel offers it (ring.h): requests of
+ * a CPU's processes are handled on that CPU, a reply and the wait for
+ * the next request one system call. Each ring thread holds one request
+ * at a time, as each thread of libfuse's loop does, and there are as
+ * many (at least two a CPU).
+ */
+static void ring_setup(struct mount *m)
+{
+	struct ring_config rc = {0};
+	long cpus = sysconf(_SC_NPROCESSORS_CONF);
+	int err;
+
+	if (m->o.no_io_uring || m->cmd.singlethread) {
+		log_info("FUSE requests through /dev/fuse (%s)",
+			 m->o.no_io_uring ? "-o no_io_uring" : "-s");
+		return;
+	}
+	rc.threads =
+	    cpus > 0 ? (unsigned)((LOOP_THREADS + cpus - 1) / cpus) : 1;
+	if (rc.threads < 2)
+		rc.threads = 2;
+	rc.payload = m->ctx.read_max;
+	rc.counted = count_ring_request;
+	rc.arg = &m->ctx;
+	err = ring_attach(m->se, &rc, &m->ring);
+	if (err)
+		log_error("FUSE over io_uring not set up (%s); requests "
+			  "through /dev/fuse",
+			  strerror(-err));
+}
+
 /* Mount, daemonize, (re)open the platform and serve. The exit status. */
 static int run(struct mount *m)
 {
@@ -743,6 +794,7 @@ static int run(struct mount *m)
 
 	if (fuse_session_mount(m->se, m->cmd.mountpoint) != 0)
 		return 1;
+	ring_setup(m);
 	raise_readahead(m->cmd.mountpoint);
 	fuse_daemonize(m->cmd.foreground);
 	if (!m->cmd.foreground) {
@@ -770,6 +822,8 @@ static int run(struct mount *m)
 	ret = serve(m);
 	log_info("unmounted '%s'", m->cmd.mountpoint);
 out:
+	ring_free(m->ring);
+	m->ring = NULL;
 	fuse_session_unmount(m->se);
 	return ret;
 }

@@ -62,6 +62,11 @@ int ns_control_lookup(const char *name, uint64_t *ino)
 	return -ENOENT;
 }
 
+void ns_count_ring_request(ns_t *ns)
+{
+	COUNT_ADD(ns->counters.ring_requests, 1);
+}
+
 static char *render_stats(ns_t *ns)
 {
 	struct cache_stats cs;
@@ -78,6 +83,7 @@ static char *render_stats(ns_t *ns)
 	fc.refresh_errors = COUNT_GET(ns->counters.refresh_errors);
 	fc.rollbacks_refused = COUNT_GET(ns->counters.rollbacks_refused);
 	fc.catalogs_open = COUNT_GET(ns->counters.catalogs_open);
+	fc.ring_requests = COUNT_GET(ns->counters.ring_requests);
 	ns_rev_put(ns, r);
 	return stats_render(&cs, &fc);
 }

@@ -106,6 +106,10 @@ char *stats_render(const struct cache_stats *cs, const struct fs_counters *fc)
 	     fc->reads},
 	    {"aidatafs_opens_total", "counter", "Files opened.", NULL,
 	     fc->opens},
+	    {"aidatafs_fuse_ring_requests_total", "counter",
+	     "FUSE requests taken from io_uring rings (the others came "
+	     "through /dev/fuse).",
+	     NULL, fc->ring_requests},
 	    {"aidatafs_chunks_cached", "gauge", "Chunks in the cache index.",
 	     NULL, cs->chunks_cached},
 	    {"aidatafs_cache_bytes", "gauge", "Bytes of chunks in the cache.",

@@ -17,6 +17,7 @@ struct fs_counters {
 	uint64_t rollbacks_refused;
 	uint64_t datasets;
 	uint64_t catalogs_open;
+	uint64_t ring_requests; /* FUSE requests taken from io_uring */
 };
 
 /* A new NUL-terminated text (caller frees). */

@@ -2,7 +2,7 @@
 # Install everything aidatafs needs to build, run and test, from Debian's
 # packages. Idempotent; run as root on Debian 12.
 set -eu
-PKGS="meson ninja-build pkg-config gcc libfuse3-dev fuse3 liblmdb-dev
+PKGS="meson ninja-build pkg-config gcc libfuse3-dev fuse3 liburing-dev liblmdb-dev
 lmdb-utils libzstd-dev zstd libcurl4-openssl-dev libssl-dev libjansson-dev
 nginx-light openssl attr python3 file xxd util-linux procps psmisc valgrind bc
 time stress-ng strace ceph-mon ceph-osd radosgw"

@@ -88,6 +88,8 @@ uint64_t ns_revision(ns_t *ns);
 /* The current revision's regular files and the sum of their sizes,
  * over every dataset (what df shows). */
 void ns_totals(ns_t *ns, uint64_t *bytes, uint64_t *files);
+/* One FUSE request taken from an io_uring ring (.aidata/stats). */
+void ns_count_ring_request(ns_t *ns);
 /* Seconds until the manifest should be checked again. */
 uint32_t ns_ttl(ns_t *ns);
 

@@ -169,6 +169,17 @@ _mount_hermetic_args() {
 	[[ $all == *,state=* ]] || _arr+=(-o "state=$T/state")
 }
 
+# MOUNT_TRANSPORT=io_uring (test_mount_ring.sh runs tests with it): every
+# mount must say that its requests come on io_uring rings.
+_mount_transport() {
+	local log=$1
+	[ "${MOUNT_TRANSPORT:-}" = io_uring ] || return 0
+	wait_for 10 grep -q 'FUSE requests over io_uring' "$log" || {
+		show "$log" "aidatafs log"
+		fail "MOUNT_TRANSPORT=io_uring, and this mount does not use it"
+	}
+}
+
 mount_start() {
 	local origin=${1:?mount_start ORIGIN MNT LOG [OPTIONS...]}
 	local mnt=${2:?} log=${3:?} o n rc
@@ -189,7 +200,10 @@ mount_start() {
 	for ((n = 600; n > 0; n--)); do
 		rc=0
 		_mount_ready "$mnt" "$MOUNT_PID" || rc=$?
-		[ "$rc" -eq 0 ] && return 0
+		if [ "$rc" -eq 0 ]; then
+			_mount_transport "$log"
+			return 0
+		fi
 		if [ "$rc" -eq 2 ]; then
 			rc=0
 			wait "$MOUNT_PID" || rc=$?

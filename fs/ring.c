@@ -1,0 +1,551 @@
+/*
+ * FUSE over io_uring for libfuse 3.14 (ring.h). The protocol is the
+ * kernel's (Documentation/filesystems/fuse-io-uring.rst, uapi fuse.h
+ * 7.42); libfuse ≥ 3.18 has its own implementation, which this one
+ * follows where 3.14 lets it: one io_uring per thread, with one entry,
+ * so a handler that waits for the origin holds only its own entry.
+ */
+#define _GNU_SOURCE
+#include "ring.h"
+#include "log.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/fuse.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/sysinfo.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+/* valgrind (3.19) keeps its lock while a thread waits in io_uring_enter,
+ * so every other thread of the daemon would stop */
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define UNDER_VALGRIND() RUNNING_ON_VALGRIND
+#endif
+#endif
+#ifndef UNDER_VALGRIND
+#define UNDER_VALGRIND() 0
+#endif
+
+#include "banned.h"
+
+/* Debian 12's <linux/fuse.h> is 7.38; these are 7.42's. */
+#ifndef FUSE_OVER_IO_URING
+#define FUSE_OVER_IO_URING (1ULL << 41)
+struct fuse_uring_ent_in_out {
+	uint64_t flags;
+	uint64_t commit_id;
+	uint32_t payload_sz;
+	uint32_t padding;
+	uint64_t reserved;
+};
+struct fuse_uring_req_header {
+	char in_out[128]; /* struct fuse_in_header / fuse_out_header */
+	char op_in[128];  /* the request's first argument */
+	struct fuse_uring_ent_in_out ring_ent_in_out;
+};
+enum {
+	FUSE_IO_URING_CMD_REGISTER = 1,
+	FUSE_IO_URING_CMD_COMMIT_AND_FETCH = 2,
+};
+struct fuse_uring_cmd_req {
+	uint64_t flags;
+	uint64_t commit_id;
+	uint16_t qid;
+	uint8_t padding[6];
+};
+#endif
+
+/* user_data of the stop eventfd's poll; entries use their thread */
+#define STOP_TAG 1
+
+struct ring_thread {
+	struct ring *r;
+	pthread_t tid;
+	bool started;
+	unsigned qid;
+	struct io_uring uring;
+	struct fuse_uring_req_header *hdr; /* page-aligned, mapped */
+	char *payload;			   /* r->payload bytes, mapped */
+	struct iovec iov[2];
+	/* the request being handled, and whether libfuse replied */
+	uint64_t unique;
+	bool replied;
+	/* the request in /dev/fuse's layout, for libfuse */
+	char *req;
+	size_t req_cap;
+};
+
+struct ring {
+	struct fuse_session *se;
+	struct ring_config cfg;
+	int stop_fd; /* eventfd: written once to stop every thread */
+	unsigned nqueues;
+	unsigned nthreads;
+	struct ring_thread *threads;
+	/* INIT, seen by ring_read: its unique, and whether the kernel
+	 * offered io_uring in it */
+	_Atomic uint64_t init_unique;
+	atomic_bool offered;
+	atomic_bool refused; /* said once in the log */
+};
+
+/* The thread's own, while it hands a request to libfuse. */
+static __thread struct ring_thread *current;
+
+/*
+ * The first argument of each request libfuse 3.14 has a handler for,
+ * which the kernel puts in op_in and /dev/fuse in front of the rest;
+ * -1 for those we answer ENOSYS ourselves (libfuse would too: we have
+ * no handler, or the mount is read-only and the kernel refuses them).
+ */
+static ssize_t op_in_size(uint32_t opcode)
+{
+	switch (opcode) {
+	case FUSE_LOOKUP:
+	case FUSE_READLINK:
+	case FUSE_STATFS:
+	case FUSE_DESTROY:
+		return 0;
+	case FUSE_GETATTR:
+		return sizeof(struct fuse_getattr_in);
+	case FUSE_OPEN:
+	case FUSE_OPENDIR:
+		return sizeof(struct fuse_open_in);
+	case FUSE_READ:
+	case FUSE_READDIR:
+	case FUSE_READDIRPLUS:
+		return sizeof(struct fuse_read_in);
+	case FUSE_RELEASE:
+	case FUSE_RELEASEDIR:
+		return sizeof(struct fuse_release_in);
+	case FUSE_FLUSH:
+		return sizeof(struct fuse_flush_in);
+	case FUSE_GETXATTR:
+	case FUSE_LISTXATTR:
+		return sizeof(struct fuse_getxattr_in);
+	case FUSE_ACCESS:
+		return sizeof(struct fuse_access_in);
+	case FUSE_IOCTL:
+		return sizeof(struct fuse_ioctl_in);
+	case FUSE_POLL:
+		return sizeof(struct fuse_poll_in);
+	case FUSE_LSEEK:
+		return sizeof(struct fuse_lseek_in);
+	case FUSE_SETATTR:
+		return sizeof(struct fuse_setattr_in);
+	default:
+		return -1;
+	}
+}
+
+/* Queues a command of the thread's one entry (its ring has room for it
+ * and the stop poll, all it ever has in flight). */
+static void prep_cmd(struct ring_thread *t, uint32_t cmd, uint64_t commit_id)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&t->uring);
+	struct fuse_uring_cmd_req *req;
+
+	if (!sqe)
+		return;
+	req = (void *)&sqe->cmd[0];
+	/* an SQE128 entry: the 64 bytes of io_uring_sqe and 64 of cmd */
+	memset((void *)sqe, 0, 2 * sizeof(*sqe));
+	sqe->opcode = IORING_OP_URING_CMD;
+	sqe->fd = fuse_session_fd(t->r->se);
+	sqe->cmd_op = cmd;
+	io_uring_sqe_set_data(sqe, t);
+	req->qid = (uint16_t)t->qid;
+	req->commit_id = commit_id;
+	if (cmd == FUSE_IO_URING_CMD_REGISTER) {
+		sqe->addr = (uint64_t)(uintptr_t)t->iov;
+		sqe->len = 2;
+	}
+}
+
+/* The reply in the entry: the header and payload_sz bytes of payload. */
+static void reply_header(struct ring_thread *t, int error, size_t len)
+{
+	struct fuse_out_header *oh = (void *)t->hdr->in_out;
+
+	oh->unique = t->unique;
+	oh->error = error;
+	oh->len = (uint32_t)(sizeof(*oh) + len);
+	t->hdr->ring_ent_in_out.payload_sz = (uint32_t)len;
+	t->replied = true;
+}
+
+/* One request from the ring: to libfuse in /dev/fuse's layout. */
+static void handle(struct ring_thread *t)
+{
+	const struct fuse_in_header *in = (const void *)t->hdr->in_out;
+	size_t payload = t->hdr->ring_ent_in_out.payload_sz;
+	ssize_t op = op_in_size(in->opcode);
+	struct fuse_in_header *h;
+	struct fuse_buf buf;
+	size_t need;
+
+	t->unique = in->unique;
+	t->replied = false;
+	if (t->r->cfg.counted)
+		t->r->cfg.counted(t->r->cfg.arg);
+	if (op < 0 || (size_t)op > sizeof(t->hdr->op_in) ||
+	    payload > t->r->cfg.payload) {
+		reply_header(t, -ENOSYS, 0);
+		return;
+	}
+	need = sizeof(*in) + (size_t)op + payload;
+	if (need > t->req_cap) {
+		free(t->req);
+		t->req = xmalloc(need);
+		t->req_cap = need;
+	}
+	memcpy(t->req, in, sizeof(*in));
+	memcpy(t->req + sizeof(*in), t->hdr->op_in, (size_t)op);
+	memcpy(t->req + sizeof(*in) + op, t->payload, payload);
+	h = (void *)t->req;
+	h->len = (uint32_t)need;
+	memset(&buf, 0, sizeof(buf));
+	buf.mem = t->req;
+	buf.size = need;
+	current = t;
+	fuse_session_process_buf(t->r->se, &buf);
+	current = NULL;
+	/* no reply (libfuse's fuse_reply_none): commit an empty one, so
+	 * the entry goes back to the kernel */
+	if (!t->replied)
+		reply_header(t, 0, 0);
+}
+
+/* Pins the thread to its queue's CPU, where its requests come from. */
+static void pin(unsigned cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	(void)sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void *thread_main(void *arg)
+{
+	struct ring_thread *t = arg;
+	struct io_uring_sqe *sqe;
+	bool stop = false;
+
+	pin(t->qid);
+	prep_cmd(t, FUSE_IO_URING_CMD_REGISTER, 0);
+	sqe = io_uring_get_sqe(&t->uring);
+	io_uring_prep_poll_add(sqe, t->r->stop_fd, POLLIN);
+	io_uring_sqe_set_data64(sqe, STOP_TAG);
+	while (!stop) {
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+		int rc = io_uring_submit_and_wait(&t->uring, 1);
+
+		if (rc < 0 && rc != -EINTR) {
+			log_error("io_uring: %s; this thread stops",
+				  strerror(-rc));
+			break;
+		}
+		io_uring_for_each_cqe(&t->uring, head, cqe)
+		{
+			seen++;
+			if (io_uring_cqe_get_data64(cqe) == STOP_TAG) {
+				stop = true;
+			} else if (cqe->res == -EINTR || cqe->res == -EAGAIN) {
+				/* not taken: the same command again */
+				uint64_t id = t->hdr->ring_ent_in_out.commit_id;
+
+				prep_cmd(
+				    t,
+				    t->replied
+					? FUSE_IO_URING_CMD_COMMIT_AND_FETCH
+					: FUSE_IO_URING_CMD_REGISTER,
+				    t->replied ? id : 0);
+			} else if (cqe->res < 0) {
+				/* ENOTCONN: unmounted; others: refused */
+				if (cqe->res != -ENOTCONN &&
+				    !atomic_exchange(&t->r->refused, true))
+					log_error(
+					    "io_uring: the kernel refused "
+					    "a ring entry: %s; requests "
+					    "stay on /dev/fuse",
+					    strerror(-cqe->res));
+				stop = true;
+			} else {
+				handle(t);
+				prep_cmd(t, FUSE_IO_URING_CMD_COMMIT_AND_FETCH,
+					 t->hdr->ring_ent_in_out.commit_id);
+			}
+		}
+		io_uring_cq_advance(&t->uring, seen);
+	}
+	/* the reply to a request taken with the stop, if any */
+	io_uring_submit(&t->uring);
+	return NULL;
+}
+
+static int thread_init(struct ring *r, struct ring_thread *t, unsigned qid)
+{
+	struct io_uring_params p;
+	int rc;
+
+	t->r = r;
+	t->qid = qid;
+	memset(&p, 0, sizeof(p));
+	/* fuse's commands need 128-byte entries */
+	p.flags = IORING_SETUP_SQE128;
+	rc = io_uring_queue_init_params(4, &t->uring, &p);
+	if (rc)
+		return rc;
+	t->hdr = mmap(NULL, sizeof(*t->hdr), PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	t->payload = mmap(NULL, r->cfg.payload, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (t->hdr == MAP_FAILED || t->payload == MAP_FAILED) {
+		rc = -errno;
+		io_uring_queue_exit(&t->uring);
+		if (t->hdr != MAP_FAILED)
+			munmap(t->hdr, sizeof(*t->hdr));
+		if (t->payload != MAP_FAILED)
+			munmap(t->payload, r->cfg.payload);
+		t->hdr = NULL;
+		t->payload = NULL;
+		return rc;
+	}
+	t->iov[0].iov_base = t->hdr;
+	t->iov[0].iov_len = sizeof(*t->hdr);
+	t->iov[1].iov_base = t->payload;
+	t->iov[1].iov_len = r->cfg.payload;
+	return 0;
+}
+
+/* After the INIT reply: a thread per entry, every queue. */
+static void start(struct ring *r)
+{
+	unsigned n = 0;
+
+	r->threads = xcalloc(r->nqueues * r->cfg.threads, sizeof(*r->threads));
+	for (unsigned q = 0; q < r->nqueues; q++) {
+		for (unsigned i = 0; i < r->cfg.threads; i++) {
+			struct ring_thread *t = &r->threads[n];
+			int rc = thread_init(r, t, q);
+
+			if (!rc)
+				rc = -pthread_create(&t->tid, NULL, thread_main,
+						     t);
+			if (rc) {
+				log_error("io_uring: cannot start a ring "
+					  "thread: %s; requests of CPU %u "
+					  "stay on /dev/fuse",
+					  strerror(-rc), q);
+				if (t->hdr) {
+					io_uring_queue_exit(&t->uring);
+					munmap(t->hdr, sizeof(*t->hdr));
+					munmap(t->payload, r->cfg.payload);
+					t->hdr = NULL;
+				}
+				break;
+			}
+			t->started = true;
+			n++;
+		}
+	}
+	r->nthreads = n;
+	log_info("FUSE requests over io_uring: %u queues, %u threads",
+		 r->nqueues, n);
+}
+
+static struct ring *the_ring; /* one session per process */
+
+static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	struct ring *r = the_ring;
+	ssize_t n = read(fd, buf, len);
+	const struct fuse_in_header *in = buf;
+
+	(void)userdata;
+	if (n >= (ssize_t)(sizeof(*in) + sizeof(struct fuse_init_in)) &&
+	    in->opcode == FUSE_INIT) {
+		const struct fuse_init_in *ii = (const void *)(in + 1);
+		uint64_t flags = ii->flags;
+
+		if (flags & FUSE_INIT_EXT)
+			flags |= (uint64_t)ii->flags2 << 32;
+		atomic_store(&r->offered, (flags & FUSE_OVER_IO_URING) != 0);
+		atomic_store(&r->init_unique, in->unique);
+	}
+	return n;
+}
+
+/* Copies a reply for the current ring request into its entry. */
+static ssize_t take_reply(struct ring_thread *t, const struct iovec *iov,
+			  int count)
+{
+	const struct fuse_out_header *oh = iov[0].iov_base;
+	size_t len = 0;
+
+	for (int i = 1; i < count; i++) {
+		if (len + iov[i].iov_len > t->r->cfg.payload) {
+			reply_header(t, -EIO, 0);
+			log_error("io_uring: a reply of more than %zu bytes",
+				  t->r->cfg.payload);
+			return -1;
+		}
+		memcpy(t->payload + len, iov[i].iov_base, iov[i].iov_len);
+		len += iov[i].iov_len;
+	}
+	reply_header(t, oh->error, len);
+	return (ssize_t)(sizeof(*oh) + len);
+}
+
+static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	struct ring *r = the_ring;
+	struct fuse_out_header *oh = iov[0].iov_base;
+	struct ring_thread *t = current;
+	bool init;
+	ssize_t n;
+
+	(void)userdata;
+	if (t && !t->replied && oh->unique == t->unique)
+		return take_reply(t, iov, count);
+	init = oh->unique && oh->unique == atomic_load(&r->init_unique) &&
+	       oh->error == 0 && count >= 2 &&
+	       iov[1].iov_len >=
+		   offsetof(struct fuse_init_out, flags2) + sizeof(uint32_t);
+	if (init && atomic_load(&r->offered)) {
+		struct fuse_init_out *o = iov[1].iov_base;
+
+		o->flags |= FUSE_INIT_EXT;
+		o->flags2 |= (uint32_t)(FUSE_OVER_IO_URING >> 32);
+	}
+	n = writev(fd, iov, count);
+	if (init && n > 0) {
+		atomic_store(&r->init_unique, 0);
+		if (atomic_load(&r->offered))
+			start(r);
+		else
+			log_info("FUSE requests through /dev/fuse: the kernel "
+				 "does not offer io_uring (kernel 6.14+ with "
+				 "fuse.enable_uring=1, README)");
+	}
+	return n;
+}
+
+/*
+ * libfuse splices a reply of file data through its pipe: the header it
+ * wrote there, then the data. For a ring request both are read out of
+ * the pipe into the entry.
+ */
+static ssize_t io_splice_send(int fdin, off_t *offin, int fdout, off_t *offout,
+			      size_t len, unsigned int flags, void *userdata)
+{
+	struct ring_thread *t = current;
+	struct fuse_out_header oh;
+	size_t got = 0;
+
+	(void)userdata;
+	if (!t || t->replied)
+		return splice(fdin, offin, fdout, offout, len, flags);
+	if (len < sizeof(oh) || len - sizeof(oh) > t->r->cfg.payload ||
+	    read(fdin, &oh, sizeof(oh)) != (ssize_t)sizeof(oh) ||
+	    oh.unique != t->unique) {
+		errno = EIO;
+		return -1;
+	}
+	while (got < len - sizeof(oh)) {
+		ssize_t n =
+		    read(fdin, t->payload + got, len - sizeof(oh) - got);
+
+		if (n <= 0) {
+			errno = n < 0 ? errno : EIO;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	reply_header(t, oh.error, got);
+	return (ssize_t)len;
+}
+
+int ring_attach(struct fuse_session *se, const struct ring_config *cfg,
+		struct ring **out)
+{
+	static const struct fuse_custom_io io = {
+	    .read = io_read,
+	    .writev = io_writev,
+	    .splice_send = io_splice_send,
+	};
+	struct ring *r;
+	int rc;
+
+	*out = NULL;
+	if (the_ring)
+		return -EBUSY;
+	if (UNDER_VALGRIND()) {
+		log_info("FUSE requests through /dev/fuse: valgrind cannot "
+			 "run the io_uring rings");
+		return 0;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->se = se;
+	r->cfg = *cfg;
+	if (r->cfg.threads == 0)
+		r->cfg.threads = 1;
+	r->nqueues = (unsigned)get_nprocs_conf();
+	r->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (r->stop_fd < 0) {
+		rc = -errno;
+		free(r);
+		return rc;
+	}
+	the_ring = r;
+	rc = fuse_session_custom_io(se, &io, fuse_session_fd(se));
+	if (rc) {
+		close(r->stop_fd);
+		free(r);
+		the_ring = NULL;
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void ring_free(struct ring *r)
+{
+	uint64_t one = 1;
+
+	if (!r)
+		return;
+	if (write(r->stop_fd, &one, sizeof(one)) != sizeof(one))
+		log_error("io_uring: cannot stop the ring threads: %s",
+			  strerror(errno));
+	for (unsigned i = 0; i < r->nthreads; i++) {
+		struct ring_thread *t = &r->threads[i];
+
+		if (!t->started)
+			continue;
+		pthread_join(t->tid, NULL);
+		io_uring_queue_exit(&t->uring);
+		munmap(t->hdr, sizeof(*t->hdr));
+		munmap(t->payload, r->cfg.payload);
+		free(t->req);
+	}
+	free(r->threads);
+	close(r->stop_fd);
+	the_ring = NULL;
+	free(r);
+}

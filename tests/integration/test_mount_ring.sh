@@ -1,0 +1,148 @@
+#!/bin/bash
+# FUSE over io_uring (fs/ring.c). The kernel offers it where its fuse
+# module has enable_uring on (kernel 6.14+; this test turns the parameter
+# on, and puts it back as it found it). Then:
+#  1. a mount says its requests come on io_uring rings, one queue per CPU,
+#     and counts them in .aidata/stats; every file of the sample platform
+#     (all tiers) read through it by 8 parallel readers, every byte
+#     compared; names, sizes, modes, times, xattrs and statfs the same as
+#     through a mount with -o no_io_uring, which takes no request from a
+#     ring and says why;
+#  2. SIGTERM while 8 readers wait for a slow origin: the daemon stops its
+#     rings, unmounts and exits, and no reader got a wrong byte;
+#  3. the read, tier and kill -9 tests run again with every mount on the
+#     rings (MOUNT_TRANSPORT=io_uring, checked by mount_lib.sh);
+#  4. with enable_uring off, a mount says the kernel does not offer it and
+#     takes no request from a ring.
+# A kernel without the parameter (before 6.14, or without
+# CONFIG_FUSE_IO_URING) cannot run it: skipped, with a message.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=mount_lib.sh
+. "$here/mount_lib.sh"
+mount_test_init
+
+PARAM=/sys/module/fuse/parameters/enable_uring
+if [ ! -e "$PARAM" ]; then
+	note "SKIP: this kernel has no FUSE over io_uring ($PARAM)"
+	exit 77
+fi
+old_param=$(cat "$PARAM")
+ring_exit() {
+	local rc=$?
+	echo "$old_param" >"$PARAM" 2>/dev/null || true
+	(exit "$rc")
+	_mount_exit_trap
+}
+trap ring_exit EXIT
+echo Y >"$PARAM" || fail "cannot turn on $PARAM"
+
+make_platform "$T/p"
+OPTS="pubkey=$PLAT_PUB,$PLAT_AUTH"
+cpus=$(getconf _NPROCESSORS_CONF)
+nfiles=$(find "$PLAT_SRC" -type f | wc -l)
+
+no_errors() { # LOG: no error or warning logged
+	if grep -Eq ': (error|warn)' "$1"; then
+		show "$1" "aidatafs log"
+		fail "aidatafs logged errors or warnings"
+	fi
+}
+
+step "1. a mount on the rings ($cpus CPUs), $nfiles files by 8 readers"
+mount_start "file://$PLAT_REPO" "$T/mr" "$T/fs-r.log" "$OPTS,cache=$T/cache-r"
+wait_for 10 grep -q "FUSE requests over io_uring: $cpus queues" "$T/fs-r.log" || {
+	show "$T/fs-r.log" "aidatafs log"
+	fail "the mount does not say it takes requests from $cpus rings"
+}
+run_ok py "$PYHELP/mount_read.py" "$T/mr/datasets" "$PLAT_SRC" --jobs 8 --drop-cache
+ring=$(stat_value "$T/mr" aidatafs_fuse_ring_requests_total)
+# at least an open, a read and a release a file
+[ "$ring" -ge $((3 * nfiles)) ] ||
+	fail "$ring requests from the rings for $nfiles files (want $((3 * nfiles)) or more)"
+step "$ring requests from the rings"
+
+mount_start "file://$PLAT_REPO" "$T/md" "$T/fs-d.log" \
+	"$OPTS,cache=$T/cache-d,no_io_uring"
+grep -q 'FUSE requests through /dev/fuse (-o no_io_uring)' "$T/fs-d.log" || {
+	show "$T/fs-d.log" "aidatafs log"
+	fail "-o no_io_uring: the log does not say requests go through /dev/fuse"
+}
+run_ok py "$PYHELP/mount_read.py" "$T/md/datasets" "$PLAT_SRC" --jobs 8
+[ "$(stat_value "$T/md" aidatafs_fuse_ring_requests_total)" -eq 0 ] ||
+	fail "-o no_io_uring: requests came from rings"
+step "the same metadata through both"
+for m in mr md; do
+	(cd "$T/$m" && find . -path ./.aidata -prune -o -printf '%p %y %s %m %U %G %T@ %l\n' |
+		sort) >"$T/meta.$m"
+	(cd "$T/$m" && getfattr -R -d -m - datasets 2>/dev/null) >"$T/xattr.$m"
+	stat -f -c '%b %a %c %s %l' "$T/$m" >"$T/statfs.$m"
+done
+for f in meta xattr statfs; do
+	[ -s "$T/$f.mr" ] || fail "nothing listed ($f)"
+	cmp -s "$T/$f.mr" "$T/$f.md" || {
+		diff "$T/$f.mr" "$T/$f.md" | head -20
+		fail "$f differs between the rings and /dev/fuse"
+	}
+done
+grep -q 'user.aidata.tier=' "$T/xattr.mr" || fail "no user.aidata.tier in the xattrs"
+mount_stop "$T/mr"
+mount_stop "$T/md"
+no_errors "$T/fs-r.log"
+no_errors "$T/fs-d.log"
+
+step "2. SIGTERM while 8 readers wait for a slow origin"
+# 4 MB/s per connection: readers are still waiting when the signal comes
+nginx_start "$PLAT_REPO" '		location / { limit_rate 4m; }'
+mount_start "$NGINX_URL/" "$T/ms" "$T/fs-s.log" "$OPTS,cache=$T/cache-s"
+pid=$MOUNT_PID
+py "$PYHELP/mount_read.py" "$T/ms/datasets" "$PLAT_SRC" --jobs 8 \
+	--expect no-wrong-bytes --report "$T/read-s" >"$T/read-s.out" 2>&1 &
+reader=$!
+fetched_at_least() {
+	[ "$(stat_value "$T/ms" aidatafs_bytes_fetched_total)" -ge "$1" ]
+}
+wait_for 60 fetched_at_least $((4 << 20)) || fail "reading did not get going"
+kill -0 "$reader" 2>/dev/null || fail "the readers were done before the signal"
+kill -TERM "$pid"
+# it exits on its own, and with 0
+for ((n = 300; n > 0; n--)); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+((n > 0)) || fail "aidatafs did not exit within 30 s of SIGTERM"
+rc=0
+wait "$pid" || rc=$?
+# 1, as through /dev/fuse: libfuse's loop returns the signal as its error
+[ "$rc" -le 1 ] || fail "aidatafs exited with $rc after SIGTERM"
+grep -q "info: unmounted" "$T/fs-s.log" || fail "aidatafs did not unmount after SIGTERM"
+rc=0
+wait "$reader" || rc=$?
+cat "$T/read-s.out"
+[ "$rc" -eq 0 ] || fail "a reader got wrong bytes (or could not run)"
+grep -q 'FUSE requests over io_uring' "$T/fs-s.log" || fail "the slow mount was not on the rings"
+mount_stop "$T/ms" any
+nginx_stop
+
+step "3. the read, tier and kill -9 tests, every mount on the rings"
+for t in test_mount_reads test_tiers test_mount_kill9; do
+	MOUNT_TRANSPORT=io_uring bash "$here/$t.sh" >"$T/$t.out" 2>&1 || {
+		show "$T/$t.out" "$t"
+		fail "$t failed with its mounts on the rings"
+	}
+	step "$t: ok"
+done
+
+step "4. enable_uring off"
+echo N >"$PARAM" || fail "cannot turn off $PARAM"
+mount_start "file://$PLAT_REPO" "$T/mn" "$T/fs-n.log" "$OPTS,cache=$T/cache-n"
+wait_for 10 grep -q 'the kernel does not offer io_uring' "$T/fs-n.log" || {
+	show "$T/fs-n.log" "aidatafs log"
+	fail "with enable_uring off, the log does not say why there are no rings"
+}
+run_ok py "$PYHELP/mount_read.py" "$T/mn/datasets" "$PLAT_SRC" --jobs 2
+[ "$(stat_value "$T/mn" aidatafs_fuse_ring_requests_total)" -eq 0 ] ||
+	fail "enable_uring off: requests came from rings"
+mount_stop "$T/mn"
+no_errors "$T/fs-n.log"
+note "ok"
