@@ -61,7 +61,7 @@ struct options {
 	char *proxy;
 	char *mirrors; /* mirror=, repeated: "URL|URL" */
 	int readdirplus;
-	int no_io_uring;
+	int io_uring;
 	int help;
 	int version;
 };
@@ -84,7 +84,7 @@ static const struct fuse_opt option_spec[] = {
     OPT("timeout=%u", timeout),
     OPT("retries=%u", retries),
     OPT("readdirplus", readdirplus),
-    OPT("no_io_uring", no_io_uring),
+    OPT("io_uring", io_uring),
     OPT("origin=%s", origin_opt),
     OPT("log=%s", log_file),
     OPT("receipt_key=%s", receipt_key),
@@ -168,10 +168,11 @@ static void usage(const char *prog)
 	    "and du,\n"
 	    "                         slower find on huge trees (default "
 	    "off)\n"
-	    "    -o no_io_uring       requests through /dev/fuse even where "
-	    "the kernel offers\n"
-	    "                         FUSE over io_uring (fuse.enable_uring=1)"
-	    "\n"
+	    "    -o io_uring          FUSE over io_uring where the kernel "
+	    "offers "
+	    "it (6.14+,\n"
+	    "                         fuse.enable_uring=1): faster small files "
+	    "and listings\n"
 	    "\n"
 	    "general options:\n"
 	    "    -f                   stay in the foreground, log to stderr\n"
@@ -756,11 +757,13 @@ static void count_ring_request(void *arg)
 }
 
 /*
- * FUSE over io_uring where the kernel offers it (ring.h): requests of
- * a CPU's processes are handled on that CPU, a reply and the wait for
- * the next request one system call. Each ring thread holds one request
- * at a time, as each thread of libfuse's loop does, and there are as
- * many (at least two a CPU).
+ * -o io_uring: FUSE over io_uring where the kernel offers it (ring.h):
+ * requests of a CPU's processes are handled on that CPU, a reply and
+ * the wait for the next request one system call. Each ring thread holds
+ * one request at a time, as each thread of libfuse's loop does, and
+ * there are as many (at least two a CPU). Opt-in, as in libfuse 3.18:
+ * a reply's bytes are copied once more than a splice through /dev/fuse
+ * copies them, which costs sequential reads (docs/PERFORMANCE.md).
  */
 static void ring_setup(struct mount *m)
 {
@@ -768,9 +771,11 @@ static void ring_setup(struct mount *m)
 	long cpus = sysconf(_SC_NPROCESSORS_CONF);
 	int err;
 
-	if (m->o.no_io_uring || m->cmd.singlethread) {
-		log_info("FUSE requests through /dev/fuse (%s)",
-			 m->o.no_io_uring ? "-o no_io_uring" : "-s");
+	if (!m->o.io_uring)
+		return;
+	if (m->cmd.singlethread) {
+		log_warn("-o io_uring: not with -s (single-threaded); "
+			 "requests through /dev/fuse");
 		return;
 	}
 	rc.threads =

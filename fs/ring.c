@@ -439,9 +439,10 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		if (atomic_load(&r->offered))
 			start(r);
 		else
-			log_info("FUSE requests through /dev/fuse: the kernel "
-				 "does not offer io_uring (kernel 6.14+ with "
-				 "fuse.enable_uring=1, README)");
+			log_warn("-o io_uring: the kernel does not offer it "
+				 "(it needs Linux 6.14+ with the fuse module's "
+				 "enable_uring on, README); requests through "
+				 "/dev/fuse");
 	}
 	return n;
 }
@@ -496,8 +497,8 @@ int ring_attach(struct fuse_session *se, const struct ring_config *cfg,
 	if (the_ring)
 		return -EBUSY;
 	if (UNDER_VALGRIND()) {
-		log_info("FUSE requests through /dev/fuse: valgrind cannot "
-			 "run the io_uring rings");
+		log_warn("-o io_uring: not under valgrind, which cannot "
+			 "run the rings; requests through /dev/fuse");
 		return 0;
 	}
 	r = xcalloc(1, sizeof(*r));

@@ -170,7 +170,7 @@ _mount_hermetic_args() {
 }
 
 # MOUNT_TRANSPORT=io_uring (test_mount_ring.sh runs tests with it): every
-# mount must say that its requests come on io_uring rings.
+# mount gets -o io_uring and must say that its requests come on rings.
 _mount_transport() {
 	local log=$1
 	[ "${MOUNT_TRANSPORT:-}" = io_uring ] || return 0
@@ -192,6 +192,7 @@ mount_start() {
 	mnt=$(cd "$mnt" && pwd)
 	_is_mounted "$mnt" && fail "mount_start: $mnt is already a mount point"
 	_mount_hermetic_args args "$@"
+	[ "${MOUNT_TRANSPORT:-}" != io_uring ] || args+=(-o io_uring)
 	"$AIDATAFS" "$origin" "$mnt" -f "${args[@]}" >"$log" 2>&1 &
 	MOUNT_PID=$!
 	_mount_pids[$mnt]=$MOUNT_PID

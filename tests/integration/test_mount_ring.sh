@@ -2,18 +2,19 @@
 # FUSE over io_uring (fs/ring.c). The kernel offers it where its fuse
 # module has enable_uring on (kernel 6.14+; this test turns the parameter
 # on, and puts it back as it found it). Then:
-#  1. a mount says its requests come on io_uring rings, one queue per CPU,
-#     and counts them in .aidata/stats; every file of the sample platform
-#     (all tiers) read through it by 8 parallel readers, every byte
-#     compared; names, sizes, modes, times, xattrs and statfs the same as
-#     through a mount with -o no_io_uring, which takes no request from a
-#     ring and says why;
+#  1. a mount with -o io_uring says its requests come on io_uring rings,
+#     one queue per CPU, and counts them in .aidata/stats; every file of
+#     the sample platform (all tiers) read through it by 8 parallel
+#     readers, every byte compared; names, sizes, modes, times, xattrs and
+#     statfs the same as through a mount without the option, which takes
+#     no request from a ring;
 #  2. SIGTERM while 8 readers wait for a slow origin: the daemon stops its
 #     rings, unmounts and exits, and no reader got a wrong byte;
 #  3. the read, tier and kill -9 tests run again with every mount on the
 #     rings (MOUNT_TRANSPORT=io_uring, checked by mount_lib.sh);
-#  4. with enable_uring off, a mount says the kernel does not offer it and
-#     takes no request from a ring.
+#  4. with enable_uring off, a mount with -o io_uring warns that the
+#     kernel does not offer it and takes no request from a ring; with -s
+#     it warns that a single-threaded mount does not use it.
 # A kernel without the parameter (before 6.14, or without
 # CONFIG_FUSE_IO_URING) cannot run it: skipped, with a message.
 set -euo pipefail
@@ -50,7 +51,7 @@ no_errors() { # LOG: no error or warning logged
 }
 
 step "1. a mount on the rings ($cpus CPUs), $nfiles files by 8 readers"
-mount_start "file://$PLAT_REPO" "$T/mr" "$T/fs-r.log" "$OPTS,cache=$T/cache-r"
+mount_start "file://$PLAT_REPO" "$T/mr" "$T/fs-r.log" "$OPTS,cache=$T/cache-r,io_uring"
 wait_for 10 grep -q "FUSE requests over io_uring: $cpus queues" "$T/fs-r.log" || {
 	show "$T/fs-r.log" "aidatafs log"
 	fail "the mount does not say it takes requests from $cpus rings"
@@ -62,15 +63,11 @@ ring=$(stat_value "$T/mr" aidatafs_fuse_ring_requests_total)
 	fail "$ring requests from the rings for $nfiles files (want $((3 * nfiles)) or more)"
 step "$ring requests from the rings"
 
-mount_start "file://$PLAT_REPO" "$T/md" "$T/fs-d.log" \
-	"$OPTS,cache=$T/cache-d,no_io_uring"
-grep -q 'FUSE requests through /dev/fuse (-o no_io_uring)' "$T/fs-d.log" || {
-	show "$T/fs-d.log" "aidatafs log"
-	fail "-o no_io_uring: the log does not say requests go through /dev/fuse"
-}
+mount_start "file://$PLAT_REPO" "$T/md" "$T/fs-d.log" "$OPTS,cache=$T/cache-d"
 run_ok py "$PYHELP/mount_read.py" "$T/md/datasets" "$PLAT_SRC" --jobs 8
 [ "$(stat_value "$T/md" aidatafs_fuse_ring_requests_total)" -eq 0 ] ||
-	fail "-o no_io_uring: requests came from rings"
+	fail "without -o io_uring: requests came from rings"
+! grep -q io_uring "$T/fs-d.log" || fail "without -o io_uring, the log speaks of it"
 step "the same metadata through both"
 for m in mr md; do
 	(cd "$T/$m" && find . -path ./.aidata -prune -o -printf '%p %y %s %m %U %G %T@ %l\n' |
@@ -94,7 +91,7 @@ no_errors "$T/fs-d.log"
 step "2. SIGTERM while 8 readers wait for a slow origin"
 # 4 MB/s per connection: readers are still waiting when the signal comes
 nginx_start "$PLAT_REPO" '		location / { limit_rate 4m; }'
-mount_start "$NGINX_URL/" "$T/ms" "$T/fs-s.log" "$OPTS,cache=$T/cache-s"
+mount_start "$NGINX_URL/" "$T/ms" "$T/fs-s.log" "$OPTS,cache=$T/cache-s,io_uring"
 pid=$MOUNT_PID
 py "$PYHELP/mount_read.py" "$T/ms/datasets" "$PLAT_SRC" --jobs 8 \
 	--expect no-wrong-bytes --report "$T/read-s" >"$T/read-s.out" 2>&1 &
@@ -105,7 +102,7 @@ fetched_at_least() {
 wait_for 60 fetched_at_least $((4 << 20)) || fail "reading did not get going"
 kill -0 "$reader" 2>/dev/null || fail "the readers were done before the signal"
 kill -TERM "$pid"
-# it exits on its own, and with 0
+# it exits on its own
 for ((n = 300; n > 0; n--)); do
 	kill -0 "$pid" 2>/dev/null || break
 	sleep 0.1
@@ -133,16 +130,32 @@ for t in test_mount_reads test_tiers test_mount_kill9; do
 	step "$t: ok"
 done
 
-step "4. enable_uring off"
-echo N >"$PARAM" || fail "cannot turn off $PARAM"
-mount_start "file://$PLAT_REPO" "$T/mn" "$T/fs-n.log" "$OPTS,cache=$T/cache-n"
-wait_for 10 grep -q 'the kernel does not offer io_uring' "$T/fs-n.log" || {
-	show "$T/fs-n.log" "aidatafs log"
-	fail "with enable_uring off, the log does not say why there are no rings"
+step "4. -o io_uring where it cannot be used"
+# only_warning LOG TEXT: the log has TEXT as a warning, and no other
+only_warning() {
+	wait_for 10 grep -q "warning: .*$2" "$1" || {
+		show "$1" "aidatafs log"
+		fail "no warning '$2'"
+	}
+	if grep -E ': (error|warn)' "$1" | grep -vq "$2"; then
+		show "$1" "aidatafs log"
+		fail "other errors or warnings than '$2'"
+	fi
 }
-run_ok py "$PYHELP/mount_read.py" "$T/mn/datasets" "$PLAT_SRC" --jobs 2
-[ "$(stat_value "$T/mn" aidatafs_fuse_ring_requests_total)" -eq 0 ] ||
-	fail "enable_uring off: requests came from rings"
-mount_stop "$T/mn"
-no_errors "$T/fs-n.log"
+real=$AIDATAFS
+printf '#!/bin/sh\nexec "%s" "$@" -s\n' "$real" >"$T/aidatafs-s"
+chmod +x "$T/aidatafs-s"
+AIDATAFS=$T/aidatafs-s
+mount_start "file://$PLAT_REPO" "$T/m1" "$T/fs-1.log" "$OPTS,cache=$T/cache-1,io_uring"
+AIDATAFS=$real
+only_warning "$T/fs-1.log" 'not with -s'
+echo N >"$PARAM" || fail "cannot turn off $PARAM"
+mount_start "file://$PLAT_REPO" "$T/mn" "$T/fs-n.log" "$OPTS,cache=$T/cache-n,io_uring"
+only_warning "$T/fs-n.log" 'the kernel does not offer it'
+for m in m1 mn; do
+	run_ok py "$PYHELP/mount_read.py" "$T/$m/datasets" "$PLAT_SRC" --jobs 2
+	[ "$(stat_value "$T/$m" aidatafs_fuse_ring_requests_total)" -eq 0 ] ||
+		fail "$m: requests came from rings"
+	mount_stop "$T/$m"
+done
 note "ok"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Read replies go from the cache files to the kernel by splice, never by a
 # copy through the daemon's memory (fs/ll.c, ll_read_max), on /dev/fuse
-# (-o no_io_uring; test_mount_ring.sh has the rings). libfuse 3.14
+# (without -o io_uring; test_mount_ring.sh has the rings). libfuse 3.14
 # splices a reply through a pipe that must hold all of it, and copies the
 # reply (pread of the cache file into a new buffer, then writev) when it
 # cannot grow its pipe that far; without CAP_SYS_RESOURCE a pipe stops at
@@ -63,10 +63,8 @@ read_run() {
 	export TRACE=$T/strace.$tag
 	rm -f "$TRACE".*
 	AIDATAFS=$T/aidatafs-traced
-	# the /dev/fuse transport, whatever the kernel offers: a reply
-	# taken from a ring is read out of libfuse's pipe (fs/ring.c)
 	mount_start "file://$T/repo" "$M" "$T/fs.$tag.log" \
-		"pubkey=$T/keys/platform.pub,cache=$T/cache-$tag,no_io_uring"
+		"pubkey=$T/keys/platform.pub,cache=$T/cache-$tag"
 	AIDATAFS=$REAL_AIDATAFS
 	# the readahead window stays 1 MiB whatever the request size
 	ra=$(cat "/sys/class/bdi/$(mountpoint -d "$M")/read_ahead_kb")
