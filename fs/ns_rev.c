@@ -298,8 +298,11 @@ static int rev_load(ns_t *ns, struct repo_manifest *m, struct ns_rev *old,
 	for (unsigned w = 0; w < LABEL_KINDS; w++) {
 		struct label_sort ls = {ns, w};
 
-		qsort_r(r->labels[w], r->nlabels[w], sizeof(uint32_t),
-			label_cmp, &ls);
+		/* none of a kind (no contributor): a NULL array qsort_r
+		 * may not be given */
+		if (r->nlabels[w] > 1)
+			qsort_r(r->labels[w], r->nlabels[w], sizeof(uint32_t),
+				label_cmp, &ls);
 	}
 	pthread_mutex_unlock(&ns->lock);
 	r->m = *m;

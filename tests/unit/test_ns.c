@@ -912,6 +912,53 @@ static void test_record_only_change(void)
 	CHECK(walk("by-contributor/studio/law-audio/c.wav", NULL) != 0);
 }
 
+/*
+ * A revision where no dataset names a contributor: by-contributor is
+ * empty. Loading it sorts no contributor labels; a NULL array given to
+ * qsort_r there was undefined behaviour (UBSan's nonnull check).
+ */
+static void test_no_contributor(void)
+{
+	struct cache_options co = {.timeout_sec = 2, .prefetch_threads = 1};
+	char *keep_src = src, *dir = unit_path(T, "solo");
+	const char *json = "{\"datasets\": [{\"name\": \"solo\", "
+			   "\"industry\": \"news\", \"modality\": \"text\", "
+			   "\"tier\": \"open\", \"license\": \"CC0-1.0\", "
+			   "\"description\": \"one file\"}]}\n";
+	ns_t *keep_ns = ns, *solo = NULL;
+	cache_t *c = NULL;
+	char *s;
+
+	src = unit_path(dir, "src");
+	write_file("datasets.json", json, strlen(json));
+	write_file("solo/a.txt", "news\n", 5);
+	sh("'%s' pack '%s' --datasets '%s/datasets.json' --key "
+	   "'%s/keys/platform.key' --out '%s/repo' --quiet",
+	   getenv("AIDATA"), src, src, T, dir);
+	co.dir = unit_path(dir, "cache");
+	co.origin_url = xasprintf("file://%s/repo", dir);
+	CHECK_RC(cache_new(&co, &c), 0);
+	if (c)
+		CHECK_RC(ns_new(c, pub, auth, &solo, NULL), 0);
+	if (solo) {
+		ns = solo;
+		s = list(walk("by-contributor", NULL), false);
+		CHECK_STR(s, "");
+		free(s);
+		s = list(walk("datasets", NULL), false);
+		CHECK_STR(s, "solo");
+		free(s);
+		ns = keep_ns;
+		ns_free(solo);
+	}
+	cache_free(c);
+	free((char *)co.dir);
+	free((char *)co.origin_url);
+	free(src);
+	src = keep_src;
+	free(dir);
+}
+
 int main(void)
 {
 	if (!getenv("AIDATA")) {
@@ -931,6 +978,7 @@ int main(void)
 	RUN(test_receipts);
 	RUN(test_revision_switch);
 	RUN(test_record_only_change);
+	RUN(test_no_contributor);
 	ns_free(ns);
 	cache_free(cache);
 	auth_free(auth);
