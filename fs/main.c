@@ -745,6 +745,13 @@ static int serve(struct mount *m)
 	}
 	ll_background_stop(&m->ctx);
 	reloader_stop(m);
+	/* libfuse's loop returns the signal that ended it: SIGTERM and
+	 * SIGINT ask for a stop, which is a clean end (aidatafs(8), EXIT
+	 * STATUS), not an error for systemctl stop to report */
+	if (ret == SIGTERM || ret == SIGINT) {
+		log_info("signal %d: unmounting", ret);
+		ret = 0;
+	}
 	return ret ? 1 : 0;
 }
 

@@ -8,8 +8,9 @@
 #     readers, every byte compared; names, sizes, modes, times, xattrs and
 #     statfs the same as through a mount without the option, which takes
 #     no request from a ring;
-#  2. SIGTERM while 8 readers wait for a slow origin: the daemon stops its
-#     rings, unmounts and exits, and no reader got a wrong byte;
+#  2. SIGTERM while 8 readers wait for a slow origin, on rings and on
+#     /dev/fuse: the daemon stops (its rings), unmounts and exits 0
+#     (aidatafs(8)), and no reader got a wrong byte;
 #  3. the read, tier and kill -9 tests run again with every mount on the
 #     rings (MOUNT_TRANSPORT=io_uring, checked by mount_lib.sh);
 #  4. with enable_uring off, a mount with -o io_uring warns that the
@@ -88,37 +89,43 @@ mount_stop "$T/md"
 no_errors "$T/fs-r.log"
 no_errors "$T/fs-d.log"
 
+# term_mid_read TAG [OPTION]: SIGTERM while 8 readers wait for the slow
+# origin; the daemon exits 0 within 30 s, unmounted, no wrong byte read
+term_mid_read() {
+	local tag=$1 extra=${2:+,$2} pid reader rc n
+	mount_start "$NGINX_URL/" "$T/m$tag" "$T/fs-$tag.log" "$OPTS,cache=$T/cache-$tag$extra"
+	pid=$MOUNT_PID
+	py "$PYHELP/mount_read.py" "$T/m$tag/datasets" "$PLAT_SRC" --jobs 8 \
+		--expect no-wrong-bytes --report "$T/read-$tag" >"$T/read-$tag.out" 2>&1 &
+	reader=$!
+	fetched_at_least() {
+		[ "$(stat_value "$T/m$tag" aidatafs_bytes_fetched_total)" -ge "$1" ]
+	}
+	wait_for 60 fetched_at_least $((4 << 20)) || fail "[$tag] reading did not get going"
+	kill -0 "$reader" 2>/dev/null || fail "[$tag] the readers were done before the signal"
+	kill -TERM "$pid"
+	for ((n = 300; n > 0; n--)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	((n > 0)) || fail "[$tag] aidatafs did not exit within 30 s of SIGTERM"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" -eq 0 ] || fail "[$tag] aidatafs exited with $rc after SIGTERM"
+	grep -q "info: unmounted" "$T/fs-$tag.log" || fail "[$tag] aidatafs did not unmount after SIGTERM"
+	rc=0
+	wait "$reader" || rc=$?
+	cat "$T/read-$tag.out"
+	[ "$rc" -eq 0 ] || fail "[$tag] a reader got wrong bytes (or could not run)"
+	mount_stop "$T/m$tag" any
+}
+
 step "2. SIGTERM while 8 readers wait for a slow origin"
 # 4 MB/s per connection: readers are still waiting when the signal comes
 nginx_start "$PLAT_REPO" '		location / { limit_rate 4m; }'
-mount_start "$NGINX_URL/" "$T/ms" "$T/fs-s.log" "$OPTS,cache=$T/cache-s,io_uring"
-pid=$MOUNT_PID
-py "$PYHELP/mount_read.py" "$T/ms/datasets" "$PLAT_SRC" --jobs 8 \
-	--expect no-wrong-bytes --report "$T/read-s" >"$T/read-s.out" 2>&1 &
-reader=$!
-fetched_at_least() {
-	[ "$(stat_value "$T/ms" aidatafs_bytes_fetched_total)" -ge "$1" ]
-}
-wait_for 60 fetched_at_least $((4 << 20)) || fail "reading did not get going"
-kill -0 "$reader" 2>/dev/null || fail "the readers were done before the signal"
-kill -TERM "$pid"
-# it exits on its own
-for ((n = 300; n > 0; n--)); do
-	kill -0 "$pid" 2>/dev/null || break
-	sleep 0.1
-done
-((n > 0)) || fail "aidatafs did not exit within 30 s of SIGTERM"
-rc=0
-wait "$pid" || rc=$?
-# 1, as through /dev/fuse: libfuse's loop returns the signal as its error
-[ "$rc" -le 1 ] || fail "aidatafs exited with $rc after SIGTERM"
-grep -q "info: unmounted" "$T/fs-s.log" || fail "aidatafs did not unmount after SIGTERM"
-rc=0
-wait "$reader" || rc=$?
-cat "$T/read-s.out"
-[ "$rc" -eq 0 ] || fail "a reader got wrong bytes (or could not run)"
+term_mid_read s io_uring
 grep -q 'FUSE requests over io_uring' "$T/fs-s.log" || fail "the slow mount was not on the rings"
-mount_stop "$T/ms" any
+term_mid_read t
 nginx_stop
 
 step "3. the read, tier and kill -9 tests, every mount on the rings"
