@@ -22,7 +22,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fuse.h>
 #include <liburing.h>
 #include <pthread.h>
 #include <sched.h>
@@ -40,28 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef FUSE_OVER_IO_URING
-#define FUSE_OVER_IO_URING (1ULL << 41)
-struct fuse_uring_ent_in_out {
-	uint64_t flags;
-	uint64_t commit_id;
-	uint32_t payload_sz;
-	uint32_t padding;
-	uint64_t reserved;
-};
-struct fuse_uring_req_header {
-	char in_out[128];
-	char op_in[128];
-	struct fuse_uring_ent_in_out ring_ent_in_out;
-};
-enum { FUSE_IO_URING_CMD_REGISTER = 1, FUSE_IO_URING_CMD_COMMIT_AND_FETCH = 2 };
-struct fuse_uring_cmd_req {
-	uint64_t flags;
-	uint64_t commit_id;
-	uint16_t qid;
-	uint8_t padding[6];
-};
-#endif
+#include "ring_abi.h"
 
 #define MAXPAY (1024 * 1024)
 #define BUFSZ (MAXPAY + 4096)
@@ -87,29 +65,13 @@ static void fill_attr(uint64_t ino, struct fuse_attr *a)
 	a->blksize = 4096;
 }
 
+/* where a request's arguments after the first start (-1: one we do not
+ * know, whose arguments we do not read) */
 static size_t op_hdr_size(uint32_t op)
 {
-	switch (op) {
-	case FUSE_GETATTR:
-		return sizeof(struct fuse_getattr_in);
-	case FUSE_OPEN:
-	case FUSE_OPENDIR:
-		return sizeof(struct fuse_open_in);
-	case FUSE_READ:
-	case FUSE_READDIR:
-		return sizeof(struct fuse_read_in);
-	case FUSE_RELEASE:
-	case FUSE_RELEASEDIR:
-		return sizeof(struct fuse_release_in);
-	case FUSE_FLUSH:
-		return sizeof(struct fuse_flush_in);
-	case FUSE_GETXATTR:
-		return sizeof(struct fuse_getxattr_in);
-	case FUSE_ACCESS:
-		return sizeof(struct fuse_access_in);
-	default:
-		return 0;
-	}
+	ssize_t n = ring_op_in_size(op);
+
+	return n < 0 ? 0 : (size_t)n;
 }
 
 /*
