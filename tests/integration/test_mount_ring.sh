@@ -11,8 +11,9 @@
 #  2. SIGTERM while 8 readers wait for a slow origin, on rings and on
 #     /dev/fuse: the daemon stops (its rings), unmounts and exits 0
 #     (aidatafs(8)), and no reader got a wrong byte;
-#  3. the read, tier and kill -9 tests run again with every mount on the
-#     rings (MOUNT_TRANSPORT=io_uring, checked by mount_lib.sh);
+#  3. the read, tier, kill -9, prefetch and receipt (ioctls) and revision
+#     tests run again with every mount on the rings
+#     (MOUNT_TRANSPORT=io_uring, checked by mount_lib.sh);
 #  4. with enable_uring off, a mount with -o io_uring warns that the
 #     kernel does not offer it and takes no request from a ring; with -s
 #     it warns that a single-threaded mount does not use it.
@@ -128,8 +129,9 @@ grep -q 'FUSE requests over io_uring' "$T/fs-s.log" || fail "the slow mount was 
 term_mid_read t
 nginx_stop
 
-step "3. the read, tier and kill -9 tests, every mount on the rings"
-for t in test_mount_reads test_tiers test_mount_kill9; do
+step "3. the read, tier, kill -9, ioctl and revision tests, every mount on the rings"
+for t in test_mount_reads test_tiers test_mount_kill9 test_prefetch test_mount_receipt \
+	test_mount_revision; do
 	MOUNT_TRANSPORT=io_uring bash "$here/$t.sh" >"$T/$t.out" 2>&1 || {
 		show "$T/$t.out" "$t"
 		fail "$t failed with its mounts on the rings"
