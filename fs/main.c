@@ -832,6 +832,8 @@ static int run(struct mount *m)
 	/* systemd's Type=notify: mounted and about to serve */
 	systemd_notify("READY=1");
 	ret = serve(m);
+	if (ring_failed(m->ring))
+		ret = 1;
 	log_info("unmounted '%s'", m->cmd.mountpoint);
 out:
 	ring_free(m->ring);

@@ -17,8 +17,10 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -47,7 +49,6 @@
 struct ring_thread {
 	struct ring *r;
 	pthread_t tid;
-	bool started;
 	unsigned qid;
 	struct io_uring uring;
 	struct fuse_uring_req_header *hdr; /* page-aligned, mapped */
@@ -72,7 +73,12 @@ struct ring {
 	 * offered io_uring in it */
 	_Atomic uint64_t init_unique;
 	atomic_bool offered;
-	atomic_bool refused; /* said once in the log */
+	/* the threads wait until the INIT reply is written: 1 go, -1 stop */
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate_cond;
+	int gate;
+	/* a ring entry refused after the INIT reply: the mount must end */
+	atomic_bool failed;
 };
 
 /* The thread's own, while it hands a request to libfuse. */
@@ -166,6 +172,22 @@ static void pin(unsigned cpu)
 	(void)sched_setaffinity(0, sizeof(set), &set);
 }
 
+/*
+ * The kernel refused a ring entry after the INIT reply asked for rings.
+ * It then takes requests only from rings (and waits until every queue
+ * has an entry), so the mount cannot go on through /dev/fuse: it ends,
+ * with an error, rather than leave readers waiting.
+ */
+static void fail(struct ring *r, int err)
+{
+	if (atomic_exchange(&r->failed, true))
+		return;
+	log_error("io_uring: the kernel refused a ring entry: %s; the mount "
+		  "ends (mount without -o io_uring)",
+		  strerror(err));
+	kill(getpid(), SIGTERM); /* ends libfuse's loop, as a stop does */
+}
+
 static void *thread_main(void *arg)
 {
 	struct ring_thread *t = arg;
@@ -173,6 +195,13 @@ static void *thread_main(void *arg)
 	bool stop = false;
 
 	pin(t->qid);
+	pthread_mutex_lock(&t->r->gate_lock);
+	while (t->r->gate == 0)
+		pthread_cond_wait(&t->r->gate_cond, &t->r->gate_lock);
+	stop = t->r->gate < 0;
+	pthread_mutex_unlock(&t->r->gate_lock);
+	if (stop)
+		return NULL;
 	prep_cmd(t, FUSE_IO_URING_CMD_REGISTER, 0);
 	sqe = io_uring_get_sqe(&t->uring);
 	io_uring_prep_poll_add(sqe, t->r->stop_fd, POLLIN);
@@ -183,8 +212,7 @@ static void *thread_main(void *arg)
 		int rc = io_uring_submit_and_wait(&t->uring, 1);
 
 		if (rc < 0 && rc != -EINTR) {
-			log_error("io_uring: %s; this thread stops",
-				  strerror(-rc));
+			fail(t->r, -rc);
 			break;
 		}
 		io_uring_for_each_cqe(&t->uring, head, cqe)
@@ -204,13 +232,8 @@ static void *thread_main(void *arg)
 				    t->replied ? id : 0);
 			} else if (cqe->res < 0) {
 				/* ENOTCONN: unmounted; others: refused */
-				if (cqe->res != -ENOTCONN &&
-				    !atomic_exchange(&t->r->refused, true))
-					log_error(
-					    "io_uring: the kernel refused "
-					    "a ring entry: %s; requests "
-					    "stay on /dev/fuse",
-					    strerror(-cqe->res));
+				if (cqe->res != -ENOTCONN)
+					fail(t->r, -cqe->res);
 				stop = true;
 			} else {
 				handle(t);
@@ -260,40 +283,82 @@ static int thread_init(struct ring *r, struct ring_thread *t, unsigned qid)
 	return 0;
 }
 
-/* After the INIT reply: a thread per entry, every queue. */
-static void start(struct ring *r)
+static void open_gate(struct ring *r, int how)
 {
-	unsigned n = 0;
+	pthread_mutex_lock(&r->gate_lock);
+	r->gate = how;
+	pthread_cond_broadcast(&r->gate_cond);
+	pthread_mutex_unlock(&r->gate_lock);
+}
 
-	r->threads = xcalloc(r->nqueues * r->cfg.threads, sizeof(*r->threads));
-	for (unsigned q = 0; q < r->nqueues; q++) {
-		for (unsigned i = 0; i < r->cfg.threads; i++) {
+/* Stops and frees the threads (the gate open, or -1 if never). */
+static void stop_threads(struct ring *r)
+{
+	uint64_t one = 1;
+
+	if (r->gate == 0)
+		open_gate(r, -1);
+	if (write(r->stop_fd, &one, sizeof(one)) != sizeof(one))
+		log_error("io_uring: cannot stop the ring threads: %s",
+			  strerror(errno));
+	for (unsigned i = 0; i < r->nthreads; i++) {
+		struct ring_thread *t = &r->threads[i];
+
+		pthread_join(t->tid, NULL);
+		io_uring_queue_exit(&t->uring);
+		munmap(t->hdr, sizeof(*t->hdr));
+		munmap(t->payload, r->cfg.payload);
+		free(t->req);
+	}
+	free(r->threads);
+	r->threads = NULL;
+	r->nthreads = 0;
+}
+
+/*
+ * Before the INIT reply asks for rings: a thread per entry, each with
+ * its io_uring and buffers, waiting at the gate. Once the reply has
+ * asked for them, the kernel takes requests only from rings, and only
+ * once each queue has an entry, so rings are asked for only if every
+ * queue has a thread ready. A round over the queues at a time, so that a
+ * failure (io_uring turned off by kernel.io_uring_disabled, no memory)
+ * leaves every queue some threads or none. true if ready.
+ */
+static bool prepare(struct ring *r)
+{
+	unsigned n = 0, want = r->nqueues * r->cfg.threads;
+	int err = 0;
+
+	r->threads = xcalloc(want, sizeof(*r->threads));
+	for (unsigned i = 0; i < r->cfg.threads && !err; i++) {
+		for (unsigned q = 0; q < r->nqueues && !err; q++) {
 			struct ring_thread *t = &r->threads[n];
-			int rc = thread_init(r, t, q);
 
-			if (!rc)
-				rc = -pthread_create(&t->tid, NULL, thread_main,
-						     t);
-			if (rc) {
-				log_error("io_uring: cannot start a ring "
-					  "thread: %s; requests of CPU %u "
-					  "stay on /dev/fuse",
-					  strerror(-rc), q);
-				if (t->hdr) {
-					io_uring_queue_exit(&t->uring);
-					munmap(t->hdr, sizeof(*t->hdr));
-					munmap(t->payload, r->cfg.payload);
-					t->hdr = NULL;
-				}
+			err = thread_init(r, t, q);
+			if (err)
+				break;
+			err = -pthread_create(&t->tid, NULL, thread_main, t);
+			if (err) {
+				io_uring_queue_exit(&t->uring);
+				munmap(t->hdr, sizeof(*t->hdr));
+				munmap(t->payload, r->cfg.payload);
 				break;
 			}
-			t->started = true;
 			n++;
 		}
 	}
 	r->nthreads = n;
-	log_info("FUSE requests over io_uring: %u queues, %u threads",
-		 r->nqueues, n);
+	if (n < r->nqueues) {
+		log_warn("-o io_uring: cannot set up the rings (%s); requests "
+			 "through /dev/fuse",
+			 strerror(-err));
+		stop_threads(r);
+		return false;
+	}
+	if (err)
+		log_warn("-o io_uring: %u ring threads of %u (%s)", n, want,
+			 strerror(-err));
+	return true;
 }
 
 static struct ring *the_ring; /* one session per process */
@@ -344,7 +409,7 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	struct ring *r = the_ring;
 	struct fuse_out_header *oh = iov[0].iov_base;
 	struct ring_thread *t = current;
-	bool init;
+	bool init, init_rings = true;
 	ssize_t n;
 
 	(void)userdata;
@@ -354,22 +419,28 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	       oh->error == 0 && count >= 2 &&
 	       iov[1].iov_len >=
 		   offsetof(struct fuse_init_out, flags2) + sizeof(uint32_t);
-	if (init && atomic_load(&r->offered)) {
+	if (init && atomic_load(&r->offered) && prepare(r)) {
 		struct fuse_init_out *o = iov[1].iov_base;
 
 		o->flags |= FUSE_INIT_EXT;
 		o->flags2 |= (uint32_t)(FUSE_OVER_IO_URING >> 32);
+	} else {
+		init_rings = false;
 	}
 	n = writev(fd, iov, count);
-	if (init && n > 0) {
-		atomic_store(&r->init_unique, 0);
-		if (atomic_load(&r->offered))
-			start(r);
-		else
-			log_warn("-o io_uring: the kernel does not offer it "
-				 "(it needs Linux 6.14+ with the fuse module's "
-				 "enable_uring on, README); requests through "
-				 "/dev/fuse");
+	if (!init)
+		return n;
+	atomic_store(&r->init_unique, 0);
+	if (init_rings && n > 0) {
+		open_gate(r, 1);
+		log_info("FUSE requests over io_uring: %u queues, %u threads",
+			 r->nqueues, r->nthreads);
+	} else if (init_rings) {
+		stop_threads(r);
+	} else if (!atomic_load(&r->offered)) {
+		log_warn("-o io_uring: the kernel does not offer it (it needs "
+			 "Linux 6.14+ with the fuse module's enable_uring on, "
+			 "README); requests through /dev/fuse");
 	}
 	return n;
 }
@@ -409,6 +480,41 @@ static ssize_t io_splice_send(int fdin, off_t *offin, int fdout, off_t *offout,
 	return (ssize_t)len;
 }
 
+/*
+ * The kernel has a queue for each possible CPU (nr_cpu_ids): from
+ * /sys/devices/system/cpu/possible ("0-7", "0,2-3"), its highest + 1;
+ * else the CPUs configured.
+ */
+static unsigned possible_cpus(void)
+{
+	FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
+	char line[256];
+	unsigned long top = 0;
+	bool any = false;
+
+	if (f) {
+		if (fgets(line, sizeof(line), f)) {
+			for (char *p = line; *p;) {
+				char *end;
+				unsigned long v = strtoul(p, &end, 10);
+
+				if (end == p)
+					break;
+				any = true;
+				if (v > top)
+					top = v;
+				p = end;
+				while (*p == '-' || *p == ',' || *p == '\n')
+					p++;
+			}
+		}
+		fclose(f);
+	}
+	if (any && top < 65536)
+		return (unsigned)top + 1;
+	return (unsigned)get_nprocs_conf();
+}
+
 int ring_attach(struct fuse_session *se, const struct ring_config *cfg,
 		struct ring **out)
 {
@@ -433,16 +539,20 @@ int ring_attach(struct fuse_session *se, const struct ring_config *cfg,
 	r->cfg = *cfg;
 	if (r->cfg.threads == 0)
 		r->cfg.threads = 1;
-	r->nqueues = (unsigned)get_nprocs_conf();
+	r->nqueues = possible_cpus();
 	r->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (r->stop_fd < 0) {
 		rc = -errno;
 		free(r);
 		return rc;
 	}
+	pthread_mutex_init(&r->gate_lock, NULL);
+	pthread_cond_init(&r->gate_cond, NULL);
 	the_ring = r;
 	rc = fuse_session_custom_io(se, &io, fuse_session_fd(se));
 	if (rc) {
+		pthread_mutex_destroy(&r->gate_lock);
+		pthread_cond_destroy(&r->gate_cond);
 		close(r->stop_fd);
 		free(r);
 		the_ring = NULL;
@@ -452,27 +562,18 @@ int ring_attach(struct fuse_session *se, const struct ring_config *cfg,
 	return 0;
 }
 
+bool ring_failed(const struct ring *r)
+{
+	return r && atomic_load(&r->failed);
+}
+
 void ring_free(struct ring *r)
 {
-	uint64_t one = 1;
-
 	if (!r)
 		return;
-	if (write(r->stop_fd, &one, sizeof(one)) != sizeof(one))
-		log_error("io_uring: cannot stop the ring threads: %s",
-			  strerror(errno));
-	for (unsigned i = 0; i < r->nthreads; i++) {
-		struct ring_thread *t = &r->threads[i];
-
-		if (!t->started)
-			continue;
-		pthread_join(t->tid, NULL);
-		io_uring_queue_exit(&t->uring);
-		munmap(t->hdr, sizeof(*t->hdr));
-		munmap(t->payload, r->cfg.payload);
-		free(t->req);
-	}
-	free(r->threads);
+	stop_threads(r);
+	pthread_mutex_destroy(&r->gate_lock);
+	pthread_cond_destroy(&r->gate_cond);
 	close(r->stop_fd);
 	the_ring = NULL;
 	free(r);

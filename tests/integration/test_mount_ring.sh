@@ -15,8 +15,10 @@
 #     tests run again with every mount on the rings
 #     (MOUNT_TRANSPORT=io_uring, checked by mount_lib.sh);
 #  4. with enable_uring off, a mount with -o io_uring warns that the
-#     kernel does not offer it and takes no request from a ring; with -s
-#     it warns that a single-threaded mount does not use it.
+#     kernel does not offer it and takes no request from a ring; so with
+#     kernel.io_uring_disabled=2 (no io_uring for any process), with its
+#     own warning; with -s it warns that a single-threaded mount does not
+#     use it.
 # A kernel without the parameter (before 6.14, or without
 # CONFIG_FUSE_IO_URING) cannot run it: skipped, with a message.
 set -euo pipefail
@@ -31,9 +33,13 @@ if [ ! -e "$PARAM" ]; then
 	exit 77
 fi
 old_param=$(cat "$PARAM")
+# kernel.io_uring_disabled (6.6+): 2 refuses io_uring to every process
+URING_OFF=/proc/sys/kernel/io_uring_disabled
+old_uring_off=$(cat "$URING_OFF" 2>/dev/null || true)
 ring_exit() {
 	local rc=$?
 	echo "$old_param" >"$PARAM" 2>/dev/null || true
+	[ -z "$old_uring_off" ] || echo "$old_uring_off" >"$URING_OFF" 2>/dev/null || true
 	(exit "$rc")
 	_mount_exit_trap
 }
@@ -158,10 +164,19 @@ AIDATAFS=$T/aidatafs-s
 mount_start "file://$PLAT_REPO" "$T/m1" "$T/fs-1.log" "$OPTS,cache=$T/cache-1,io_uring"
 AIDATAFS=$real
 only_warning "$T/fs-1.log" 'not with -s'
+mounts="m1"
+if [ -n "$old_uring_off" ]; then
+	echo 2 >"$URING_OFF" || fail "cannot set $URING_OFF"
+	mount_start "file://$PLAT_REPO" "$T/mu" "$T/fs-u.log" "$OPTS,cache=$T/cache-u,io_uring"
+	echo "$old_uring_off" >"$URING_OFF"
+	only_warning "$T/fs-u.log" 'cannot set up the rings'
+	mounts+=" mu"
+fi
 echo N >"$PARAM" || fail "cannot turn off $PARAM"
 mount_start "file://$PLAT_REPO" "$T/mn" "$T/fs-n.log" "$OPTS,cache=$T/cache-n,io_uring"
 only_warning "$T/fs-n.log" 'the kernel does not offer it'
-for m in m1 mn; do
+mounts+=" mn"
+for m in $mounts; do
 	run_ok py "$PYHELP/mount_read.py" "$T/$m/datasets" "$PLAT_SRC" --jobs 2
 	[ "$(stat_value "$T/$m" aidatafs_fuse_ring_requests_total)" -eq 0 ] ||
 		fail "$m: requests came from rings"
