@@ -62,6 +62,30 @@ void ns_auth_request_init(ns_t *ns, struct auth_request *r,
 	explicit_bzero(key, sizeof(key));
 }
 
+static void files_add(ns_t *ns, struct ns_file *f)
+{
+	pthread_mutex_lock(&ns->files_lock);
+	f->prev = NULL;
+	f->next = ns->files;
+	if (ns->files)
+		ns->files->prev = f;
+	ns->files = f;
+	pthread_mutex_unlock(&ns->files_lock);
+}
+
+static void files_remove(ns_t *ns, struct ns_file *f)
+{
+	pthread_mutex_lock(&ns->files_lock);
+	if (f->prev)
+		f->prev->next = f->next;
+	else if (ns->files == f)
+		ns->files = f->next;
+	if (f->next)
+		f->next->prev = f->prev;
+	f->prev = f->next = NULL;
+	pthread_mutex_unlock(&ns->files_lock);
+}
+
 int ns_open(ns_t *ns, uint64_t ino, const struct ns_caller *who, bool write,
 	    struct ns_file **out, bool *direct_io)
 {
@@ -74,8 +98,12 @@ int ns_open(ns_t *ns, uint64_t ino, const struct ns_caller *who, bool write,
 	int rc;
 
 	*direct_io = false;
-	if (ns_control_is_file(ino))
-		return ns_control_open(ns, ino, who, write, out, direct_io);
+	if (ns_control_is_file(ino)) {
+		rc = ns_control_open(ns, ino, who, write, out, direct_io);
+		if (!rc)
+			files_add(ns, *out);
+		return rc;
+	}
 	if (INO_KIND(ino) != INO_KIND_TREE)
 		return -EISDIR;
 	if (TREE_LOCAL(ino) == REPO_ROOT_INO)
@@ -120,6 +148,7 @@ int ns_open(ns_t *ns, uint64_t ino, const struct ns_caller *who, bool write,
 	pthread_mutex_init(&f->lock, NULL);
 	COUNT_ADD(ns->counters.opens, 1);
 	ns_receipt_opened(ns, f, who, ino);
+	files_add(ns, f);
 	*out = f;
 	return 0;
 }
@@ -152,6 +181,7 @@ void ns_release(ns_t *ns, struct ns_file *f)
 {
 	if (!f)
 		return;
+	files_remove(ns, f);
 	repo_inode_release(&f->inode);
 	cache_chunk_release(ns->cache, &f->held);
 	free(f->starts);
@@ -161,6 +191,12 @@ void ns_release(ns_t *ns, struct ns_file *f)
 	free(f->retired);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
+}
+
+void ns_files_release_all(ns_t *ns)
+{
+	while (ns->files)
+		ns_release(ns, ns->files);
 }
 
 uint32_t ns_file_extent_at(const struct ns_file *f, uint64_t off)

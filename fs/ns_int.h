@@ -136,6 +136,10 @@ struct ns {
 	uint64_t catalog_ops;	     /* atomic: lookups/readdirs since a trim */
 	struct fs_counters counters; /* atomics */
 	struct ns_receipts *receipts; /* ns_receipt.c; NULL: not kept */
+	/* the files open now, released by ns_free if the kernel never
+	 * does (a daemon stopped while readers hold files) */
+	pthread_mutex_t files_lock;
+	struct ns_file *files;
 };
 
 enum ns_file_kind { FILE_TREE, FILE_GENERATED, FILE_LOGIN, FILE_RECEIPT };
@@ -161,6 +165,7 @@ struct ns_file {
 	 * read may still use them); protected by lock */
 	char **retired;
 	size_t nretired;
+	struct ns_file *prev, *next; /* ns->files; protected by files_lock */
 };
 
 /*
@@ -272,6 +277,8 @@ char *ns_tree_path(repo_catalog_t *cat, const struct ns_slot *s,
 		   uint64_t local);
 /* The index of the extent of f holding byte off (off < size). */
 uint32_t ns_file_extent_at(const struct ns_file *f, uint64_t off);
+/* ns_free: releases the files still open (the kernel released none). */
+void ns_files_release_all(ns_t *ns);
 
 /* ------------------------------------------------------ ns_readahead.c -- */
 

@@ -393,6 +393,7 @@ int ns_new(cache_t *cache, const repo_key_t *pub, auth_t *auth, ns_t **out,
 	ns->pub = pub;
 	ns->auth = auth;
 	pthread_mutex_init(&ns->lock, NULL);
+	pthread_mutex_init(&ns->files_lock, NULL);
 	ns->slots = xcalloc(SLOT_MAX, sizeof(*ns->slots));
 	ns->next_high_slot = SLOT_HIGH_START;
 	if (why)
@@ -420,6 +421,7 @@ void ns_free(ns_t *ns)
 {
 	if (!ns)
 		return;
+	ns_files_release_all(ns);
 	ns_receipts_free(ns);
 	if (ns->rev)
 		rev_free(ns->rev);
@@ -429,6 +431,7 @@ void ns_free(ns_t *ns)
 			free(ns->labels[w][i]);
 		free(ns->labels[w]);
 	}
+	pthread_mutex_destroy(&ns->files_lock);
 	pthread_mutex_destroy(&ns->lock);
 	free(ns);
 }

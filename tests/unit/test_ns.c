@@ -915,7 +915,8 @@ static void test_record_only_change(void)
 /*
  * A revision where no dataset names a contributor: by-contributor is
  * empty. Loading it sorts no contributor labels; a NULL array given to
- * qsort_r there was undefined behaviour (UBSan's nonnull check).
+ * qsort_r there was undefined behaviour (UBSan's nonnull check). Then
+ * ns_free with files still open.
  */
 static void test_no_contributor(void)
 {
@@ -926,7 +927,9 @@ static void test_no_contributor(void)
 			   "\"tier\": \"open\", \"license\": \"CC0-1.0\", "
 			   "\"description\": \"one file\"}]}\n";
 	ns_t *keep_ns = ns, *solo = NULL;
+	struct ns_file *f;
 	cache_t *c = NULL;
+	bool direct;
 	char *s;
 
 	src = unit_path(dir, "src");
@@ -948,6 +951,15 @@ static void test_no_contributor(void)
 		s = list(walk("datasets", NULL), false);
 		CHECK_STR(s, "solo");
 		free(s);
+		/* a file and a control file left open, as by a daemon stopped
+		 * while readers hold them: ns_free releases them (LSan in the
+		 * ASan+UBSan suite) */
+		CHECK_RC(ns_open(solo, walk("datasets/solo/a.txt", NULL), &me,
+				 false, &f, &direct),
+			 0);
+		CHECK_RC(ns_open(solo, walk(".aidata/stats", NULL), &me, false,
+				 &f, &direct),
+			 0);
 		ns = keep_ns;
 		ns_free(solo);
 	}
