@@ -69,7 +69,7 @@ struct ring {
 	unsigned nqueues;
 	unsigned nthreads;
 	struct ring_thread *threads;
-	/* INIT, seen by ring_read: its unique, and whether the kernel
+	/* INIT, seen by io_read: its unique, and whether the kernel
 	 * offered io_uring in it */
 	_Atomic uint64_t init_unique;
 	atomic_bool offered;
@@ -248,6 +248,20 @@ static void *thread_main(void *arg)
 	return NULL;
 }
 
+/* What thread_init made (either map may have failed). */
+static void thread_free(struct ring_thread *t)
+{
+	io_uring_queue_exit(&t->uring);
+	if (t->hdr && t->hdr != MAP_FAILED)
+		munmap(t->hdr, sizeof(*t->hdr));
+	if (t->payload && t->payload != MAP_FAILED)
+		munmap(t->payload, t->r->cfg.payload);
+	free(t->req);
+	t->hdr = NULL;
+	t->payload = NULL;
+	t->req = NULL;
+}
+
 static int thread_init(struct ring *r, struct ring_thread *t, unsigned qid)
 {
 	struct io_uring_params p;
@@ -267,13 +281,7 @@ static int thread_init(struct ring *r, struct ring_thread *t, unsigned qid)
 			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (t->hdr == MAP_FAILED || t->payload == MAP_FAILED) {
 		rc = -errno;
-		io_uring_queue_exit(&t->uring);
-		if (t->hdr != MAP_FAILED)
-			munmap(t->hdr, sizeof(*t->hdr));
-		if (t->payload != MAP_FAILED)
-			munmap(t->payload, r->cfg.payload);
-		t->hdr = NULL;
-		t->payload = NULL;
+		thread_free(t);
 		return rc;
 	}
 	t->iov[0].iov_base = t->hdr;
@@ -283,32 +291,28 @@ static int thread_init(struct ring *r, struct ring_thread *t, unsigned qid)
 	return 0;
 }
 
+/* Opens the gate (1: register, -1: stop), unless it is open already. */
 static void open_gate(struct ring *r, int how)
 {
 	pthread_mutex_lock(&r->gate_lock);
-	r->gate = how;
+	if (r->gate == 0)
+		r->gate = how;
 	pthread_cond_broadcast(&r->gate_cond);
 	pthread_mutex_unlock(&r->gate_lock);
 }
 
-/* Stops and frees the threads (the gate open, or -1 if never). */
+/* Stops and frees the threads, waiting at the gate or not. */
 static void stop_threads(struct ring *r)
 {
 	uint64_t one = 1;
 
-	if (r->gate == 0)
-		open_gate(r, -1);
+	open_gate(r, -1);
 	if (write(r->stop_fd, &one, sizeof(one)) != sizeof(one))
 		log_error("io_uring: cannot stop the ring threads: %s",
 			  strerror(errno));
 	for (unsigned i = 0; i < r->nthreads; i++) {
-		struct ring_thread *t = &r->threads[i];
-
-		pthread_join(t->tid, NULL);
-		io_uring_queue_exit(&t->uring);
-		munmap(t->hdr, sizeof(*t->hdr));
-		munmap(t->payload, r->cfg.payload);
-		free(t->req);
+		pthread_join(r->threads[i].tid, NULL);
+		thread_free(&r->threads[i]);
 	}
 	free(r->threads);
 	r->threads = NULL;
@@ -339,9 +343,7 @@ static bool prepare(struct ring *r)
 				break;
 			err = -pthread_create(&t->tid, NULL, thread_main, t);
 			if (err) {
-				io_uring_queue_exit(&t->uring);
-				munmap(t->hdr, sizeof(*t->hdr));
-				munmap(t->payload, r->cfg.payload);
+				thread_free(t);
 				break;
 			}
 			n++;
@@ -395,6 +397,7 @@ static ssize_t take_reply(struct ring_thread *t, const struct iovec *iov,
 			reply_header(t, -EIO, 0);
 			log_error("io_uring: a reply of more than %zu bytes",
 				  t->r->cfg.payload);
+			errno = EIO;
 			return -1;
 		}
 		memcpy(t->payload + len, iov[i].iov_base, iov[i].iov_len);
@@ -409,7 +412,7 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	struct ring *r = the_ring;
 	struct fuse_out_header *oh = iov[0].iov_base;
 	struct ring_thread *t = current;
-	bool init, init_rings = true;
+	bool init, rings;
 	ssize_t n;
 
 	(void)userdata;
@@ -419,23 +422,22 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	       oh->error == 0 && count >= 2 &&
 	       iov[1].iov_len >=
 		   offsetof(struct fuse_init_out, flags2) + sizeof(uint32_t);
-	if (init && atomic_load(&r->offered) && prepare(r)) {
+	rings = init && atomic_load(&r->offered) && prepare(r);
+	if (rings) {
 		struct fuse_init_out *o = iov[1].iov_base;
 
 		o->flags |= FUSE_INIT_EXT;
 		o->flags2 |= (uint32_t)(FUSE_OVER_IO_URING >> 32);
-	} else {
-		init_rings = false;
 	}
 	n = writev(fd, iov, count);
 	if (!init)
 		return n;
 	atomic_store(&r->init_unique, 0);
-	if (init_rings && n > 0) {
+	if (rings && n > 0) {
 		open_gate(r, 1);
 		log_info("FUSE requests over io_uring: %u queues, %u threads",
 			 r->nqueues, r->nthreads);
-	} else if (init_rings) {
+	} else if (rings) {
 		stop_threads(r);
 	} else if (!atomic_load(&r->offered)) {
 		log_warn("-o io_uring: the kernel does not offer it (it needs "
