@@ -775,7 +775,6 @@ static void count_ring_request(void *arg)
 static void ring_setup(struct mount *m)
 {
 	struct ring_config rc = {0};
-	long cpus = sysconf(_SC_NPROCESSORS_CONF);
 	int err;
 
 	if (!m->o.io_uring)
@@ -785,10 +784,7 @@ static void ring_setup(struct mount *m)
 			 "requests through /dev/fuse");
 		return;
 	}
-	rc.threads =
-	    cpus > 0 ? (unsigned)((LOOP_THREADS + cpus - 1) / cpus) : 1;
-	if (rc.threads < 2)
-		rc.threads = 2;
+	rc.threads = LOOP_THREADS;
 	rc.payload = m->ctx.read_max;
 	rc.counted = count_ring_request;
 	rc.arg = &m->ctx;

@@ -539,9 +539,11 @@ int ring_attach(struct fuse_session *se, const struct ring_config *cfg,
 	r = xcalloc(1, sizeof(*r));
 	r->se = se;
 	r->cfg = *cfg;
-	if (r->cfg.threads == 0)
-		r->cfg.threads = 1;
 	r->nqueues = possible_cpus();
+	/* from here on, per queue */
+	r->cfg.threads = (r->cfg.threads + r->nqueues - 1) / r->nqueues;
+	if (r->cfg.threads < 2)
+		r->cfg.threads = 2;
 	r->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (r->stop_fd < 0) {
 		rc = -errno;

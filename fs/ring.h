@@ -28,8 +28,9 @@
 #include <stdint.h>
 
 struct ring_config {
-	/* threads per CPU queue, each with one entry (a handler may block
-	 * on the origin; the others of its queue go on) */
+	/* ring threads in all, each with one entry, shared out over the
+	 * queues, at least two a queue (a handler may block on the
+	 * origin; the others of its queue go on) */
 	unsigned threads;
 	/* bytes of the largest reply: the mount's max_read/max_write */
 	size_t payload;
